@@ -1,0 +1,81 @@
+"""The `xgan` command line: reads options, calls one library function per command, prints a summary.
+
+Library code raises `UserError` for mistakes a user can fix; `XganGroup` turns those into a one-line
+message and exit code 2, here and nowhere else.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+DATA_HELP = "Dataset: a class-per-folder directory, a manifest.csv or a MedMNIST .npz [default: the bundled covid_ccby set]."
+
+
+class UserErrorExit(click.ClickException):
+    """A UserError shown as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class XganGroup(click.Group):
+    """A click group that turns library `UserError`s into one-line messages."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise UserErrorExit(str(error)) from None
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger = logging.getLogger("xgan")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+@click.group(cls=XganGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="xgan")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def cli(verbose):
+    """Fight class imbalance in chest X-ray datasets with GAN images, and measure honestly whether it helps."""
+    _configure_logging(verbose)
+
+
+data_argument = click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
+splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
+                             help="splits.json to use or create [default: beside the dataset].")
+split_seed_option = click.option("--split-seed", type=int, default=None,
+                                 help="Seed of the train/val/test split when it is first made [default: 0].")
+
+
+@cli.command()
+@data_argument
+@splits_option
+@split_seed_option
+@click.option("--seed", type=int, default=0, help="Unused by info; accepted so every command takes --seed.", hidden=True)
+def info(data, splits_file, split_seed, seed):
+    """Show class counts, imbalance, image sizes and split sizes of DATA.
+
+    DATA is a class-per-folder directory, a manifest.csv or a MedMNIST .npz (default: the bundled
+    covid_ccby set). The train/val/test split is made and saved the first time.
+    """
+    from .summary import dataset_summary
+
+    click.echo(dataset_summary(data, splits_file, split_seed))
+
+
+def main() -> None:
+    """Entry point of the `xgan` console script."""
+    cli(prog_name="xgan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Loading chest X-ray datasets: a class-per-folder directory, a manifest.csv, or a MedMNIST .npz.
+
+This is the one loader that the GAN, the balancer and the classifier all use. Every image becomes a
+`Record` with a stable `key` (its path relative to the dataset root, or `train/17` inside an .npz), so
+that splits, manifests and leak checks can name images without holding pixels.
+"""
+
+import csv
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .images import IMAGE_SUFFIXES, read_gray, resize_square, to_gray_uint8
+
+log = logging.getLogger("xgan")
+
+NPZ_SPLITS = ("train", "val", "test")
+# MedMNIST .npz files carry integer labels only; names for the chest sets we know.
+MEDMNIST_CLASS_NAMES = {"pneumoniamnist": ["normal", "pneumonia"], "chestmnist": None}
+DEFAULT_DATASET = "covid_ccby"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image of a dataset, without its pixels.
+
+    Attributes:
+        key: stable name: the path relative to the dataset root, or `split/index` in an .npz.
+        label: class name.
+        patient_id: the patient it belongs to, or None when the source has none.
+        split: the split the source file assigns ("train", "val", "test"), or None.
+        path: the file on disk, or None for images stored in an .npz.
+    """
+
+    key: str
+    label: str
+    patient_id: str | None = None
+    split: str | None = None
+    path: Path | None = None
+
+
+@dataclass
+class Dataset:
+    """Records, their class names and, when a size was asked for, their pixels.
+
+    Attributes:
+        name: short name (folder or file stem).
+        source: what was loaded: a folder, a manifest.csv or an .npz.
+        kind: "folder", "manifest" or "npz".
+        class_names: sorted class names; a label's index into this list is its integer class.
+        records: the images that decoded, in a stable order.
+        images: (N, size, size) uint8 when loaded with a size, else None.
+        original_shapes: (height, width) of each image as stored.
+        content_hashes: a hash of each image's decoded pixels, to find exact duplicates.
+        skipped: (file, reason) for every file that was not a readable image.
+    """
+
+    name: str
+    source: Path
+    kind: str
+    class_names: list[str]
+    records: list[Record]
+    images: np.ndarray | None
+    original_shapes: list[tuple[int, int]]
+    content_hashes: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Integer class of every record."""
+        index = {name: i for i, name in enumerate(self.class_names)}
+        return np.array([index[r.label] for r in self.records], dtype=np.int64)
+
+    def class_counts(self, keys: set[str] | None = None) -> dict[str, int]:
+        """Images per class, over all records or over those whose key is in `keys`."""
+        counts = Counter(r.label for r in self.records if keys is None or r.key in keys)
+        return {name: counts.get(name, 0) for name in self.class_names}
+
+    @property
+    def minority_class(self) -> str:
+        """The class with the fewest images (the first in sorted order on a tie)."""
+        counts = self.class_counts()
+        return min(self.class_names, key=lambda name: counts[name])
+
+    @property
+    def imbalance_ratio(self) -> float:
+        """Majority count over minority count."""
+        counts = self.class_counts().values()
+        return max(counts) / min(counts)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the dataset's keys and labels: the same data gives the same value wherever it lies."""
+        digest = hashlib.blake2b(digest_size=8)
+        for record in sorted(self.records, key=lambda r: r.key):
+            digest.update(f"{record.key}\t{record.label}\n".encode())
+        return digest.hexdigest()
+
+    def select(self, keys) -> np.ndarray:
+        """Indices of the records whose keys are given, in the order given."""
+        position = {r.key: i for i, r in enumerate(self.records)}
+        missing = [k for k in keys if k not in position]
+        if missing:
+            raise UserError(f"{len(missing)} image(s) not found in dataset {self.source}, e.g. {missing[0]!r}")
+        return np.array([position[k] for k in keys], dtype=np.int64)
+
+
+def bundled_dataset_path(name: str = DEFAULT_DATASET) -> Path:
+    """Path of a dataset shipped inside the package (`data/<name>`)."""
+    return Path(str(resources.files("xgan") / "data" / name))
+
+
+def load_dataset(source: Path | str | None = None, size: int | None = None) -> Dataset:
+    """Load a dataset, skipping (with a warning and a count) files that are not readable images.
+
+    Args:
+        source: a folder with one sub-folder per class, a folder holding `manifest.csv`, a
+            `manifest.csv` with columns `file,label[,patient_id]` (paths relative to it), or a
+            MedMNIST-style `.npz`. None means the bundled default dataset.
+        size: when given, every image is resized to size x size and kept in `Dataset.images`.
+
+    Raises:
+        UserError: a missing path, an empty class folder, a single class, a bad manifest row or an
+            .npz without images.
+    """
+    source = bundled_dataset_path() if source is None else Path(source)
+    if size is not None and size < 1:
+        raise UserError(f"Invalid value received for argument `size`. Expected a positive integer. Received: size={size}")
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder; expected a class-per-folder directory, a manifest.csv or an .npz")
+    if source.is_file() and source.suffix.lower() == ".npz":
+        dataset = _load_npz(source, size)
+    elif source.is_file() and source.suffix.lower() == ".csv":
+        dataset = _load_files(source.parent, _read_manifest(source), source, "manifest", size)
+    elif source.is_dir() and (source / "manifest.csv").is_file():
+        dataset = _load_files(source, _read_manifest(source / "manifest.csv"), source, "manifest", size)
+    elif source.is_dir():
+        dataset = _load_files(source, _scan_class_folders(source), source, "folder", size)
+    else:
+        raise UserError(f"{source}: expected a class-per-folder directory, a manifest.csv or an .npz file")
+    if dataset.skipped:
+        log.warning("%s: skipped %d file(s) that are not readable images", source, len(dataset.skipped))
+    _check_classes(dataset)
+    return dataset
+
+
+def _check_classes(dataset: Dataset) -> None:
+    counts = dataset.class_counts()
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        raise UserError(f"{dataset.source}: class {empty[0]!r} has no readable images; every class needs at least one")
+    if len(counts) < 2:
+        found = ", ".join(counts) or "none"
+        raise UserError(f"{dataset.source}: found one class ({found}); expected at least two classes")
+
+
+def _scan_class_folders(root: Path) -> list[Record]:
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise UserError(f"{root}: no class sub-folders; expected one sub-folder per class (e.g. {root}/covid/, {root}/normal/)")
+    records = []
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise UserError(f"{class_dir}: empty class folder; expected image files (PNG, JPEG, BMP or TIFF)")
+        for path in files:
+            records.append(Record(path.relative_to(root).as_posix(), class_dir.name, path=path))
+    return records
+
+
+def _read_manifest(manifest: Path) -> list[Record]:
+    try:
+        with open(manifest, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+            columns = set(rows[0]) if rows else set()
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{manifest}: cannot read the manifest ({error}); expected a CSV with columns file,label[,patient_id]") from None
+    missing = {"file", "label"} - columns
+    if not rows or missing:
+        raise UserError(f"{manifest}: expected a CSV with columns file,label[,patient_id]; missing {sorted(missing) or 'rows'}")
+    records, seen = [], set()
+    for line, row in enumerate(rows, start=2):
+        file, label = (row.get("file") or "").strip(), (row.get("label") or "").strip()
+        if not file or not label:
+            raise UserError(f"{manifest}, line {line}: empty 'file' or 'label'; every row needs both")
+        path = manifest.parent / file
+        if not path.is_file():
+            raise UserError(f"{manifest}, line {line}: file {file!r} does not exist (paths are relative to the manifest)")
+        if file in seen:
+            raise UserError(f"{manifest}, line {line}: file {file!r} is listed twice")
+        seen.add(file)
+        patient = (row.get("patient_id") or "").strip() or None
+        records.append(Record(Path(file).as_posix(), label, patient, path=path))
+    return records
+
+
+def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, size: int | None) -> Dataset:
+    records, images, shapes, hashes, skipped = [], [], [], [], []
+    for record in candidates:
+        if record.path.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append((record.key, f"not an image file type ({record.path.suffix or 'no suffix'})"))
+            log.warning("skipping %s: not an image file type", record.path)
+            continue
+        try:
+            image = read_gray(record.path)
+        except (OSError, ValueError) as error:
+            skipped.append((record.key, str(error)))
+            log.warning("skipping %s: %s", record.path, error)
+            continue
+        records.append(record)
+        shapes.append(image.shape)
+        hashes.append(_pixel_hash(image))
+        if size is not None:
+            images.append(resize_square(image, size))
+    return Dataset(
+        name=source.stem if source.is_file() else source.name,
+        source=source, kind=kind,
+        class_names=sorted({r.label for r in candidates}),
+        records=records,
+        images=_stack(images, size) if size is not None else None,
+        original_shapes=shapes, content_hashes=hashes, skipped=skipped,
+    )
+
+
+def _load_npz(source: Path, size: int | None) -> Dataset:
+    try:
+        archive = np.load(source, allow_pickle=False)
+        arrays = {key: archive[key] for key in archive.files}
+    except Exception as error:  # numpy raises several types for a damaged archive
+        raise UserError(f"{source}: cannot read the .npz ({error})") from None
+    present = [s for s in NPZ_SPLITS if f"{s}_images" in arrays]
+    if not present:
+        raise UserError(f"{source}: expected MedMNIST keys train_images/train_labels (optional val_*, test_*); found {sorted(arrays)}")
+    label_values = sorted({int(v) for s in present for v in _npz_labels(arrays, s, source)})
+    names = _npz_class_names(source, arrays, label_values)
+    records, images, shapes, hashes = [], [], [], []
+    for split in present:
+        labels = _npz_labels(arrays, split, source)
+        for index, (pixels, label) in enumerate(zip(arrays[f"{split}_images"], labels)):
+            image = to_gray_uint8(pixels)
+            records.append(Record(f"{split}/{index}", names[int(label)], split=split))
+            shapes.append(image.shape)
+            hashes.append(_pixel_hash(image))
+            if size is not None:
+                images.append(resize_square(image, size))
+    return Dataset(
+        name=source.stem, source=source, kind="npz",
+        class_names=sorted(set(names.values())), records=records,
+        images=_stack(images, size) if size is not None else None,
+        original_shapes=shapes, content_hashes=hashes,
+    )
+
+
+def _npz_labels(arrays: dict, split: str, source: Path) -> np.ndarray:
+    labels = arrays.get(f"{split}_labels")
+    images = arrays[f"{split}_images"]
+    if labels is None:
+        raise UserError(f"{source}: has {split}_images but no {split}_labels")
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise UserError(f"{source}: {split}_labels has shape {labels.shape}; expected one label per image ({len(images)},)")
+    if images.ndim not in (3, 4):
+        raise UserError(f"{source}: {split}_images has shape {images.shape}; expected (N, H, W) or (N, H, W, C)")
+    return labels
+
+
+def _npz_class_names(source: Path, arrays: dict, label_values: list[int]) -> dict[int, str]:
+    if "class_names" in arrays:
+        names = [str(n) for n in arrays["class_names"]]
+    else:
+        stem = source.stem.lower()
+        names = next((v for k, v in MEDMNIST_CLASS_NAMES.items() if stem.startswith(k) and v), None)
+    if names is None or max(label_values) >= len(names):
+        return {v: str(v) for v in label_values}
+    return {v: names[v] for v in label_values}
+
+
+def _pixel_hash(image: np.ndarray) -> str:
+    digest = hashlib.blake2b(image.tobytes(), digest_size=12)
+    digest.update(str(image.shape).encode())
+    return digest.hexdigest()
+
+
+def _stack(images: list[np.ndarray], size: int) -> np.ndarray:
+    return np.stack(images) if images else np.zeros((0, size, size), np.uint8)

@@ -1,0 +1,81 @@
+"""Reading, converting and writing gray images; the only place that decodes or encodes pixels."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .runs import atomic_path
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+
+
+def to_gray_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert a decoded image of any depth and channel count to one 8-bit gray channel.
+
+    Args:
+        image: (H, W), (H, W, 1), (H, W, 3) BGR or (H, W, 4) BGRA; uint8, uint16 or float.
+
+    Returns:
+        (H, W) uint8. 16-bit images are scaled by their maximum, as radiographs rarely use the
+        full 16-bit range; float images are min-max scaled.
+
+    Raises:
+        ValueError: for shapes that are not a 2-D image.
+    """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = cv2.cvtColor(image, code)
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise ValueError(f"expected a 2-D image with 1, 3 or 4 channels, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    image = image.astype(np.float64)
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        raise ValueError("image holds NaN or infinite values")
+    low = 0.0 if image.min() >= 0 else image.min()
+    span = image.max() - low
+    if span <= 0:
+        return np.zeros(image.shape, np.uint8)
+    return np.round((image - low) / span * 255).astype(np.uint8)
+
+
+def decode_gray(data: bytes) -> np.ndarray:
+    """Decode PNG/JPEG/BMP/TIFF bytes into a (H, W) uint8 gray image.
+
+    Raises:
+        ValueError: when the bytes are not a decodable image.
+    """
+    if not data:
+        raise ValueError("empty file")
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ValueError("not a readable image (corrupt, truncated or unsupported format)")
+    return to_gray_uint8(decoded)
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """Read one image file as (H, W) uint8 gray; ValueError if it cannot be decoded."""
+    return decode_gray(Path(path).read_bytes())
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a gray image to size x size (aspect ratio not kept, as in the source data)."""
+    if image.shape == (size, size):
+        return image
+    shrinking = image.shape[0] * image.shape[1] >= size * size
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write a (H, W) or (H, W, 3) uint8 image as PNG, atomically."""
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image))
+    if not ok:
+        raise ValueError(f"could not encode an image of shape {image.shape} as PNG")
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(encoded.tobytes())
