@@ -1,0 +1,74 @@
+"""Shared fixtures: tiny datasets generated under tmp_path, so tests never depend on the bundled data."""
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+def synthetic_xray(rng: np.random.Generator, size: int, bright: bool) -> np.ndarray:
+    """A gray test image: a smooth vertical gradient, noise and, for one class, a bright blob."""
+    image = np.linspace(40, 160, size)[:, None] * np.ones((1, size)) + rng.normal(0, 12, (size, size))
+    if bright:
+        centre = rng.integers(size // 4, 3 * size // 4, 2)
+        yy, xx = np.mgrid[:size, :size]
+        image += 80 * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * (size / 8) ** 2))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_folder_dataset(root: Path, counts: dict[str, int], size: int = 32, seed: int = 0,
+                        patients_per_class: dict[str, int] | None = None) -> Path:
+    """Write a class-per-folder dataset of PNGs; with `patients_per_class`, also a manifest.csv.
+
+    The first class in `counts` gets the bright blob. Returns `root`.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for class_index, (label, count) in enumerate(counts.items()):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            file = f"{label}/{label}_{i:03d}.png"
+            cv2.imwrite(str(root / file), synthetic_xray(rng, size, bright=class_index == 0))
+            patients = (patients_per_class or {}).get(label)
+            patient = f"{label}-p{i % patients}" if patients else ""
+            rows.append({"file": file, "label": label, "patient_id": patient})
+    if patients_per_class:
+        with open(root / "manifest.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["file", "label", "patient_id"])
+            writer.writeheader()
+            writer.writerows(rows)
+    return root
+
+
+@pytest.fixture
+def folder_dataset(tmp_path) -> Path:
+    """12 'covid' and 28 'normal' 32x32 PNGs in class folders, no manifest."""
+    return make_folder_dataset(tmp_path / "xrays", {"covid": 12, "normal": 28})
+
+
+@pytest.fixture
+def patient_dataset(tmp_path) -> Path:
+    """20 'covid' images of 8 patients and 40 'normal' images of 20 patients, with manifest.csv."""
+    return make_folder_dataset(tmp_path / "xrays", {"covid": 20, "normal": 40},
+                               patients_per_class={"covid": 8, "normal": 20})
+
+
+@pytest.fixture
+def npz_dataset(tmp_path) -> Path:
+    """A MedMNIST-style .npz: 28x28, train 60 (20 normal / 40 pneumonia) and val 20, no test."""
+    rng = np.random.default_rng(1)
+
+    def split(n_normal, n_pneumonia):
+        images = [synthetic_xray(rng, 28, bright=False) for _ in range(n_normal)]
+        images += [synthetic_xray(rng, 28, bright=True) for _ in range(n_pneumonia)]
+        labels = np.array([0] * n_normal + [1] * n_pneumonia, np.uint8)[:, None]
+        return np.stack(images), labels
+
+    train_images, train_labels = split(20, 40)
+    val_images, val_labels = split(8, 12)
+    path = tmp_path / "pneumoniamnist_small.npz"
+    np.savez(path, train_images=train_images, train_labels=train_labels,
+             val_images=val_images, val_labels=val_labels)
+    return path
