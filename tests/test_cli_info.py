@@ -1,0 +1,58 @@
+"""The CLI skeleton: --help, --version, info, and one-line errors with exit code 2."""
+
+from click.testing import CliRunner
+
+from xgan import __version__
+from xgan.cli import cli
+
+from conftest import make_folder_dataset
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)))
+
+
+def test_help_and_version():
+    assert run("--help").exit_code == 0
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_info_prints_counts_minority_and_splits(patient_dataset):
+    result = run("info", patient_dataset)
+    assert result.exit_code == 0, result.output
+    assert "covid       20" in result.output
+    assert "minority  covid (imbalance 2.00:1)" in result.output
+    assert "grouped by patient_id" in result.output
+    for split in ("train", "val", "test"):
+        assert f"  {split}" in result.output
+
+
+def test_info_on_npz(npz_dataset):
+    result = run("info", npz_dataset)
+    assert result.exit_code == 0, result.output
+    assert "minority  normal" in result.output
+
+
+def test_info_on_bundled_data_does_not_rewrite_its_splits():
+    from xgan.dataset import bundled_dataset_path
+
+    splits = bundled_dataset_path() / "splits.json"
+    before = splits.read_bytes()
+    result = run("info")
+    assert result.exit_code == 0, result.output
+    assert splits.read_bytes() == before
+    assert "covid       46" in result.output and "normal     590" in result.output
+
+
+def test_user_error_is_one_line_with_exit_code_2(tmp_path):
+    make_folder_dataset(tmp_path, {"only": 2})
+    result = run("info", tmp_path)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"Error: {tmp_path}: found one class (only); expected at least two classes"]
+
+
+def test_missing_path_is_a_usage_error():
+    result = run("info", "does/not/exist")
+    assert result.exit_code == 2
+    assert "does/not/exist" in result.output and "Traceback" not in result.output

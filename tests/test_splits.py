@@ -1,0 +1,126 @@
+"""Splits: deterministic, stratified, patient-disjoint, written once and reused."""
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from xgan.dataset import load_dataset
+from xgan.errors import UserError
+from xgan.splits import exclude_duplicates, make_splits, resolve_splits
+
+
+def test_make_splits_is_deterministic_and_seed_dependent():
+    labels = ["a"] * 30 + ["b"] * 70
+    groups = [f"g{i}" for i in range(100)]
+    first = make_splits(labels, groups, seed=3)
+    assert (first == make_splits(labels, groups, seed=3)).all()
+    assert (first != make_splits(labels, groups, seed=4)).any()
+
+
+def test_make_splits_is_stratified_close_to_the_fractions():
+    labels = ["a"] * 40 + ["b"] * 160
+    split = make_splits(labels, list(range(200)), (0.7, 0.15, 0.15), seed=0)
+    counts = Counter(zip(split, labels))
+    assert (counts["train", "a"], counts["val", "a"], counts["test", "a"]) == (28, 6, 6)
+    assert (counts["train", "b"], counts["val", "b"], counts["test", "b"]) == (112, 24, 24)
+
+
+def test_make_splits_never_splits_a_group():
+    rng = np.random.default_rng(0)
+    groups = [f"p{i}" for i in rng.integers(0, 30, 150)]
+    labels = ["a" if g < "p1" else "b" for g in groups]
+    split = make_splits(labels, groups, seed=1)
+    by_group = {}
+    for group, name in zip(groups, split):
+        by_group.setdefault(group, set()).add(name)
+    assert all(len(names) == 1 for names in by_group.values())
+    assert set(split) == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize("fractions", [(0.5, 0.5, 0.5), (0.7, 0.3), (1.2, -0.1, -0.1)])
+def test_make_splits_rejects_bad_fractions(fractions):
+    with pytest.raises(ValueError, match="Invalid value received for argument `fractions`"):
+        make_splits(["a", "b"], ["1", "2"], fractions)
+
+
+def test_resolve_splits_groups_by_patient_and_is_written_once(patient_dataset):
+    dataset = load_dataset(patient_dataset)
+    splits = resolve_splits(dataset)
+    assert splits.path == patient_dataset / "splits.json"
+    assert splits.grouped_by == "patient_id"
+    patient_of = {r.key: r.patient_id for r in dataset.records}
+    patients = {name: {patient_of[k] for k in splits.keys(name)} for name in ("train", "val", "test")}
+    assert not patients["train"] & patients["test"]
+    assert not patients["train"] & patients["val"]
+    assert not patients["val"] & patients["test"]
+    written = splits.path.read_text()
+    again = resolve_splits(load_dataset(patient_dataset))
+    assert again.assignments == splits.assignments
+    assert splits.path.read_text() == written
+
+
+def test_same_seed_gives_same_splits_in_another_copy(tmp_path):
+    from conftest import make_folder_dataset
+
+    first = make_folder_dataset(tmp_path / "one", {"covid": 10, "normal": 30})
+    second = make_folder_dataset(tmp_path / "two", {"covid": 10, "normal": 30})
+    a = resolve_splits(load_dataset(first), seed=5)
+    b = resolve_splits(load_dataset(second), seed=5)
+    assert a.assignments == b.assignments
+
+
+def test_existing_splits_with_other_seed_is_refused(folder_dataset):
+    dataset = load_dataset(folder_dataset)
+    resolve_splits(dataset, seed=1)
+    with pytest.raises(UserError, match=r"was made with split seed 1, not 2"):
+        resolve_splits(dataset, seed=2)
+
+
+def test_data_added_after_the_split_is_refused(folder_dataset):
+    resolve_splits(load_dataset(folder_dataset))
+    extra = folder_dataset / "covid" / "covid_900.png"
+    extra.write_bytes((folder_dataset / "covid" / "covid_001.png").read_bytes())
+    with pytest.raises(UserError, match=r"1 image\(s\) of .* are not in it .*covid/covid_900.png"):
+        resolve_splits(load_dataset(folder_dataset))
+
+
+def test_unreadable_splits_file_is_refused(folder_dataset):
+    (folder_dataset / "splits.json").write_text("{not json")
+    with pytest.raises(UserError, match=r"splits.json: not a readable splits file"):
+        resolve_splits(load_dataset(folder_dataset))
+
+
+def test_explicit_splits_file_location(folder_dataset, tmp_path):
+    target = tmp_path / "elsewhere" / "my_splits.json"
+    splits = resolve_splits(load_dataset(folder_dataset), splits_file=target)
+    assert splits.path == target and target.exists()
+    assert not (folder_dataset / "splits.json").exists()
+    assert json.loads(target.read_text())["counts"]["train"]["covid"] > 0
+
+
+def test_npz_without_test_uses_val_as_test_and_carves_val_from_train(npz_dataset):
+    dataset = load_dataset(npz_dataset)
+    splits = resolve_splits(dataset)
+    assert splits.path.name == "pneumoniamnist_small.splits.json"
+    assert splits.keys("test") == sorted(r.key for r in dataset.records if r.split == "val")
+    assert all(k.startswith("train/") for k in splits.keys("val") + splits.keys("train"))
+    # val takes 0.15 / 0.85 of train, per class: 20 * 0.176 = 3.5 and 40 * 0.176 = 7.1.
+    assert dataset.class_counts(set(splits.keys("val"))) == {"normal": 4, "pneumonia": 7}
+
+
+def test_exact_duplicates_across_splits_are_excluded_from_training():
+    assignments = {"a": "train", "b": "test", "c": "val", "d": "train", "e": "val"}
+    hashes = {"a": "h1", "b": "h1", "c": "h2", "d": "h2", "e": "h3"}
+    assert exclude_duplicates(assignments, hashes) == {
+        "a": "excluded", "b": "test", "c": "val", "d": "excluded", "e": "val"}
+
+
+def test_npz_duplicates_between_train_and_val_are_excluded(tmp_path):
+    images = np.arange(10 * 4 * 4, dtype=np.uint8).reshape(10, 4, 4)
+    path = tmp_path / "dup.npz"
+    np.savez(path, train_images=images, train_labels=np.array([0, 1] * 5),
+             test_images=images[:2], test_labels=np.array([0, 1]))
+    splits = resolve_splits(load_dataset(path))
+    assert sorted(k for k, s in splits.assignments.items() if s == "excluded") == ["train/0", "train/1"]
