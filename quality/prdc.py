@@ -1,0 +1,83 @@
+"""Precision and recall for generative models, with density and coverage, on k-NN manifolds.
+
+Precision and recall (Kynkäänniemi et al. 2019, "Improved precision and recall metric for assessing
+generative models") separate fidelity from diversity: the real manifold is the union of balls around
+every real feature vector, each with the radius to its k-th nearest real neighbour, and likewise for
+the synthetic one.
+
+- precision: share of synthetic images inside the real manifold (do they look real?);
+- recall: share of real images inside the synthetic manifold (is the real variety covered?). A
+  collapsed generator (few distinct outputs) has tiny synthetic balls and a low recall.
+
+Density and coverage (Naeem et al. 2020) use only the real balls, so they are less sensitive to
+synthetic outliers: density counts how many real balls hold each synthetic image (about 1 when the
+distributions match), coverage is the share of real balls that hold at least one synthetic image.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import pairwise_distances
+from sklearn.neighbors import NearestNeighbors
+
+DEFAULT_K = 3
+
+
+@dataclass(frozen=True)
+class PrecisionRecall:
+    """Manifold metrics between real and synthetic features, each in [0, 1] except density."""
+
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    k: int
+    num_real: int
+    num_synthetic: int
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def kth_neighbour_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """Distance from every row to its k-th nearest other row (Euclidean)."""
+    # k + 1 neighbours: the first is the row itself (distance 0).
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(features)
+    distances, _ = neighbours.kneighbors(features)
+    return distances[:, k]
+
+
+def precision_recall(real_features, synthetic_features, k: int = DEFAULT_K) -> PrecisionRecall:
+    """Precision, recall, density and coverage of synthetic features against real ones.
+
+    Args:
+        real_features: (N, D) features of real images, N > k.
+        synthetic_features: (M, D) features of synthetic images, M > k.
+        k: neighbour whose distance sets each ball's radius (3 in both papers).
+
+    Raises:
+        ValueError: k < 1, too few rows for k, or mismatched feature dimensions.
+    """
+    real = np.asarray(real_features, dtype=np.float64)
+    synthetic = np.asarray(synthetic_features, dtype=np.float64)
+    if k < 1:
+        raise ValueError(f"Invalid value received for argument `k`. Expected a positive integer. Received: k={k}")
+    for name, features in (("real_features", real), ("synthetic_features", synthetic)):
+        if features.ndim != 2 or len(features) <= k:
+            raise ValueError(f"Invalid value received for argument `{name}`. Expected a 2-D array with more "
+                             f"than k={k} rows. Received: {name} with shape {features.shape}")
+    if real.shape[1] != synthetic.shape[1]:
+        raise ValueError(f"Invalid value received for argument `synthetic_features`. Expected the feature "
+                         f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
+    real_radii = kth_neighbour_radii(real, k)
+    synthetic_radii = kth_neighbour_radii(synthetic, k)
+    distances = pairwise_distances(real, synthetic)  # (N, M)
+    inside_real_balls = distances <= real_radii[:, None]
+    inside_synthetic_balls = distances <= synthetic_radii[None, :]
+    return PrecisionRecall(
+        precision=float(inside_real_balls.any(axis=0).mean()),
+        recall=float(inside_synthetic_balls.any(axis=1).mean()),
+        density=float(inside_real_balls.sum(axis=0).mean() / k),
+        coverage=float((distances.min(axis=1) <= real_radii).mean()),
+        k=k, num_real=len(real), num_synthetic=len(synthetic),
+    )
