@@ -1,0 +1,148 @@
+"""Building a training set to a target: the GAN arm (synthetic images) and the oversampling arm.
+
+Both arms start from the real training split, resolve the target with `resolve_target`, and only
+add rows of the training set. Validation and test images are never rows, and never receive a
+synthetic image: the result holds training rows only, which `check_training_only` verifies.
+"""
+
+import logging
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import UserError
+from ..splits import Splits
+from .manifest import TrainingRow
+from .strategy import Target, resolve_target, target_label
+from .synthetic import SyntheticFolder, SyntheticImage, check_matches_dataset, check_no_leak, read_synthetic_folder
+
+log = logging.getLogger("xgan")
+
+METHODS = ("gan", "oversample")
+
+
+def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, method: str = "gan",
+                       synthetic_dirs=(), seed: int = 0) -> list[TrainingRow]:
+    """The real training rows plus the rows that bring every class to its target count.
+
+    Args:
+        dataset: the real dataset (pixels not needed).
+        splits: its splits; only the train split is used.
+        target: anything `resolve_target` reads: 0.46, "1:2", "auto", {"covid": 300}.
+        method: "gan" adds synthetic images drawn from `synthetic_dirs`; "oversample" repeats
+            real training images of the classes that need more.
+        synthetic_dirs: synthetic folders written by `xgan sample` (method "gan" only).
+        seed: seeds which synthetic images are chosen, or which real images are repeated; the
+            same inputs and seed give the same rows.
+
+    Returns:
+        Real rows in key order, then the added rows class by class. Synthetic images are a
+        seeded choice without replacement, kept in folder and manifest order. Oversampled rows
+        repeat every image of a class once, in a seeded order, before any image a second time
+        (so repeat counts differ by at most one), sorted by key.
+
+    Raises:
+        UserError: an unknown method, a target refused by `resolve_target`, a synthetic folder
+            that is missing, of another dataset or class, or whose GAN read held-out images,
+            or too few synthetic images.
+    """
+    if method not in METHODS:
+        raise UserError(f"Invalid value received for argument `method`. Expected one of {', '.join(METHODS)}. Received: method={method!r}")
+    synthetic_dirs = [Path(d) for d in ([synthetic_dirs] if isinstance(synthetic_dirs, (str, Path)) else synthetic_dirs)]
+    records = {r.key: r for r in dataset.records}
+    train_keys = splits.keys("train")
+    counts = dataset.class_counts(set(train_keys))
+    wanted = resolve_target(counts, target)
+    needed = {name: wanted[name] - counts[name] for name in dataset.class_names if wanted[name] > counts[name]}
+    real = [TrainingRow(_absolute(records[key].path), key, records[key].label, "real") for key in train_keys]
+    rng = np.random.default_rng(seed)
+    if method == "oversample":
+        if synthetic_dirs:
+            raise UserError(f"method 'oversample' repeats real images and takes no synthetic folder; received {len(synthetic_dirs)} ({synthetic_dirs[0]})")
+        added = _oversample(real, needed, rng)
+    else:
+        if not synthetic_dirs:
+            raise UserError("method 'gan' needs at least one synthetic folder (--synthetic DIR, written by `xgan sample`)")
+        folders = [read_synthetic_folder(d) for d in synthetic_dirs]
+        for folder in folders:
+            check_matches_dataset(folder, dataset)
+            _check_needed_classes(folder, needed, target)
+        check_no_leak(folders, splits, dataset)
+        added = _choose_synthetic(folders, needed, wanted, rng)
+    rows = real + added
+    check_training_only(rows, splits)
+    return rows
+
+
+def check_training_only(rows: list[TrainingRow], splits: Splits) -> None:
+    """Refuse rows that are not training rows: a real or oversampled key outside the train split.
+
+    Synthetic rows belong to no split; their GAN runs are checked by `check_no_leak`.
+
+    Raises:
+        UserError: naming the first key that is not in the train split and the split it is in.
+    """
+    for row in rows:
+        if row.origin != "synthetic" and splits.assignments.get(row.key) != "train":
+            split = splits.assignments.get(row.key, "no split")
+            raise UserError(f"key {row.key!r} ({row.origin}) is in {split}, not in the train split of {splits.path}; a training set holds training images only")
+
+
+def _check_needed_classes(folder: SyntheticFolder, needed: dict[str, int], target: Target) -> None:
+    idle = [label for label in folder.labels if label not in needed]
+    if idle:
+        adds = ", ".join(needed) or "no class"
+        raise UserError(f"{folder.path}: holds images of class {idle[0]}, but the target {target_label(target)} adds images to {adds} only; "
+                        f"pass the synthetic folders of {adds}")
+
+
+def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wanted: dict[str, int],
+                      rng: np.random.Generator) -> list[TrainingRow]:
+    pools: dict[str, list[SyntheticImage]] = defaultdict(list)
+    seen, repeats = set(), 0
+    for folder in folders:
+        for image in folder.images:
+            if image.identity in seen:  # the same run, checkpoint, seed and index: the same pixels
+                repeats += 1
+                continue
+            seen.add(image.identity)
+            pools[image.label].append(image)
+    if repeats:
+        log.warning("ignored %d synthetic image(s) listed twice across the folders (same run, checkpoint, seed and index)", repeats)
+    rows = []
+    for label, count in needed.items():
+        pool = pools.get(label, [])
+        if len(pool) < count:
+            runs = sorted({str(image.run) for image in pool})
+            run = runs[0] if runs else "RUN"
+            raise UserError(f"class {label} needs {count} synthetic images to reach {wanted[label]}, the synthetic folder(s) hold {len(pool)}: "
+                            f"make {count - len(pool)} more with `xgan sample {run} --n {count - len(pool)}` (another --seed) and pass that folder too")
+        chosen = np.sort(rng.choice(len(pool), size=count, replace=False))
+        for index in chosen:
+            image = pool[index]
+            rows.append(TrainingRow(image.path, None, label, "synthetic", image.run, image.seed))
+    return rows
+
+
+def _oversample(real: list[TrainingRow], needed: dict[str, int], rng: np.random.Generator) -> list[TrainingRow]:
+    by_class = defaultdict(list)
+    for row in real:
+        by_class[row.label].append(row)
+    added = []
+    for label, count in needed.items():
+        pool = by_class[label]
+        if not pool:
+            raise UserError(f"class {label} has no training images to oversample; the target asks for {count}")
+        draws: list[int] = []
+        while len(draws) < count:  # a full seeded pass over the class before any image repeats again
+            draws.extend(rng.permutation(len(pool))[: count - len(draws)].tolist())
+        chosen = sorted(draws, key=lambda i: pool[i].key)
+        added.extend(TrainingRow(pool[i].path, pool[i].key, label, "oversampled") for i in chosen)
+    return added
+
+
+def _absolute(path: Path | None) -> Path | None:
+    return None if path is None else Path(os.path.abspath(path))

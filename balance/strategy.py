@@ -1,0 +1,153 @@
+"""The one resolver that turns every way of saying a balancing target into `{class: count}`.
+
+A target has imbalanced-learn's `sampling_strategy` meaning, for over-sampling only:
+
+- a float in (0, 1]: for two classes, the minority count after balancing over the majority count
+  (the study this follows went from 1366:295 to 1366:628, a ratio of 0.46);
+- `"1:2"`: the same, written as minority:majority (here 0.5);
+- a dict `{class: count}`: the count each named class should reach; other classes keep theirs;
+- `"auto"`: every class up to the majority count.
+
+`parse_target` reads the CLI string forms; `resolve_target` is used by every balancing arm.
+"""
+
+import math
+import re
+from fractions import Fraction
+
+from ..errors import UserError
+
+AUTO = "auto"
+_RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
+_EXPECTED = ('a float in (0, 1] such as "0.5", a ratio "minority:majority" such as "1:2", "auto", '
+             'or target counts per class such as "covid=300,normal=413"')
+
+Target = float | dict[str, int] | str
+
+
+def parse_target(text: str) -> Target:
+    """Read a target as written on the command line.
+
+    Args:
+        text: `"0.5"`, `"1:2"`, `"auto"` or `"covid=300,normal=413"`.
+
+    Returns:
+        A float for `"0.5"` and `"1:2"`, a dict of counts, or `"auto"`.
+
+    Raises:
+        UserError: for anything else, naming what was received and what is expected.
+    """
+    if not isinstance(text, str):
+        raise UserError(f"Invalid value received for argument `ratio`. Expected {_EXPECTED}. Received: ratio={text!r}")
+    stripped = text.strip()
+    if stripped.lower() == AUTO:
+        return AUTO
+    if "=" in stripped:
+        return _parse_counts(stripped)
+    ratio = _RATIO.match(stripped)
+    if ratio:
+        minority, majority = float(ratio.group(1)), float(ratio.group(2))
+        if majority == 0:
+            raise UserError(f"Invalid value received for argument `ratio`. Expected a ratio minority:majority with a non-zero majority. Received: ratio={text!r}")
+        return _check_float(minority / majority, text)
+    try:
+        value = float(stripped)
+    except ValueError:
+        raise UserError(f"Invalid value received for argument `ratio`. Expected {_EXPECTED}. Received: ratio={text!r}") from None
+    return _check_float(value, text)
+
+
+def _parse_counts(text: str) -> dict[str, int]:
+    counts = {}
+    for part in text.split(","):
+        name, _, number = part.partition("=")
+        name = name.strip()
+        if not name or not re.fullmatch(r"\s*\d+\s*", number):
+            raise UserError(f"Invalid value received for argument `ratio`. Expected target counts as class=count pairs separated by commas, such as \"covid=300,normal=413\". Received: ratio={text!r}")
+        if name in counts:
+            raise UserError(f"Invalid value received for argument `ratio`. Expected each class once. Received: ratio={text!r} (class {name!r} twice)")
+        counts[name] = int(number)
+    return counts
+
+
+def _check_float(value: float, received) -> float:
+    if not (0 < value <= 1):  # also refuses NaN
+        raise UserError(f"Invalid value received for argument `ratio`. Expected a float in (0, 1]: the minority count after balancing over the majority count. Received: ratio={received!r}")
+    return value
+
+
+def target_label(target: Target) -> str:
+    """A short name for a target, for file names and summaries: `0.5`, `auto`, `covid300-normal413`."""
+    target = parse_target(target) if isinstance(target, str) else target
+    if isinstance(target, dict):
+        return "-".join(f"{name}{count}" for name, count in sorted(target.items()))
+    if target == AUTO:
+        return AUTO
+    return f"{target:g}"
+
+
+def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
+    """Turn a target into the count every class should have after balancing, adding images only.
+
+    Args:
+        counts: images per class in the training split, `{class: n}`.
+        target: a float in (0, 1] (two classes only), a dict `{class: count}`, `"auto"`, or any
+            string `parse_target` reads (`"0.5"`, `"1:2"`, `"covid=300"`).
+
+    Returns:
+        `{class: count after balancing}` for every class of `counts`, in the order of `counts`. A
+        float's count is rounded half up from the exact decimal written, so 0.29 of 100 is 29 and
+        0.5 of 413 is 207.
+
+    Raises:
+        UserError: a float for more than two classes or outside (0, 1], an unknown class, a count
+            below what a class already has, or a target that adds nothing.
+    """
+    counts = dict(counts)
+    if len(counts) < 2:
+        raise UserError(f"balancing needs at least two classes; found {len(counts)} ({', '.join(counts) or 'none'})")
+    if isinstance(target, str):
+        target = parse_target(target)
+    if isinstance(target, bool) or not isinstance(target, (int, float, dict, str)):
+        raise UserError(f"Invalid value received for argument `target`. Expected {_EXPECTED}. Received: target={target!r}")
+    if isinstance(target, dict):
+        return _resolve_counts(counts, target)
+    if target == AUTO:
+        majority = max(counts.values())
+        wanted = {name: max(n, majority) for name, n in counts.items()}
+        if wanted == counts:
+            raise UserError(f"every class already has {majority} images, the target 'auto' asks for {majority}: nothing to add")
+        return wanted
+    return _resolve_float(counts, target)
+
+
+def _resolve_float(counts: dict[str, int], ratio: float) -> dict[str, int]:
+    _check_float(ratio, ratio)
+    if len(counts) != 2:
+        raise UserError(f"a float target ({ratio:g}) needs exactly two classes; the dataset has {len(counts)} "
+                        f"({', '.join(counts)}): give counts per class (e.g. {','.join(f'{n}={c}' for n, c in counts.items())}) or 'auto'")
+    majority_class = max(counts, key=counts.get)
+    minority_class = min(counts, key=counts.get) if len(set(counts.values())) > 1 else next(n for n in counts if n != majority_class)
+    majority = counts[majority_class]
+    # Exact decimal arithmetic: float(0.29) * 100 is 28.999..., which must still give 29.
+    wanted = math.floor(Fraction(repr(ratio)) * majority + Fraction(1, 2))
+    have = counts[minority_class]
+    if wanted <= have:
+        raise UserError(f"class {minority_class} already has {have} images, the target {ratio:g} asks for {wanted}: nothing to add")
+    return {name: (wanted if name == minority_class else n) for name, n in counts.items()}
+
+
+def _resolve_counts(counts: dict[str, int], target: dict) -> dict[str, int]:
+    unknown = [name for name in target if name not in counts]
+    if unknown:
+        raise UserError(f"unknown class {unknown[0]!r} in the target; the dataset's classes are {', '.join(counts)}")
+    for name, wanted in target.items():
+        if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 0:
+            raise UserError(f"Invalid value received for argument `target`. Expected a non-negative integer count for class {name!r}. Received: {name}={wanted!r}")
+        if wanted < counts[name]:
+            raise UserError(f"class {name} already has {counts[name]} images, the target asks for {wanted}: balancing only adds images, it never removes any")
+    if all(target[name] == counts[name] for name in target):
+        asked = ", ".join(f"{name}={n}" for name, n in target.items())
+        have = ", ".join(f"{name} {counts[name]}" for name in target)
+        raise UserError(f"the training split already has {have} images, the target {asked} asks for the same: nothing to add")
+    return {name: target.get(name, n) for name, n in counts.items()}
