@@ -1,0 +1,35 @@
+"""The chest X-ray classifier and the honest comparison of imbalance remedies.
+
+The CNN (`build_classifier`) takes raw 0-255 gray pixels, shape (S, S, 1), and outputs the
+probability of the positive class. Its "penultimate" layer is the activation (LeakyReLU, named
+`"penultimate"`) of the last hidden dense layer, just before the last dropout and the sigmoid
+output unit: `penultimate_features` returns it, (N, 64) with the default config.
+
+Public API:
+    ClassifierConfig, build_classifier(config) -> keras.Model
+    fit_real_classifier(images, labels, *, epochs, seed, validation=None) -> keras.Model
+    penultimate_features(model, images) -> (N, D) float32
+    load_classifier(path) -> keras.Model (safe mode), load_classifier_config(path)
+    save_classifier(run_dir, model, config, **details)
+    train_classifier(config, images, labels, validation=None, class_weight=None) -> TrainingResult
+    predict_probabilities(model, images) -> (N,) positive-class probabilities
+"""
+
+from .config import ClassifierConfig
+from .model import PENULTIMATE_LAYER, build_classifier
+from .saving import load_classifier, load_classifier_config, save_classifier
+from .train import TrainingResult, fit_real_classifier, penultimate_features, predict_probabilities, train_classifier
+
+__all__ = [
+    "PENULTIMATE_LAYER",
+    "ClassifierConfig",
+    "TrainingResult",
+    "build_classifier",
+    "fit_real_classifier",
+    "load_classifier",
+    "load_classifier_config",
+    "penultimate_features",
+    "predict_probabilities",
+    "save_classifier",
+    "train_classifier",
+]

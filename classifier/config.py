@@ -1,0 +1,103 @@
+"""The classifier's configuration: one dataclass, validated on construction, saved as JSON in every run."""
+
+from dataclasses import asdict, dataclass, field, fields
+
+# The study this follows trained with SGD, momentum 5/6, learning rate 1e-4 with decay and batch 40.
+# Those values are kept here (`ClassifierConfig.study()`); the defaults differ where a measurement
+# showed the study's optimizer too slow for a few-minute run (see README / classifier report).
+STUDY_OPTIMIZER = {"optimizer": "sgd", "learning_rate": 1e-4, "momentum": 5 / 6, "lr_decay": 1e-6, "batch_size": 40}
+
+OPTIMIZERS = ("sgd", "adam")
+MONITORS = ("val_auc", "val_loss")
+
+
+def _invalid(argument: str, expected: str, value) -> ValueError:
+    return ValueError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
+
+
+@dataclass
+class ClassifierConfig:
+    """Everything needed to rebuild and retrain the CNN.
+
+    The network: `len(conv_filters)` convolution blocks (Conv 3x3 -> BatchNorm -> activation ->
+    MaxPool), then `len(dense_units)` hidden dense layers with dropout and one sigmoid output unit:
+    with the defaults three convolution blocks and three dense layers, the study's best.
+    """
+
+    image_size: int = 64  # input side in pixels: the GAN's 64; 28 for PneumoniaMNIST
+    conv_filters: tuple[int, ...] = (16, 32, 64)  # filters of each convolution block
+    dense_units: tuple[int, ...] = (128, 64)  # hidden dense layers; the output unit is the third dense layer
+    dropout: float = 0.5  # after every hidden dense layer
+    leaky_relu_slope: float = 0.1  # negative slope of the LeakyReLU activations
+    augment: bool = False  # classic augmentation layers (small rotation, shift, zoom, contrast) in front
+    optimizer: str = "adam"  # "adam" or the study's "sgd"
+    learning_rate: float = 1e-3  # the study: 1e-4 (with SGD)
+    momentum: float = 5 / 6  # SGD momentum (the study's 5/6); unused by adam
+    lr_decay: float = 0.0  # Keras-legacy inverse time decay per step: lr / (1 + lr_decay * step)
+    batch_size: int = 40  # the study's batch size
+    epochs: int = 30  # upper bound; early stopping usually ends sooner
+    patience: int = 8  # epochs without improvement of `monitor` before stopping (best weights restored)
+    monitor: str = "val_auc"  # "val_auc" (maximized) or "val_loss" (minimized) on the real validation split
+    seed: int = 0  # weights, dropout, augmentation and shuffling
+    class_names: list[str] = field(default_factory=list)  # set from the data: sorted class names
+    positive_class: str | None = None  # the class the sigmoid output scores; default the minority
+
+    def __post_init__(self):
+        self.conv_filters = tuple(int(f) for f in self.conv_filters)
+        self.dense_units = tuple(int(u) for u in self.dense_units)
+        self.class_names = list(self.class_names)
+        if not isinstance(self.image_size, int) or self.image_size < 8:
+            raise _invalid("image_size", "an integer of at least 8", self.image_size)
+        if not self.conv_filters or min(self.conv_filters) < 1:
+            raise _invalid("conv_filters", "one or more positive filter counts", self.conv_filters)
+        if self.image_size >> len(self.conv_filters) < 1:
+            raise _invalid("conv_filters", f"at most {self.image_size.bit_length() - 1} blocks for {self.image_size}-px images (each halves the size)", self.conv_filters)
+        if any(u < 1 for u in self.dense_units):
+            raise _invalid("dense_units", "positive unit counts", self.dense_units)
+        if not 0 <= self.dropout < 1:
+            raise _invalid("dropout", "a float in [0, 1)", self.dropout)
+        if self.leaky_relu_slope < 0:
+            raise _invalid("leaky_relu_slope", "a non-negative float", self.leaky_relu_slope)
+        if self.optimizer not in OPTIMIZERS:
+            raise _invalid("optimizer", f"one of {OPTIMIZERS}", self.optimizer)
+        if not self.learning_rate > 0:
+            raise _invalid("learning_rate", "a positive float", self.learning_rate)
+        if not 0 <= self.momentum < 1:
+            raise _invalid("momentum", "a float in [0, 1)", self.momentum)
+        if self.lr_decay < 0:
+            raise _invalid("lr_decay", "a non-negative float", self.lr_decay)
+        for name in ("batch_size", "epochs"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise _invalid(name, "a positive integer", getattr(self, name))
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise _invalid("patience", "a non-negative integer", self.patience)
+        if self.monitor not in MONITORS:
+            raise _invalid("monitor", f"one of {MONITORS}", self.monitor)
+        if self.class_names and len(self.class_names) != 2:
+            raise _invalid("class_names", "exactly two class names (the classifier is binary)", self.class_names)
+        if self.positive_class is not None and self.class_names and self.positive_class not in self.class_names:
+            raise _invalid("positive_class", f"one of {self.class_names}", self.positive_class)
+
+    @classmethod
+    def study(cls, **overrides) -> "ClassifierConfig":
+        """The study's optimizer settings (SGD, momentum 5/6, lr 1e-4 with decay, batch 40)."""
+        return cls(**{**STUDY_OPTIMIZER, **overrides})
+
+    @property
+    def negative_class(self) -> str | None:
+        """The class that is not the positive one."""
+        if not self.class_names or self.positive_class is None:
+            return None
+        return next(name for name in self.class_names if name != self.positive_class)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values (tuples become lists)."""
+        data = asdict(self)
+        data["conv_filters"], data["dense_units"] = list(self.conv_filters), list(self.dense_units)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassifierConfig":
+        """Rebuild from `to_dict()` output, ignoring keys that are not fields (run metadata)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,84 @@
+"""The CNN: convolution blocks with batch normalization, dense layers with dropout, one sigmoid output.
+
+The model takes raw 0-255 gray pixels of shape (size, size, 1) and returns the probability of the
+positive class, so a saved model needs no preprocessing code beside it.
+"""
+
+import keras
+from keras import layers
+
+from .config import ClassifierConfig
+
+PENULTIMATE_LAYER = "penultimate"
+
+# Classic augmentation for chest X-rays. No flips: a mirrored radiograph puts the heart on the right
+# (dextrocardia), an image the test set never holds, and the side markers would read backwards. Small
+# rotations, shifts and zooms mimic patient positioning; contrast jitter mimics exposure differences.
+ROTATION_FACTOR = 10 / 360  # +-10 degrees, as a fraction of a full turn
+TRANSLATION_FACTOR = 0.05  # +-5 % of the side
+ZOOM_FACTOR = 0.1  # +-10 %
+CONTRAST_FACTOR = 0.1  # +-10 %
+
+
+def build_augmentation(seed: int = 0) -> list[keras.layers.Layer]:
+    """The classic-augmentation layers; active only in training, the identity at inference.
+
+    Border pixels are filled with black (0), as the edges of a radiograph are, rather than mirrored.
+    """
+    geometry = {"fill_mode": "constant", "fill_value": 0.0}
+    return [
+        layers.RandomRotation(ROTATION_FACTOR, seed=seed, name="augment_rotation", **geometry),
+        layers.RandomTranslation(TRANSLATION_FACTOR, TRANSLATION_FACTOR, seed=seed + 1, name="augment_translation", **geometry),
+        layers.RandomZoom(ZOOM_FACTOR, seed=seed + 2, name="augment_zoom", **geometry),
+        layers.RandomContrast(CONTRAST_FACTOR, value_range=(0, 255), seed=seed + 3, name="augment_contrast"),
+    ]
+
+
+def build_classifier(config: ClassifierConfig) -> keras.Model:
+    """Build (uncompiled) the CNN of `config`.
+
+    Convolution blocks use ReLU; hidden dense layers use LeakyReLU, so the penultimate features keep
+    a (scaled) negative part rather than being clipped to zero. The last hidden activation is the
+    layer named "penultimate".
+    """
+    inputs = keras.Input((config.image_size, config.image_size, 1), name="image")
+    x = inputs
+    if config.augment:
+        for layer in build_augmentation(config.seed):
+            x = layer(x)
+    x = layers.Rescaling(1 / 255, name="rescale")(x)
+    for block, filters in enumerate(config.conv_filters, start=1):
+        # The convolution's bias would be cancelled by the batch normalization's shift.
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{block}")(x)
+        x = layers.BatchNormalization(name=f"batch_norm_{block}")(x)
+        x = layers.ReLU(name=f"relu_{block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for index, units in enumerate(config.dense_units, start=1):
+        last = index == len(config.dense_units)
+        x = layers.Dense(units, name=f"dense_{index}")(x)
+        x = layers.LeakyReLU(config.leaky_relu_slope, name=PENULTIMATE_LAYER if last else f"leaky_relu_{index}")(x)
+        x = layers.Dropout(config.dropout, seed=config.seed + 10 + index, name=f"dropout_{index}")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    return keras.Model(inputs, outputs, name="xray_classifier")
+
+
+def build_optimizer(config: ClassifierConfig) -> keras.optimizers.Optimizer:
+    """SGD with momentum (the study's) or Adam, with Keras-legacy inverse time decay when asked."""
+    learning_rate = config.learning_rate
+    if config.lr_decay > 0:
+        learning_rate = keras.optimizers.schedules.InverseTimeDecay(config.learning_rate, decay_steps=1, decay_rate=config.lr_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto") -> keras.Model:
+    """Compile with binary cross-entropy, accuracy and ROC-AUC; returns the model."""
+    model.compile(
+        optimizer=build_optimizer(config),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+        jit_compile=jit_compile,
+    )
+    return model

@@ -1,0 +1,149 @@
+"""Training the CNN on in-memory arrays: tf.data input, early stopping on the real validation split."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .config import ClassifierConfig
+from .model import PENULTIMATE_LAYER, build_classifier, compile_classifier
+
+log = logging.getLogger("xgan")
+
+PREDICT_BATCH_SIZE = 256
+
+
+@dataclass
+class TrainingResult:
+    """A trained model and how its training went.
+
+    Attributes:
+        model: the model with the weights of its best validation epoch (or its last, without validation).
+        history: one dict per epoch: `epoch` (1-based) and every logged metric (loss, accuracy, auc,
+            val_loss, val_accuracy, val_auc).
+        best_epoch: the 1-based epoch whose weights the model holds.
+        seconds: wall time of `fit`.
+    """
+
+    model: keras.Model
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """(N, S, S) or (N, S, S, 1) uint8 pixels -> (N, S, S, 1) float32 in 0-255, the model's input."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] != 1:
+        raise ValueError(f"Invalid value received for argument `images`. Expected (N, S, S) gray images. Received: images.shape={images.shape}")
+    return images.astype(np.float32)
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batches of (pixels, 0/1 label), from memory; reshuffled every epoch when a seed is given.
+
+    Pixels stay uint8 in the dataset (4x less memory than float) and are cast per batch.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels, np.float32).reshape(-1, 1)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32)[..., None], y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
+    """Labels as an int array of 0 (negative) and 1 (positive)."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"Invalid value received for argument `{argument}`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(labels.tolist()))[:5]}")
+    return labels.astype(np.int64)
+
+
+def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
+                     class_weight: dict[int, float] | None = None) -> TrainingResult:
+    """Train a fresh CNN.
+
+    Args:
+        config: the network and its training settings; `config.seed` seeds weights, dropout,
+            augmentation and the shuffling order.
+        images: (N, S, S) uint8 training images, S = config.image_size.
+        labels: 1 for the positive class, 0 for the other.
+        validation: (images, labels) of the real validation split: early stopping on
+            `config.monitor` with the best epoch's weights restored. None trains `config.epochs` epochs.
+        class_weight: loss weight per label (0 and 1), for the class-weight arm.
+
+    Returns:
+        A TrainingResult.
+    """
+    labels = check_binary_labels(labels)
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
+    if np.asarray(images).shape[1:3] != (config.image_size, config.image_size):
+        raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={np.asarray(images).shape}")
+    keras.utils.set_random_seed(config.seed)
+    model = compile_classifier(build_classifier(config), config)
+    train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
+    callbacks, validation_data = [], None
+    if validation is not None:
+        val_images, val_labels = validation
+        val_labels = check_binary_labels(val_labels, "validation")
+        validation_data = make_dataset(val_images, val_labels, PREDICT_BATCH_SIZE)
+        monitor = config.monitor
+        if monitor == "val_auc" and len(set(val_labels.tolist())) < 2:
+            log.warning("the validation split holds one class only: ROC-AUC is undefined, early stopping on val_loss instead")
+            monitor = "val_loss"
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode="max" if monitor == "val_auc" else "min",
+            patience=config.patience, restore_best_weights=True))
+    start = time.perf_counter()
+    fitted = model.fit(train_data, validation_data=validation_data, epochs=config.epochs, shuffle=False,
+                       class_weight=class_weight, callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - start
+    history = [{"epoch": epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()}}
+               for epoch in range(len(fitted.epoch))]
+    best_epoch = len(history)
+    if callbacks and callbacks[0].best_weights is not None:
+        best_epoch = callbacks[0].best_epoch + 1
+    log.info("trained %d epoch(s) in %.1f s, best epoch %d", len(history), seconds, best_epoch)
+    return TrainingResult(model, history, best_epoch, seconds)
+
+
+def fit_real_classifier(images: np.ndarray, labels, *, epochs: int, seed: int, validation=None) -> keras.Model:
+    """A quick classifier trained on real images only, with the default network.
+
+    Args:
+        images: (N, S, S) uint8; S becomes the model's input size.
+        labels: integer classes 0 and 1 (e.g. `Dataset.labels`); the output scores class 1.
+        epochs: the most epochs to train.
+        seed: seeds weights and shuffling.
+        validation: optional (images, labels) for early stopping with the best weights restored.
+    """
+    images = np.asarray(images)
+    config = ClassifierConfig(image_size=int(images.shape[1]), epochs=epochs, seed=seed)
+    return train_classifier(config, images, labels, validation).model
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The positive-class probability of every image, shape (N,) float64."""
+    if len(images) == 0:
+        return np.zeros(0)
+    outputs = model.predict(to_model_input(images), batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return np.asarray(outputs, np.float64).reshape(-1)
+
+
+def penultimate_features(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Activations of the layer named "penultimate" (the last hidden dense layer), (N, D) float32."""
+    try:
+        layer = model.get_layer(PENULTIMATE_LAYER)
+    except ValueError:
+        raise ValueError(f"Invalid value received for argument `model`. Expected a classifier with a layer named {PENULTIMATE_LAYER!r}. Received: model {model.name!r}") from None
+    extractor = keras.Model(model.inputs, layer.output, name="penultimate_features")
+    features = extractor.predict(to_model_input(images), batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return np.asarray(features, np.float32).reshape(len(images), -1)
