@@ -72,6 +72,35 @@ def info(data, splits_file, split_seed, seed):
     click.echo(dataset_summary(data, splits_file, split_seed))
 
 
+@cli.command()
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--synthetic", "synthetic", multiple=True, type=click.Path(path_type=Path),
+              help="Synthetic folder written by `xgan sample` (PNGs + manifest.csv); repeat for several. Needed for --method gan.")
+@click.option("--ratio", default="auto",
+              help='Target: minority/majority after balancing ("0.5", "1:2"), counts per class ("covid=300,normal=413"), or "auto" (every class up to the majority).')
+@click.option("--method", type=click.Choice(["gan", "oversample"]), default="gan",
+              help="gan: add synthetic images; oversample: repeat real minority training images (the baseline arm).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Training manifest CSV to write [default: samples/balanced/<dataset>-<method>-<ratio>-seed<seed>.csv].")
+@click.option("--dry-run", is_flag=True, help="Print the summary, write nothing.")
+@click.option("--copy", is_flag=True, help="Copy the chosen synthetic PNGs beside the manifest instead of referencing them.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing training manifest.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of which synthetic (or repeated) images are chosen.")
+@splits_option
+def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed, splits_file):
+    """Write a training manifest: the real training split plus images that bring each class to a target.
+
+    Validation and test images are never in the manifest and never receive a synthetic image; a
+    synthetic folder whose GAN read any of them is refused. Images are referenced, not copied,
+    unless --copy is given.
+    """
+    from .balance.command import BalanceConfig, run_balance
+
+    config = BalanceConfig(data=data, synthetic=tuple(synthetic), ratio=ratio, method=method, out=out, dry_run=dry_run,
+                           copy=copy, overwrite=overwrite, seed=seed, splits=splits_file)
+    click.echo(run_balance(config).summary)
+
+
 def main() -> None:
     """Entry point of the `xgan` console script."""
     cli(prog_name="xgan")

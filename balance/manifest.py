@@ -3,8 +3,9 @@
 A CSV with columns `path,key,label,origin,run,seed` (contract 3). `origin` is `real`, `oversampled`
 (a repeated real image) or `synthetic`. Real and oversampled rows carry the dataset `key` (and the
 `path` of the image file when it is one); synthetic rows carry `path`, the GAN `run` that made the
-image and the `seed` it was sampled with. Paths are written relative to the manifest's folder, so
-the manifest and the images can move together, and read back as absolute paths.
+image and the `seed` it was sampled with. A path that shares more than the root with the manifest's
+folder is written relative to that folder, so the manifest and the images can move together; every
+path is read back as an absolute path.
 """
 
 import csv
@@ -106,9 +107,9 @@ def _parse_row(record: dict, folder: Path, where: str) -> TrainingRow:
     if not values["label"]:
         raise UserError(f"{where}: empty label; every row needs a class name")
     if origin == "synthetic" and not values["path"]:
-        raise UserError(f"{where}: a synthetic row without a path; expected the image file")
+        raise UserError(f"{where}: no path in a row of origin 'synthetic'; expected the image file")
     if origin != "synthetic" and not values["key"]:
-        raise UserError(f"{where}: a {origin} row without a key; expected the dataset key of a real image")
+        raise UserError(f"{where}: no key in a row of origin {origin!r}; expected the dataset key of a real image")
     try:
         seed = int(values["seed"]) if values["seed"] else None
     except ValueError:
@@ -131,9 +132,14 @@ def _relative(path: Path | None, folder: Path) -> str:
         return ""
     absolute = os.path.abspath(path)
     try:
-        return Path(os.path.relpath(absolute, folder)).as_posix()
+        shared = os.path.commonpath([absolute, folder])
     except ValueError:  # another drive on Windows: no relative path exists
         return Path(absolute).as_posix()
+    # Relative within one project tree, so it moves with the manifest; absolute when the two
+    # share nothing but the root, where a relative path would only break sooner.
+    if shared == Path(absolute).anchor:
+        return Path(absolute).as_posix()
+    return Path(os.path.relpath(absolute, folder)).as_posix()
 
 
 def _absolute(text: str, folder: Path) -> Path | None:

@@ -141,9 +141,12 @@ def read_synthetic_folder(folder: Path) -> SyntheticFolder:
 
 def _find_run(text: str, folder: Path, where: str) -> Path:
     candidates = [Path(text)] if Path(text).is_absolute() else [Path(text), folder / text]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return Path(os.path.abspath(candidate))
+    # A relative run may be relative to where `xgan sample` ran or to the folder: prefer the one
+    # that is a GAN run.
+    for marker in (TRAINING_KEYS, RUN_CONFIG, ""):
+        for candidate in candidates:
+            if (candidate / marker).exists() and candidate.is_dir():
+                return Path(os.path.abspath(candidate))
     looked = " or ".join(str(c) for c in candidates)
     raise UserError(f"{where}: GAN run folder {text!r} not found (looked for {looked}); its {TRAINING_KEYS} is needed to prove it saw no validation or test image")
 
