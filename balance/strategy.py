@@ -12,6 +12,7 @@ A target has imbalanced-learn's `sampling_strategy` meaning, for over-sampling o
 """
 
 import math
+import numbers
 import re
 from fractions import Fraction
 
@@ -108,8 +109,10 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
         raise UserError(f"balancing needs at least two classes; found {len(counts)} ({', '.join(counts) or 'none'})")
     if isinstance(target, str):
         target = parse_target(target)
-    if isinstance(target, bool) or not isinstance(target, (int, float, dict, str)):
+    if isinstance(target, bool) or not isinstance(target, (numbers.Real, dict, str)):
         raise UserError(f"Invalid value received for argument `target`. Expected {_EXPECTED}. Received: target={target!r}")
+    if isinstance(target, numbers.Real):
+        return _resolve_float(counts, float(target))  # numpy floats too
     if isinstance(target, dict):
         return _resolve_counts(counts, target)
     if target == AUTO:
@@ -118,7 +121,7 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
         if wanted == counts:
             raise UserError(f"every class already has {majority} images, the target 'auto' asks for {majority}: nothing to add")
         return wanted
-    return _resolve_float(counts, target)
+    raise UserError(f"Invalid value received for argument `target`. Expected {_EXPECTED}. Received: target={target!r}")
 
 
 def _resolve_float(counts: dict[str, int], ratio: float) -> dict[str, int]:

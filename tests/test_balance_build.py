@@ -5,6 +5,7 @@ config.json), as contracts 1 and 2 describe them: no GAN and no TensorFlow are n
 """
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from xgan.balance.synthetic import COLUMNS as SYNTHETIC_COLUMNS
 from xgan.cli import cli
 from xgan.dataset import bundled_dataset_path, load_dataset
 from xgan.errors import UserError
-from xgan.runs import write_json
+from xgan.runs import read_json, write_json
 from xgan.splits import resolve_splits
 
 TRAIN_COVID, TRAIN_NORMAL = 8, 20
@@ -88,13 +89,8 @@ def origins(rows, label, origin):
 
 @pytest.mark.parametrize("target, num_covid_added", [
     (0.5, 2), ("0.5", 2), ("1:2", 2), (0.8, 8), ("auto", 12), ({"covid": 15}, 7), ("covid=20,normal=20", 12),
-    (0.29, 0),  # 0.29 * 20 = 5.8 -> 6 < 8: refused, see below
 ])
 def test_gan_arm_adds_synthetic_training_rows_only(study, target, num_covid_added):
-    if num_covid_added == 0:
-        with pytest.raises(UserError, match="class covid already has 8 images, the target 0.29 asks for 6: nothing to add"):
-            build_training_set(study.dataset, study.splits, target, synthetic_dirs=[study.synthetic])
-        return
     rows = build_training_set(study.dataset, study.splits, target, synthetic_dirs=[study.synthetic], seed=3)
     train = set(study.splits.keys("train"))
     held_out = set(study.splits.keys("val")) | set(study.splits.keys("test"))
@@ -107,6 +103,14 @@ def test_gan_arm_adds_synthetic_training_rows_only(study, target, num_covid_adde
     assert all(row.run == study.run and row.seed == 7 for row in synthetic)
     assert len({row.path for row in synthetic}) == len(synthetic)  # no synthetic image twice
     assert not origins(rows, "covid", "oversampled")
+
+
+def test_target_already_met_is_refused_by_every_arm(study):
+    message = "class covid already has 8 images, the target 0.29 asks for 6: nothing to add"  # 0.29 * 20 = 5.8
+    with pytest.raises(UserError, match=message):
+        build_training_set(study.dataset, study.splits, 0.29, synthetic_dirs=[study.synthetic])
+    with pytest.raises(UserError, match=message):
+        build_training_set(study.dataset, study.splits, 0.29, method="oversample")
 
 
 @pytest.mark.parametrize("target, num_added", [(0.5, 2), ("auto", 12), ("covid=30", 22)])
@@ -169,6 +173,18 @@ def test_leak_refused(study, leaked_key, split):
     with pytest.raises(UserError, match=message):
         check_no_leak([run], study.splits)
     check_no_leak([study.run], study.splits, study.dataset)
+
+
+def test_leak_check_refuses_excluded_duplicates(study):
+    """An image excluded from training as a duplicate of a held-out one is held out too."""
+    data = read_json(study.splits.path)
+    data["assignments"]["covid/covid_007.png"] = "excluded"
+    write_json(study.splits.path, data)
+    splits = resolve_splits(study.dataset)
+    with pytest.raises(UserError, match=r"the GAN read 1 image\(s\) of the excluded split"):
+        check_no_leak([study.run], splits)
+    rows = build_training_set(study.dataset, splits, "auto", method="oversample")
+    assert "covid/covid_007.png" not in {row.key for row in rows}
 
 
 def test_leak_check_refuses_run_without_training_keys(study):
@@ -335,7 +351,7 @@ def test_cli_writes_default_manifest(study, monkeypatch):
     result = invoke("--data", study.data, "--synthetic", study.synthetic, "--ratio", "1:2", "--seed", 3)
     assert result.exit_code == 0, result.output
     out = study.root / "samples" / "balanced" / "xrays-gan-0.5-seed3.csv"
-    assert f"wrote     samples/balanced/xrays-gan-0.5-seed3.csv" in result.output
+    assert "wrote     samples/balanced/xrays-gan-0.5-seed3.csv" in result.output
     assert "training rows only: the 6 validation and 6 test images are not in this manifest" in result.output
     assert table_row(result.output, "covid") == [8, 0, 2, 10]
     rows = read_training_manifest(out)
@@ -365,7 +381,7 @@ def test_cli_one_line_errors(study, args, message):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ")
-    assert __import__("re").search(message, lines[0]), lines[0]
+    assert re.search(message, lines[0]), lines[0]
     assert not (study.root / "x.csv").exists()
 
 

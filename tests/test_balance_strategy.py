@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from xgan.balance import parse_target, resolve_target, target_label
@@ -24,6 +25,8 @@ STUDY = {"covid": 295, "normal": 1366}  # the study this follows: 1366:295, bala
     ({"covid": 10, "normal": 300}, "1:3", {"covid": 100, "normal": 300}),
     (COVID, 1.0, {"covid": 413, "normal": 413}),
     (COVID, 1, {"covid": 413, "normal": 413}),
+    (STUDY, np.float64(0.46), {"covid": 628, "normal": 1366}),
+    (STUDY, np.float32(0.5), {"covid": 683, "normal": 1366}),
     ({"normal": 413, "covid": 32}, 0.5, {"normal": 413, "covid": 207}),  # class order kept
     (COVID, "auto", {"covid": 413, "normal": 413}),
     (COVID, "AUTO", {"covid": 413, "normal": 413}),
