@@ -101,6 +101,70 @@ def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed,
     click.echo(run_balance(config).summary)
 
 
+@cli.command()
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="GAN run folder: sample from it; its dataset, class and training_keys.json define the real reference.")
+@click.option("--synthetic", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of generated PNGs (e.g. from `xgan sample`) to assess instead of sampling from --run.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Dataset of the real images [default: the run's, else the synthetic manifest's, else the bundled covid_ccby set].")
+@splits_option
+@click.option("--class", "class_name", default=None, help="Class to compare with [default: the run's class or the synthetic manifest's label].")
+@click.option("--checkpoint", default=None, help="Generator checkpoint to sample from [default: the latest].")
+@click.option("--checkpoints", default=None,
+              help='Score these checkpoints by KID and recommend one instead of a full report: "all" or "name1,name2".')
+@click.option("--num-images", type=click.IntRange(min=10), default=500, help="Images to sample from the generator (per checkpoint).")
+@click.option("--features", multiple=True, type=click.Choice(["classifier", "pixels", "inception"]),
+              default=("classifier", "pixels"),
+              help="Feature spaces (repeat the option): the project's classifier trained on real images, shrunk pixels, or InceptionV3 (needs --inception-weights).")
+@click.option("--features-model", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A saved classifier (run folder or model.keras) for the classifier features, instead of training one.")
+@click.option("--features-epochs", type=click.IntRange(min=1), default=15, help="Epochs of the feature classifier trained on the real training split.")
+@click.option("--inception-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Local InceptionV3 no-top weights file (.h5): adds the inception features. Nothing is ever downloaded.")
+@click.option("--inception-size", type=click.IntRange(min=75), default=299, help="InceptionV3 input side in pixels.")
+@click.option("--copy-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.95,
+              help="Pixel correlation with a training image at or above which a synthetic image counts as a near copy.")
+@click.option("--neighbours", type=click.IntRange(min=1), default=3, help="k of the k-NN manifolds of precision/recall.")
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=100, help="Random subsets KID is averaged over.")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, help="Most images per KID subset.")
+@click.option("--folds", "num_folds", type=click.IntRange(min=2), default=5, help="Cross-validation folds of the two-sample test.")
+@click.option("--num-pairs", type=click.IntRange(min=1), default=8, help="Closest synthetic/training pairs in the figure.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder [default: <run>/quality or <synthetic>/quality].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report in the report folder.")
+@click.option("--seed", type=int, default=0, help="Seed of the latents, KID subsets, folds and feature classifier.")
+def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, checkpoints, num_images, features,
+            features_model, features_epochs, inception_weights, inception_size, copy_threshold, neighbours,
+            kid_subsets, kid_subset_size, num_folds, num_pairs, out, overwrite, seed):
+    """Measure how real, diverse and private synthetic X-rays are; write quality.json, quality.md and figures.
+
+    Compares synthetic images (sampled from --run, or a --synthetic folder) with the real training
+    images of their class: KID and a (biased) Fréchet distance, precision/recall, a classifier
+    two-sample test, and memorization (the nearest training image of every synthetic image, with a
+    warning for near copies). With --checkpoints, scores the run's checkpoints by KID instead and
+    prints the `xgan sample` command for the best.
+    """
+    from .quality import QualityConfig, run_quality
+
+    try:
+        config = QualityConfig(
+            run=run_dir and str(run_dir), synthetic=synthetic and str(synthetic), data=data and str(data),
+            splits=splits_file and str(splits_file), class_name=class_name, checkpoint=checkpoint,
+            checkpoints=checkpoints, num_images=num_images, features=tuple(features),
+            features_model=features_model and str(features_model), features_epochs=features_epochs,
+            inception_weights=inception_weights and str(inception_weights), inception_size=inception_size,
+            copy_threshold=copy_threshold, neighbours=neighbours, kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, num_folds=num_folds, num_pairs=num_pairs, out=out and str(out),
+            overwrite=overwrite, seed=seed)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    outcome = run_quality(config)
+    click.echo("\n".join(outcome.summary))
+    for warning in outcome.warnings:
+        click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+
+
 def main() -> None:
     """Entry point of the `xgan` console script."""
     cli(prog_name="xgan")

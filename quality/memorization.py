@@ -98,6 +98,11 @@ class MemorizationResult:
     feature_name: str | None = None
     feature_nearest_key: list[str] | None = None
     feature_distance_ratio: np.ndarray | None = None
+    synthetic_names: list[str] | None = None
+
+    def synthetic_name(self, index: int) -> str:
+        """A synthetic image's file name, or `#index` when it has none."""
+        return self.synthetic_names[index] if self.synthetic_names else f"#{index}"
 
     @property
     def near_copies(self) -> np.ndarray:
@@ -119,7 +124,8 @@ class MemorizationResult:
         flagged = self.near_copies
         if not len(flagged):
             return None
-        examples = ", ".join(f"#{i} ~ {self.nearest_key[i]} ({self.nearest_correlation[i]:.3f})" for i in flagged[:3])
+        examples = ", ".join(f"{self.synthetic_name(i)} ~ {self.nearest_key[i]} ({self.nearest_correlation[i]:.3f})"
+                             for i in flagged[:3])
         return (f"{len(flagged)} of {len(self.nearest_correlation)} synthetic images "
                 f"({100 * self.share_near_copies:.1f}%) nearly copy a real training image (pixel correlation "
                 f">= {self.threshold}): e.g. {examples}. Do not share or train on them without review.")
@@ -138,7 +144,8 @@ class MemorizationResult:
             "num_distinct_nearest_training_images": int(len(set(self.nearest_key))),
             "real_vs_real_nearest_correlation": _percentiles(baseline),
             "share_above_real_max": float((correlation > baseline.max()).mean()) if len(baseline) else None,
-            "near_copies": [{"synthetic_index": int(i), "training_key": self.nearest_key[i],
+            "near_copies": [{"synthetic_index": int(i), "synthetic_name": self.synthetic_name(i),
+                             "training_key": self.nearest_key[i],
                              "correlation": float(correlation[i])} for i in self.near_copies],
             "warning": self.warning,
         }
@@ -161,7 +168,8 @@ def _percentiles(values: np.ndarray) -> dict | None:
 
 
 def find_memorization(synthetic_images, real_images, real_keys, *, threshold: float = DEFAULT_COPY_THRESHOLD,
-                      synthetic_features=None, real_features=None, feature_name: str | None = None) -> MemorizationResult:
+                      synthetic_features=None, real_features=None, feature_name: str | None = None,
+                      synthetic_names: list[str] | None = None) -> MemorizationResult:
     """Nearest real training image of every synthetic image, by pixel correlation and optionally by features.
 
     Args:
@@ -172,6 +180,7 @@ def find_memorization(synthetic_images, real_images, real_keys, *, threshold: fl
         synthetic_features: (N, D) features of the synthetic images, or None.
         real_features: (M, D) features of the real images, or None.
         feature_name: name of the feature space, for the report.
+        synthetic_names: file name of every synthetic image, for the warning; None names them `#index`.
 
     Raises:
         ValueError: a threshold outside (0, 1], mismatched sizes or key counts, or only one of the
@@ -197,7 +206,7 @@ def find_memorization(synthetic_images, real_images, real_keys, *, threshold: fl
         real_baseline = np.zeros(0)
     result = MemorizationResult(threshold=threshold, nearest_key=[real_keys[i] for i in index],
                                 nearest_correlation=correlation, nearest_index=index,
-                                real_nearest_correlation=real_baseline)
+                                real_nearest_correlation=real_baseline, synthetic_names=synthetic_names)
     if synthetic_features is not None and len(real_images) > 1:
         feature_index, distance = nearest_by_distance(synthetic_features, real_features)
         _, real_distance = nearest_by_distance(real_features, real_features, exclude_self=True)
