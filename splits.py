@@ -131,7 +131,7 @@ def resolve_splits(dataset: Dataset, splits_file: Path | None = None, seed: int 
         if empty:
             log.warning("the %s split has no images of class %s", split, ", ".join(empty))
     write_json(path, {
-        "dataset": str(dataset.source), "kind": dataset.kind, "seed": seed,
+        "dataset": dataset.name, "fingerprint": dataset.fingerprint, "kind": dataset.kind, "seed": seed,
         "fractions": list(fractions), "grouped_by": grouped_by, "notes": notes,
         "counts": counts, "assignments": assignments,
     })
