@@ -13,13 +13,10 @@ real, leaving each image out) is computed for every report, so a reader sees whe
 sits above what distinct real images reach on their data; pass another threshold where it does not.
 """
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import pairwise_distances
-
-log = logging.getLogger("xgan")
 
 DEFAULT_COPY_THRESHOLD = 0.95
 _CHUNK = 256
@@ -214,6 +211,4 @@ def find_memorization(synthetic_images, real_images, real_keys, *, threshold: fl
         result.feature_name = feature_name
         result.feature_nearest_key = [real_keys[i] for i in feature_index]
         result.feature_distance_ratio = distance / scale if scale > 0 else np.full(len(distance), np.inf)
-    if result.warning:
-        log.warning("memorization: %s", result.warning)
     return result
