@@ -28,6 +28,11 @@ def save_classifier(run_dir: Path, model: keras.Model, config: ClassifierConfig,
     path = run_dir / MODEL_FILE
     # Keras insists on the .keras suffix, so the temporary file keeps it.
     temporary = run_dir / f".{os.getpid()}.partial.keras"
+    if model.optimizer is not None:
+        # An uncompiled copy: the optimizer's slots would double or triple the file and are never reused.
+        inference = keras.models.clone_model(model)
+        inference.set_weights(model.get_weights())
+        model = inference
     try:
         model.save(temporary)
         os.replace(temporary, path)

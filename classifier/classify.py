@@ -1,0 +1,290 @@
+"""`xgan classify`: train the CNN on one training set, or compare every arm over several seeds.
+
+`ClassifyConfig` holds the command's options. `prepare_experiment` loads the dataset at the
+classifier's size with its saved splits; `training_set` builds each arm's training images;
+`run_arm` trains, scores on the real test split and saves one model. `classify` writes one run
+folder (one model) or, with `compare`, the arms x seeds comparison and its report.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target
+from ..dataset import Dataset, load_dataset
+from ..errors import UserError
+from ..runs import new_run_dir, write_json, write_text
+from ..splits import Splits, resolve_splits
+from .config import ClassifierConfig
+from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
+
+log = logging.getLogger("xgan")
+
+# Every arm trains the same network on the same splits with the same seeds; only the training set,
+# the loss weights or the augmentation differ.
+ARMS = {
+    "baseline": "no augmentation: the real training split as it is",
+    "classic": "classic augmentation: small rotations, shifts, zooms and contrast changes (Keras layers, training only)",
+    "oversample": "random oversampling: real minority training images repeated up to the target",
+    "class_weights": "class weights: the real training split, each class weighted n / (2 * n_class) in the loss",
+    "gan": "GAN: the real training split plus synthetic minority images up to the target",
+}
+BASELINE_ARM = "baseline"
+
+
+@dataclass
+class ClassifyConfig:
+    """Options of `xgan classify`; the CLI options map one to one onto these fields."""
+
+    data: Path | None = None  # dataset; None: the bundled covid_ccby set
+    splits: Path | None = None  # splits.json; None: the dataset's own
+    with_gan: bool = False  # train on the GAN-balanced training set
+    synthetic: tuple[Path, ...] = ()  # synthetic folders (xgan sample) to balance with
+    manifest: Path | None = None  # a training manifest from `xgan balance` instead of --synthetic
+    ratio: str = "auto"  # balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2", "covid=300"
+    compare: bool = False  # run every arm over `seeds` seeds and write the report
+    seeds: int = 3  # seeds per arm with `compare`: seed, seed+1, ...
+    size: int | None = None  # image side in pixels; None: 64 (the GAN's), or an .npz's own size when smaller
+    epochs: int = 30  # most epochs per model (early stopping on the validation split)
+    patience: int = 8  # epochs without validation improvement before stopping
+    batch_size: int = 40
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    monitor: str = "val_auc"
+    positive: str | None = None  # positive class; None: the minority
+    out: Path = Path("samples")  # parent of the numbered run folder
+    seed: int = 0  # first training seed; also seeds the choice of synthetic / repeated images
+
+    def __post_init__(self):
+        self.synthetic = tuple(Path(p) for p in self.synthetic)
+        self.out = Path(self.out)
+        if self.size is None:
+            self.size = default_image_size(self.data)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UserError(f"Invalid value received for argument `seed`. Expected a non-negative integer. Received: seed={self.seed!r}")
+        if not isinstance(self.seeds, int) or self.seeds < 1:
+            raise UserError(f"Invalid value received for argument `seeds`. Expected a positive integer. Received: seeds={self.seeds!r}")
+        if self.synthetic and self.manifest:
+            raise UserError("pass either --synthetic folders (balanced to --ratio here) or a --manifest from `xgan balance`, not both")
+        if self.with_gan and not (self.synthetic or self.manifest):
+            raise UserError("--with-gan needs the synthetic images: pass --synthetic DIR (written by `xgan sample`) or --manifest FILE (written by `xgan balance`)")
+        if (self.synthetic or self.manifest) and not (self.with_gan or self.compare):
+            raise UserError("--synthetic and --manifest are used with --with-gan (train on them) or --compare (the GAN arm)")
+        parse_target(self.ratio)
+        try:
+            self.classifier_config()
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    @property
+    def arms(self) -> list[str]:
+        """The arms this run trains."""
+        gan = bool(self.synthetic or self.manifest)
+        if self.compare:
+            return [arm for arm in ARMS if arm != "gan" or gan]
+        return ["gan" if self.with_gan else BASELINE_ARM]
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The training seeds: `seeds` of them with `compare`, else `seed` alone."""
+        return [self.seed + i for i in range(self.seeds if self.compare else 1)]
+
+    def classifier_config(self, **overrides) -> ClassifierConfig:
+        """The network's config for these options."""
+        values = {"image_size": self.size, "epochs": self.epochs, "patience": self.patience, "batch_size": self.batch_size,
+                  "optimizer": self.optimizer, "learning_rate": self.learning_rate, "monitor": self.monitor, "seed": self.seed}
+        return ClassifierConfig(**{**values, **overrides})
+
+    def to_dict(self) -> dict:
+        """JSON-ready options."""
+        return {"data": None if self.data is None else str(self.data), "splits": None if self.splits is None else str(self.splits),
+                "with_gan": self.with_gan, "synthetic": [str(p) for p in self.synthetic],
+                "manifest": None if self.manifest is None else str(self.manifest), "ratio": self.ratio, "compare": self.compare,
+                "seeds": self.seeds, "size": self.size, "epochs": self.epochs, "patience": self.patience,
+                "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
+                "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed}
+
+
+@dataclass
+class Experiment:
+    """The data every arm shares: dataset, splits, positive class and the real train/val/test images."""
+
+    dataset: Dataset
+    splits: Splits
+    positive: str
+    train: LabeledImages
+    validation: LabeledImages
+    test: LabeledImages
+    manifest_rows: list = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+    @property
+    def negative(self) -> str:
+        return next(name for name in self.class_names if name != self.positive)
+
+
+@dataclass
+class ArmRun:
+    """One trained model of one arm and seed, scored on the test split."""
+
+    arm: str
+    seed: int
+    probabilities: np.ndarray
+    metrics: dict
+    history: list[dict]
+    best_epoch: int
+    seconds: float
+    training_set: dict
+    run_dir: Path
+
+
+@dataclass
+class ClassifyResult:
+    """What `classify` wrote and measured."""
+
+    run_dir: Path
+    experiment: Experiment
+    runs: list[ArmRun]
+    report: dict | None
+    seconds: float
+    summary: str
+
+
+def prepare_experiment(config: ClassifyConfig) -> Experiment:
+    """Load the dataset at the classifier's size, its saved splits, and the real split images."""
+    dataset = load_dataset(config.data, config.size)
+    splits = resolve_splits(dataset, config.splits)
+    positive = choose_positive(dataset, config.positive)
+    experiment = Experiment(dataset, splits, positive, split_images(dataset, splits, "train"),
+                            split_images(dataset, splits, "val"), split_images(dataset, splits, "test"))
+    if config.manifest:
+        experiment.manifest_rows = read_training_manifest(config.manifest)
+    for name, images in (("train", experiment.train), ("val", experiment.validation), ("test", experiment.test)):
+        missing = [c for c in experiment.class_names if c not in images.labels]
+        if missing and name != "train":
+            log.warning("the %s split has no image of class %s: some metrics are undefined", name, missing[0])
+        elif missing:
+            raise UserError(f"{splits.path}: the train split has no image of class {missing[0]}; the classifier needs both classes")
+    return experiment
+
+
+def balancing_target(config: ClassifyConfig, experiment: Experiment):
+    """The oversampling arm's target: the manifest's class counts when one is given (so it matches the GAN arm), else --ratio."""
+    if not experiment.manifest_rows:
+        return config.ratio
+    counts = {name: 0 for name in experiment.class_names}
+    for row in experiment.manifest_rows:
+        counts[row.label] = counts.get(row.label, 0) + 1
+    train_counts = experiment.dataset.class_counts(set(experiment.splits.keys("train")))
+    return {name: count for name, count in counts.items() if name in train_counts and count > train_counts[name]} or config.ratio
+
+
+def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed: int) -> tuple[LabeledImages, dict | None]:
+    """The training images of an arm for one seed, and its class weights by 0/1 label (or None)."""
+    dataset, splits = experiment.dataset, experiment.splits
+    if arm in ("baseline", "classic"):
+        return experiment.train, None
+    if arm == "class_weights":
+        weights = class_weights(dataset.class_counts(set(splits.keys("train"))))
+        return experiment.train, {1: weights[experiment.positive], 0: weights[experiment.negative]}
+    if arm == "oversample":
+        target = balancing_target(config, experiment)
+        resolve_target(dataset.class_counts(set(splits.keys("train"))), target)
+        rows = build_training_set(dataset, splits, target, method="oversample", seed=seed)
+        return rows_to_images(rows, dataset, splits), None
+    if arm == "gan":
+        if experiment.manifest_rows:
+            return rows_to_images(experiment.manifest_rows, dataset, splits), None
+        rows = build_training_set(dataset, splits, config.ratio, method="gan", synthetic_dirs=config.synthetic, seed=seed)
+        return rows_to_images(rows, dataset, splits), None
+    raise ValueError(f"Invalid value received for argument `arm`. Expected one of {', '.join(ARMS)}. Received: arm={arm!r}")
+
+
+def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path) -> ArmRun:
+    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`."""
+    # Imported here: TensorFlow takes seconds to import and the CLI imports this module lazily anyway.
+    from .metrics import binary_metrics
+    from .report import json_ready
+    from .saving import save_classifier
+    from .train import predict_probabilities, train_classifier
+
+    import keras
+
+    images, weights = training_set(arm, config, experiment, seed)
+    check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
+    network = config.classifier_config(seed=seed, augment=arm == "classic", class_names=experiment.class_names,
+                                       positive_class=experiment.positive)
+    validation = (experiment.validation.images, experiment.validation.targets(experiment.positive))
+    result = train_classifier(network, images.images, images.targets(experiment.positive), validation, class_weight=weights)
+    probabilities = predict_probabilities(result.model, experiment.test.images)
+    metrics = binary_metrics(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive))
+    composition = images.composition()
+    save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm],
+                    dataset=str(experiment.dataset.source), dataset_fingerprint=experiment.dataset.fingerprint,
+                    splits=str(experiment.splits.path), training_set=composition,
+                    class_weight=None if weights is None else {experiment.positive: weights[1], experiment.negative: weights[0]},
+                    gan_runs=[str(r) for r in images.gan_runs])
+    # The pixel hashes of every image the model trained or stopped on, so `xgan evaluate` can leave them out.
+    seen = {*images.keys, *experiment.validation.keys} - {None}
+    hashes = sorted({h for r, h in zip(experiment.dataset.records, experiment.dataset.content_hashes) if r.key in seen})
+    write_json(run_dir / "seen_images.json", {"dataset_fingerprint": experiment.dataset.fingerprint, "content_hashes": hashes})
+    write_json(run_dir / "history.json", result.history)
+    write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
+                                          "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}"})
+    write_predictions(run_dir / "predictions.csv", experiment.test, probabilities, experiment.positive)
+    keras.backend.clear_session()  # drops the finished model's graph state before the next one
+    log.info("%s seed %d: balanced accuracy %.3f, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], metrics["roc_auc"])
+    return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir)
+
+
+def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarray, positive: str) -> None:
+    """A CSV of key, true label and positive-class probability per evaluation image."""
+    lines = [f"key,label,probability_{positive}"]
+    lines += [f"{_csv_field(key)},{_csv_field(label)},{p:.6f}" for key, label, p in zip(images.keys, images.labels, probabilities)]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _csv_field(text) -> str:
+    text = str(text)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def classify(config: ClassifyConfig) -> ClassifyResult:
+    """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
+
+    Returns:
+        A ClassifyResult with the run folder, every model's scores and a printable summary.
+    """
+    from .compare import compare_arms
+    from .report import write_compare_report, write_single_report
+
+    start = time.perf_counter()
+    experiment = prepare_experiment(config)
+    arms = config.arms
+    for arm in arms:  # build every training set once before training: bad input fails in seconds, not minutes
+        training_set(arm, config, experiment, config.seed)
+    description = "classify-compare" if config.compare else f"classify-{arms[0]}"
+    run_dir = new_run_dir(config.out, description)
+    write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
+                                          "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
+                                          "arms": arms, "seeds": config.seed_list})
+    runs = []
+    for arm in arms:
+        for seed in config.seed_list:
+            folder = run_dir / "arms" / arm / f"seed{seed}" if config.compare else run_dir
+            runs.append(run_arm(arm, seed, config, experiment, folder))
+    if config.compare:
+        report = compare_arms(runs, experiment, config.seed)
+        report["seconds"] = time.perf_counter() - start
+        summary = write_compare_report(run_dir, report, runs, experiment)
+    else:
+        report = None
+        summary = write_single_report(run_dir, runs[0], experiment)
+    seconds = time.perf_counter() - start
+    return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}\nrun folder {run_dir} ({seconds:.0f} s)")

@@ -1,0 +1,94 @@
+"""The statistics of an arms x seeds comparison: per-arm mean and spread, and paired differences to the baseline.
+
+Pure: takes the scored runs, returns a JSON-ready dict; `report.py` writes and plots it.
+"""
+
+import math
+
+import numpy as np
+
+from .metrics import METRICS, batched_metric, mcnemar_exact, paired_bootstrap, summarize_runs
+
+# The differences the report states in words; all METRICS get an interval in report.json.
+HEADLINE_METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
+NUM_RESAMPLES = 2000
+CONFIDENCE = 0.95
+SIGNIFICANCE = 0.05
+
+
+def verdict(interval: dict) -> str:
+    """"better", "worse" or "within noise": whether the interval of arm - baseline excludes zero."""
+    low, high = interval["low"], interval["high"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undefined"
+    if low > 0:
+        return "better"
+    if high < 0:
+        return "worse"
+    return "within noise"
+
+
+def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") -> dict:
+    """Summarize every arm and compare each with the baseline arm, paired over test images and seeds.
+
+    Args:
+        runs: ArmRun objects: every arm has the same seeds, scored on the same test images.
+        experiment: the shared data (test labels, positive class, splits).
+        seed: seeds the bootstrap.
+        baseline: the arm the others are compared with.
+
+    Returns:
+        A dict with the test set's make-up, per-arm runs and mean/std per metric, and per non-baseline
+        arm: a bootstrap interval per metric, McNemar tests per seed and on the seed ensemble, and
+        a verdict per headline metric.
+    """
+    y_true = experiment.test.targets(experiment.positive)
+    arms = list(dict.fromkeys(run.arm for run in runs))
+    by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
+    seeds = [r.seed for r in by_arm[arms[0]]]
+    for arm, arm_runs in by_arm.items():
+        if [r.seed for r in arm_runs] != seeds:
+            raise ValueError(f"Invalid value received for argument `runs`. Expected the same seeds {seeds} for every arm. Received: {arm} with {[r.seed for r in arm_runs]}")
+    probabilities = {arm: np.stack([r.probabilities for r in arm_runs]) for arm, arm_runs in by_arm.items()}
+    report = {
+        "dataset": str(experiment.dataset.source),
+        "dataset_fingerprint": experiment.dataset.fingerprint,
+        "splits": str(experiment.splits.path),
+        "class_names": experiment.class_names,
+        "positive_class": experiment.positive,
+        "seeds": seeds,
+        "baseline": baseline,
+        "test_set": {"num_images": int(len(y_true)), "num_positive": int(y_true.sum()), "num_negative": int(len(y_true) - y_true.sum()),
+                     "source": f"test split of {experiment.splits.path}: real images only, none read by the classifier or by any GAN"},
+        "validation_set": {"num_images": len(experiment.validation), "use": "early stopping (best weights restored)"},
+        "arms": {},
+        "comparisons": {},
+    }
+    for arm, arm_runs in by_arm.items():
+        report["arms"][arm] = {
+            "training_set": arm_runs[0].training_set,
+            "runs": [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs_trained": len(r.history), "seconds": round(r.seconds, 2),
+                      "run_dir": str(r.run_dir),
+                      "metrics": {m: r.metrics[m] for m in METRICS}, "confusion_matrix": r.metrics["confusion_matrix"]["matrix"]}
+                     for r in arm_runs],
+            "summary": {m: summarize_runs([r.metrics[m] for r in arm_runs]) for m in METRICS},
+        }
+    if baseline not in probabilities:
+        return report
+    base = probabilities[baseline]
+    for arm in arms:
+        if arm == baseline:
+            continue
+        intervals = {m: paired_bootstrap(y_true, probabilities[arm], base, m, num_resamples=NUM_RESAMPLES,
+                                         confidence=CONFIDENCE, seed=seed) for m in METRICS}
+        per_seed = [{"seed": s, **mcnemar_exact((base[k] >= 0.5) == y_true, (probabilities[arm][k] >= 0.5) == y_true)}
+                    for k, s in enumerate(seeds)]
+        ensemble = mcnemar_exact((base.mean(0) >= 0.5) == y_true, (probabilities[arm].mean(0) >= 0.5) == y_true)
+        report["comparisons"][arm] = {
+            "differences": intervals,
+            "verdicts": {m: verdict(intervals[m]) for m in METRICS},
+            "mcnemar": {"per_seed": per_seed, "ensemble": ensemble,
+                        "ensemble_accuracy": {"baseline": float(batched_metric("accuracy", y_true, base.mean(0))),
+                                              arm: float(batched_metric("accuracy", y_true, probabilities[arm].mean(0)))}},
+        }
+    return report

@@ -1,0 +1,98 @@
+"""`xgan evaluate`: score a saved classifier on every image of a dataset, as test data.
+
+Images the model trained or stopped early on (its run's `seen_images.json`, by pixel hash) are left
+out with a warning and a count, so a score never includes an image the model has seen.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import load_dataset
+from ..errors import UserError
+from ..runs import new_run_dir, read_json, write_json
+from .data import all_images
+from .saving import load_classifier, load_classifier_config, model_files
+
+log = logging.getLogger("xgan")
+
+SEEN_IMAGES = "seen_images.json"
+
+
+@dataclass
+class EvaluateResult:
+    """Metrics of one model on one dataset, and where they were written."""
+
+    metrics: dict
+    out: Path
+    num_excluded: int
+    summary: str
+
+
+def seen_hashes(model_path: Path) -> set[str]:
+    """Pixel hashes of the images a saved model trained or stopped early on (empty if not recorded)."""
+    model_file, _ = model_files(model_path)
+    path = model_file.parent / SEEN_IMAGES
+    if not path.is_file():
+        log.warning("%s: no %s beside the model; cannot check that the evaluation images are unseen", model_file, SEEN_IMAGES)
+        return set()
+    try:
+        return set(read_json(path)["content_hashes"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path}: not readable ({error}); expected the hashes of the model's training images") from None
+
+
+def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent: Path = Path("samples")) -> EvaluateResult:
+    """Score a saved classifier on every image of `data` and write metrics.json, predictions.csv and plots.
+
+    Args:
+        model_path: a classifier run folder or its model.keras (with config.json beside it).
+        data: a class-per-folder directory, a manifest.csv, or an .npz (e.g. with test_* keys only).
+        out: the folder to write into; None makes a new `parent/NNNNN-evaluate/`.
+
+    Raises:
+        UserError: a missing model, a dataset with a class the model does not know, or a dataset
+            whose every image the model has seen.
+    """
+    from .metrics import binary_metrics
+    from .report import format_metrics, json_ready, plot_confusion_matrices, plot_roc_curves
+    from .classify import write_predictions
+    from .train import predict_probabilities
+
+    config, details = load_classifier_config(model_path)
+    dataset = load_dataset(data, config.image_size)
+    unknown = [name for name in dataset.class_names if name not in config.class_names]
+    if unknown:
+        raise UserError(f"{data}: class {unknown[0]!r} is not one the model knows ({', '.join(config.class_names)}); "
+                        "name the class folders (or labels) as in the training data")
+    images = all_images(dataset)
+    seen = seen_hashes(model_path)
+    keep = np.array([h not in seen for h in dataset.content_hashes], bool)
+    num_excluded = int((~keep).sum())
+    if num_excluded:
+        log.warning("%s: left out %d of %d image(s) that the model trained or stopped early on", data, num_excluded, len(keep))
+    if not keep.any():
+        raise UserError(f"{data}: the model trained or stopped early on every one of its {len(keep)} images; evaluate it on held-out images")
+    images.images = images.images[keep]
+    images.labels = [label for label, k in zip(images.labels, keep) if k]
+    images.keys = [key for key, k in zip(images.keys, keep) if k]
+    images.origins = ["real"] * len(images.labels)
+    model = load_classifier(model_path)
+    probabilities = predict_probabilities(model, images.images)
+    y_true = images.targets(config.positive_class)
+    names = (config.negative_class, config.positive_class)
+    metrics = binary_metrics(y_true, probabilities, names)
+    out = Path(out) if out is not None else new_run_dir(parent, "evaluate")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", {**json_ready(metrics), "model": str(model_path), "data": str(dataset.source),
+                                      "dataset_fingerprint": dataset.fingerprint, "num_excluded_seen": num_excluded,
+                                      "trained_on": details.get("dataset"), "arm": details.get("arm")})
+    write_predictions(out / "predictions.csv", images, probabilities, config.positive_class)
+    plot_roc_curves(out / "roc_curve.png", y_true, {"model": probabilities[None]}, config.positive_class)
+    plot_confusion_matrices(out / "confusion_matrix.png", {"model": np.asarray(metrics["confusion_matrix"]["matrix"])}, list(names), 1)
+    excluded = f", {num_excluded} seen image(s) left out" if num_excluded else ""
+    title = f"{model_path} on {dataset.source}: {len(y_true)} image(s) ({int(y_true.sum())} {config.positive_class}){excluded}"
+    summary = f"{format_metrics(metrics, title)}\nwrote {out}"
+    return EvaluateResult(metrics, out, num_excluded, summary)

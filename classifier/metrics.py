@@ -1,0 +1,193 @@
+"""Pure metric functions on arrays: point metrics, a paired bootstrap interval and McNemar's exact test.
+
+Point metrics come from scikit-learn. The bootstrap needs the same metrics on thousands of
+resamples at once, so `batched_metric` computes them along the last axis of stacked arrays (ROC-AUC
+through scipy's tie-aware ranks, the Mann-Whitney form); the tests check it against scikit-learn.
+"""
+
+import math
+
+import numpy as np
+from scipy.stats import binomtest, rankdata
+from sklearn import metrics as skm
+
+METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
+DEFAULT_THRESHOLD = 0.5
+
+
+def _check_pair(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true).reshape(-1)
+    probability = np.asarray(probability, np.float64).reshape(-1)
+    if y_true.shape != probability.shape:
+        raise ValueError(f"Invalid value received for argument `probability`. Expected one probability per label ({len(y_true)}). Received: {len(probability)}")
+    if not np.isin(y_true, (0, 1)).all():
+        raise ValueError(f"Invalid value received for argument `y_true`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(y_true.tolist()))[:5]}")
+    return y_true.astype(np.int64), probability
+
+
+def binary_metrics(y_true, probability, class_names=("negative", "positive"), threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """Every metric of one model on one evaluation set.
+
+    Args:
+        y_true: 1 for the positive class, 0 for the negative.
+        probability: the model's positive-class probability per image.
+        class_names: (negative name, positive name), for the confusion matrix and the report.
+        threshold: probability at or above which an image is called positive.
+
+    Returns:
+        accuracy, balanced_accuracy, sensitivity (positive recall), specificity (negative recall),
+        precision and f1 (of the positive class), roc_auc (NaN with one class present), the
+        confusion matrix (rows true, columns predicted, order negative then positive), counts,
+        and scikit-learn's classification report as a dict and as text.
+    """
+    y_true, probability = _check_pair(y_true, probability)
+    predicted = (probability >= threshold).astype(np.int64)
+    labels, names = [0, 1], list(class_names)
+    matrix = skm.confusion_matrix(y_true, predicted, labels=labels)
+    both_classes = len(np.unique(y_true)) == 2
+    report_args = {"labels": labels, "target_names": names, "zero_division": 0}
+    return {
+        "num_images": int(len(y_true)),
+        "num_positive": int(y_true.sum()),
+        "num_negative": int(len(y_true) - y_true.sum()),
+        "threshold": float(threshold),
+        "accuracy": float(skm.accuracy_score(y_true, predicted)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, predicted)) if both_classes else math.nan,
+        "sensitivity": float(skm.recall_score(y_true, predicted, pos_label=1, zero_division=np.nan)),
+        "specificity": float(skm.recall_score(y_true, predicted, pos_label=0, zero_division=np.nan)),
+        "precision": float(skm.precision_score(y_true, predicted, pos_label=1, zero_division=0)),
+        "f1": float(skm.f1_score(y_true, predicted, pos_label=1, zero_division=0)),
+        "roc_auc": float(skm.roc_auc_score(y_true, probability)) if both_classes else math.nan,
+        "confusion_matrix": {"labels": names, "rows": "true", "columns": "predicted", "matrix": matrix.tolist()},
+        "classification_report": skm.classification_report(y_true, predicted, output_dict=True, **report_args),
+        "classification_report_text": skm.classification_report(y_true, predicted, digits=3, **report_args),
+    }
+
+
+def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """One metric along the last axis of broadcastable arrays (NaN where it is undefined).
+
+    Args:
+        name: one of METRICS.
+        y_true: (..., N) of 0 and 1.
+        probability: (..., N) positive-class probabilities, broadcastable with `y_true`.
+
+    Returns:
+        An array of the broadcast leading shape.
+    """
+    if name not in METRICS:
+        raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(METRICS)}. Received: name={name!r}")
+    y_true, probability = np.broadcast_arrays(np.asarray(y_true, bool), np.asarray(probability, np.float64))
+    num_positive = y_true.sum(-1)
+    num_negative = y_true.shape[-1] - num_positive
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "roc_auc":
+            ranks = rankdata(probability, axis=-1)
+            rank_sum = np.where(y_true, ranks, 0).sum(-1)
+            return (rank_sum - num_positive * (num_positive + 1) / 2) / (num_positive * num_negative)
+        predicted = probability >= threshold
+        true_positive = (predicted & y_true).sum(-1)
+        true_negative = (~predicted & ~y_true).sum(-1)
+        false_positive = (predicted & ~y_true).sum(-1)
+        sensitivity = true_positive / num_positive
+        specificity = true_negative / num_negative
+        if name == "accuracy":
+            return (true_positive + true_negative) / y_true.shape[-1]
+        if name == "sensitivity":
+            return sensitivity
+        if name == "specificity":
+            return specificity
+        if name == "balanced_accuracy":
+            return (sensitivity + specificity) / 2
+        called_positive = true_positive + false_positive
+        precision = np.where(called_positive > 0, true_positive / called_positive, 0.0)
+        if name == "precision":
+            return precision
+        # F1 = 2TP / (2TP + FP + FN), 0 when there is no positive at all (scikit-learn's zero_division=0).
+        denominator = 2 * true_positive + false_positive + (num_positive - true_positive)
+        return np.where(denominator > 0, 2 * true_positive / denominator, 0.0)
+
+
+def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str, *, num_resamples: int = 2000,
+                     confidence: float = 0.95, seed: int = 0, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """The difference arm - baseline in a metric, averaged over seeds, with a percentile bootstrap interval.
+
+    Pairing: seed k of the arm is compared with seed k of the baseline (same splits, same seed),
+    on the same test images. Each resample draws test images with replacement (the same draw for
+    every seed and both arms) and seed indices with replacement, so the interval covers both the
+    choice of test images and the training noise between seeds.
+
+    Args:
+        y_true: (N,) 0/1 test labels.
+        arm_probability: (K, N) positive-class probabilities, one row per seed.
+        baseline_probability: (K, N), the baseline's, the same seeds in the same order.
+        metric: one of METRICS.
+        num_resamples: bootstrap resamples.
+        confidence: the interval's coverage.
+        seed: seeds the resampling.
+
+    Returns:
+        difference (on the full test set), low, high, confidence, num_resamples, num_undefined
+        (resamples where the metric was undefined, e.g. no positive image drawn; left out).
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    arm = np.atleast_2d(np.asarray(arm_probability, np.float64))
+    baseline = np.atleast_2d(np.asarray(baseline_probability, np.float64))
+    if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
+        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}). Received: {arm.shape} and {baseline.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
+    if num_resamples < 1:
+        raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
+    num_seeds, num_images = arm.shape
+    difference = float(np.mean(batched_metric(metric, y_true, arm, threshold) - batched_metric(metric, y_true, baseline, threshold)))
+    rng = np.random.default_rng(seed)
+    # Resamples in chunks of about 2 million values, to bound memory on large test sets.
+    chunk = max(1, 2_000_000 // (num_seeds * num_images))
+    differences = []
+    for start in range(0, num_resamples, chunk):
+        count = min(chunk, num_resamples - start)
+        images = rng.integers(0, num_images, (count, num_images))
+        seeds = rng.integers(0, num_seeds, (count, num_seeds))
+        labels = y_true[images][:, None, :]
+        rows, columns = seeds[:, :, None], images[:, None, :]
+        per_seed = batched_metric(metric, labels, arm[rows, columns], threshold) - batched_metric(metric, labels, baseline[rows, columns], threshold)
+        differences.append(per_seed.mean(axis=1))
+    differences = np.concatenate(differences)
+    defined = differences[np.isfinite(differences)]
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(defined, [tail, 100 - tail]) if len(defined) else (math.nan, math.nan)
+    return {"metric": metric, "difference": difference, "low": float(low), "high": float(high), "confidence": confidence,
+            "num_resamples": int(num_resamples), "num_undefined": int(len(differences) - len(defined))}
+
+
+def mcnemar_exact(baseline_correct, arm_correct) -> dict:
+    """McNemar's exact test: do two models err on different images more often one way than the other?
+
+    Only the discordant images count: `baseline_only` (baseline right, arm wrong) and `arm_only`.
+    Under the null hypothesis each discordant image goes either way with probability 1/2, so the
+    two-sided p-value is scipy's exact binomial test of `arm_only` successes in the discordant total.
+
+    Returns:
+        baseline_only, arm_only, both_correct, both_wrong and p_value (1.0 without discordant images).
+    """
+    baseline_correct = np.asarray(baseline_correct, bool).reshape(-1)
+    arm_correct = np.asarray(arm_correct, bool).reshape(-1)
+    if baseline_correct.shape != arm_correct.shape:
+        raise ValueError(f"Invalid value received for argument `arm_correct`. Expected {len(baseline_correct)} values, one per image. Received: {len(arm_correct)}")
+    baseline_only = int((baseline_correct & ~arm_correct).sum())
+    arm_only = int((~baseline_correct & arm_correct).sum())
+    discordant = baseline_only + arm_only
+    p_value = binomtest(arm_only, discordant, 0.5).pvalue if discordant else 1.0
+    return {"baseline_only": baseline_only, "arm_only": arm_only,
+            "both_correct": int((baseline_correct & arm_correct).sum()),
+            "both_wrong": int((~baseline_correct & ~arm_correct).sum()), "p_value": float(p_value)}
+
+
+def summarize_runs(values) -> dict:
+    """Mean and sample standard deviation (ddof 1; 0 for one value) of a metric over seeds, NaNs left out."""
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], np.float64)
+    if len(values) == 0:
+        return {"mean": math.nan, "std": math.nan, "num_runs": 0}
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return {"mean": float(values.mean()), "std": std, "num_runs": int(len(values))}

@@ -1,0 +1,278 @@
+"""Writing what the classifier measured: report.json, a readable report.md, and plots.
+
+Plots: training curves (loss and accuracy in separate panels, training dashed, validation solid),
+ROC curves per arm (one line per seed) and confusion matrices per arm (summed over seeds).
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..runs import atomic_path, write_json, write_text
+from .compare import HEADLINE_METRICS, SIGNIFICANCE
+from .metrics import METRICS
+
+METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
+                 "specificity": "specificity", "precision": "precision", "f1": "F1", "roc_auc": "ROC-AUC"}
+CURVES_FILE, ROC_FILE, CONFUSION_FILE = "training_curves.png", "roc_curves.png", "confusion_matrices.png"
+
+
+def json_ready(value):
+    """NaN and infinities become None (JSON has no NaN); numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _number(value, digits: int = 3, signed: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(figure)
+
+
+def plot_training_curves(path: Path, histories: dict[str, list[list[dict]]]) -> None:
+    """One row per arm, loss and accuracy apart; one colour per seed, training dashed, validation solid."""
+    plt = _pyplot()
+    arms = list(histories)
+    figure, axes = plt.subplots(len(arms), 2, figsize=(10, 2.7 * len(arms)), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, arm in enumerate(arms):
+        for column, metric in enumerate(("loss", "accuracy")):
+            axis = axes[row, column]
+            for index, history in enumerate(histories[arm]):
+                epochs = [h["epoch"] for h in history]
+                colour = colours[index % len(colours)]
+                axis.plot(epochs, [h.get(metric, np.nan) for h in history], "--", color=colour, alpha=0.7)
+                axis.plot(epochs, [h.get(f"val_{metric}", np.nan) for h in history], "-", color=colour, label=f"seed {index + 1}")
+            axis.set_title(f"{arm}: {metric}")
+            axis.set_xlabel("epoch")
+            axis.grid(alpha=0.3)
+        axes[row, 0].set_ylabel("binary cross-entropy")
+        axes[row, 1].set_ylabel("accuracy")
+    axes[0, 1].legend(title="dashed: train, solid: validation", fontsize=8, title_fontsize=8, loc="lower right")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], positive: str) -> None:
+    """One panel per arm, one ROC curve per seed, with its AUC in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    arms = list(probabilities)
+    columns = min(3, len(arms))
+    rows = math.ceil(len(arms) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows), squeeze=False)
+    defined = len(np.unique(y_true)) == 2
+    for axis, arm in zip(axes.flat, arms):
+        axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
+        for index, scores in enumerate(np.atleast_2d(probabilities[arm])):
+            if defined:
+                false_positive_rate, true_positive_rate, _ = roc_curve(y_true, scores)
+                axis.plot(false_positive_rate, true_positive_rate, label=f"seed {index + 1}: AUC {roc_auc_score(y_true, scores):.3f}")
+        axis.set_title(arm if defined else f"{arm}: undefined (one class in test)")
+        axis.set_xlabel("1 - specificity (false positive rate)")
+        axis.set_ylabel(f"sensitivity ({positive})")
+        axis.set_aspect("equal")
+        axis.grid(alpha=0.3)
+        if defined:
+            axis.legend(fontsize=8, loc="lower right")
+    for axis in list(axes.flat)[len(arms):]:
+        axis.axis("off")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_names: list[str], num_seeds: int) -> None:
+    """One panel per arm: counts summed over seeds, rows true class, columns predicted."""
+    plt = _pyplot()
+    arms = list(matrices)
+    columns = min(3, len(arms))
+    rows = math.ceil(len(arms) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), squeeze=False)
+    for axis, arm in zip(axes.flat, arms):
+        matrix = np.asarray(matrices[arm])
+        axis.imshow(matrix, cmap="Blues", vmin=0)
+        for (i, j), count in np.ndenumerate(matrix):
+            colour = "white" if count > matrix.max() / 2 else "black"
+            axis.text(j, i, str(int(count)), ha="center", va="center", color=colour, fontsize=12)
+        axis.set_xticks(range(len(class_names)), class_names)
+        axis.set_yticks(range(len(class_names)), class_names)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        suffix = f" (sum of {num_seeds} seeds)" if num_seeds > 1 else ""
+        axis.set_title(f"{arm}{suffix}", fontsize=10)
+    for axis in list(axes.flat)[len(arms):]:
+        axis.axis("off")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def write_plots(run_dir: Path, runs, experiment) -> list[str]:
+    """The three plots of a run folder, from its scored runs; returns the file names."""
+    arms = list(dict.fromkeys(r.arm for r in runs))
+    by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
+    y_true = experiment.test.targets(experiment.positive)
+    names = [experiment.negative, experiment.positive]
+    plot_training_curves(run_dir / CURVES_FILE, {arm: [r.history for r in rs] for arm, rs in by_arm.items()})
+    plot_roc_curves(run_dir / ROC_FILE, y_true, {arm: np.stack([r.probabilities for r in rs]) for arm, rs in by_arm.items()}, experiment.positive)
+    matrices = {arm: sum(np.asarray(r.metrics["confusion_matrix"]["matrix"]) for r in rs) for arm, rs in by_arm.items()}
+    plot_confusion_matrices(run_dir / CONFUSION_FILE, matrices, names, len(by_arm[arms[0]]))
+    return [CURVES_FILE, ROC_FILE, CONFUSION_FILE]
+
+
+def write_single_report(run_dir: Path, run, experiment) -> str:
+    """Plots for a one-model run (its metrics.json is already written); returns the printed summary."""
+    write_plots(run_dir, [run], experiment)
+    return format_metrics(run.metrics, f"{run.arm} model, seed {run.seed}, best epoch {run.best_epoch} of {len(run.history)}, "
+                                       f"tested on the {run.metrics['num_images']} real images of the test split")
+
+
+def format_metrics(metrics: dict, title: str) -> str:
+    """A few lines of metrics, the confusion matrix and scikit-learn's classification report."""
+    matrix = metrics["confusion_matrix"]
+    names = matrix["labels"]
+    width = max(len(n) for n in names) + 2
+    lines = [title]
+    lines.append("  ".join(f"{METRIC_LABELS[m]} {_number(metrics[m])}" for m in METRICS))
+    lines.append(f"confusion matrix (rows true, columns predicted):\n{'':<{width}}" + "".join(f"{n:>{width}}" for n in names))
+    for name, row in zip(names, matrix["matrix"]):
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
+    lines.append(metrics["classification_report_text"].rstrip())
+    return "\n".join(lines)
+
+
+def write_compare_report(run_dir: Path, report: dict, runs, experiment) -> str:
+    """report.json, report.md and the plots of a comparison; returns the printed summary."""
+    plots = write_plots(run_dir, runs, experiment)
+    report = {**report, "plots": plots}
+    write_json(run_dir / "report.json", json_ready(report))
+    markdown = format_report(report)
+    write_text(run_dir / "report.md", markdown)
+    return summary_lines(report)
+
+
+def _composition(training_set: dict) -> str:
+    parts = []
+    for label, origins in training_set.items():
+        detail = " + ".join(f"{n} {origin}" for origin, n in origins.items())
+        parts.append(f"{label} {sum(origins.values())} ({detail})")
+    return "; ".join(parts)
+
+
+def plain_sentence(arm: str, metric: str, interval: dict, verdict: str, confidence: float) -> str:
+    """One sentence that says what a difference means, stating plainly when it is within noise."""
+    label = METRIC_LABELS[metric]
+    span = f"{_number(interval['difference'], signed=True)} ({confidence:.0%} interval {_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)})"
+    if verdict == "within noise":
+        return f"{arm} vs baseline, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
+    if verdict == "undefined":
+        return f"{arm} vs baseline, {label}: undefined on this test set."
+    return f"{arm} vs baseline, {label}: {span}. The {arm} arm is {verdict}; the interval excludes zero."
+
+
+def format_report(report: dict) -> str:
+    """The readable report.md."""
+    test, seeds = report["test_set"], report["seeds"]
+    positive, baseline = report["positive_class"], report["baseline"]
+    negative = next(n for n in report["class_names"] if n != positive)
+    lines = [
+        "# Classifier comparison",
+        "",
+        f"- dataset: `{report['dataset']}` (fingerprint {report['dataset_fingerprint']}), splits `{report['splits']}`",
+        f"- positive class: **{positive}**; sensitivity is the recall of {positive}, specificity the recall of {negative}",
+        f"- evaluation: {test['num_images']} real images ({test['num_positive']} {positive}, {test['num_negative']} {negative}) of the test split; "
+        "no synthetic image, no image the classifier trained on, no image any GAN read (checked in code before every training)",
+        f"- validation: {report['validation_set']['num_images']} real images, used only to stop early (best weights restored)",
+        f"- seeds: {', '.join(map(str, seeds))}; every arm uses the same splits and the same seeds",
+        f"- time: {report.get('seconds', 0):.0f} s",
+        "",
+        "## Arms and their training sets",
+        "",
+        "| arm | training images |",
+        "| --- | --- |",
+    ]
+    for arm, data in report["arms"].items():
+        lines.append(f"| {arm} | {_composition(data['training_set'])} |")
+    lines += ["", f"## Results on the test split (mean ± std over {len(seeds)} seed(s))", "",
+              "| arm | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+              "| --- |" + " --- |" * len(METRICS)]
+    for arm, data in report["arms"].items():
+        cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in METRICS]
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    comparisons = report["comparisons"]
+    if comparisons:
+        lines += ["", f"## Difference to the {baseline} arm",
+                  "",
+                  "Arm minus baseline, averaged over seeds; the interval is a percentile bootstrap over test images and seeds, "
+                  "paired (same images, seed k against seed k). McNemar: exact binomial test on the images where exactly one of the "
+                  "two is right, for the seed-averaged (ensemble) predictions; per-seed p-values follow.",
+                  "",
+                  "| arm | metric | difference | 95% interval | verdict |",
+                  "| --- | --- | --- | --- | --- |"]
+        for arm, comparison in comparisons.items():
+            for m in METRICS:
+                interval = comparison["differences"][m]
+                lines.append(f"| {arm} | {METRIC_LABELS[m]} | {_number(interval['difference'], signed=True)} | "
+                             f"{_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
+        lines += ["", "| arm | McNemar p (ensemble) | right only with baseline | right only with arm | p per seed |", "| --- | --- | --- | --- | --- |"]
+        for arm, comparison in comparisons.items():
+            ensemble = comparison["mcnemar"]["ensemble"]
+            per_seed = ", ".join(_number(s["p_value"]) for s in comparison["mcnemar"]["per_seed"])
+            lines.append(f"| {arm} | {_number(ensemble['p_value'])} | {ensemble['baseline_only']} | {ensemble['arm_only']} | {per_seed} |")
+        lines += ["", "## In plain words", ""]
+        for arm, comparison in comparisons.items():
+            for m in HEADLINE_METRICS:
+                confidence = comparison["differences"][m]["confidence"]
+                lines.append(f"- {plain_sentence(arm, m, comparison['differences'][m], comparison['verdicts'][m], confidence)}")
+            p_value = comparison["mcnemar"]["ensemble"]["p_value"]
+            significant = "" if p_value < SIGNIFICANCE else "not "
+            lines.append(f"- {arm} vs baseline, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
+        if test["num_positive"]:
+            step = 1 / test["num_positive"]
+            lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
+                          "differences smaller than that are noise by construction."]
+    lines += ["", "## Plots", ""]
+    for name in report.get("plots", []):
+        lines.append(f"![{name}]({name})")
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: dict) -> str:
+    """The few lines `xgan classify --compare` prints."""
+    width = max(len(arm) for arm in report["arms"])
+    lines = [f"test split: {report['test_set']['num_images']} real images ({report['test_set']['num_positive']} {report['positive_class']}); "
+             f"seeds {', '.join(map(str, report['seeds']))}",
+             f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    vs baseline (balanced acc)"]
+    for arm, data in report["arms"].items():
+        cells = "  ".join(f"{_number(data['summary'][m]['mean'])}±{_number(data['summary'][m]['std'])}"
+                          for m in ("balanced_accuracy", "roc_auc", "sensitivity", "specificity"))
+        comparison = report["comparisons"].get(arm)
+        versus = ""
+        if comparison:
+            interval = comparison["differences"]["balanced_accuracy"]
+            versus = f"{_number(interval['difference'], signed=True)} [{_number(interval['low'], signed=True)}, {_number(interval['high'], signed=True)}] {comparison['verdicts']['balanced_accuracy']}"
+        lines.append(f"{arm:<{width}}  {cells}  {versus}")
+    return "\n".join(lines)

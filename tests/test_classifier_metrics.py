@@ -1,0 +1,117 @@
+"""Metric functions on hand-made predictions with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from xgan.classifier.compare import verdict
+from xgan.classifier.metrics import METRICS, batched_metric, binary_metrics, mcnemar_exact, paired_bootstrap, summarize_runs
+
+# 4 positives, 6 negatives: the model finds 3 positives (one missed) and raises one false alarm.
+Y_TRUE = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+PROBABILITY = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.1, 0.1, 0.3, 0.4, 0.05])
+
+
+def test_binary_metrics_known_answers():
+    result = binary_metrics(Y_TRUE, PROBABILITY, ("normal", "covid"))
+    assert result["confusion_matrix"]["matrix"] == [[5, 1], [1, 3]]  # rows true normal/covid, columns predicted
+    assert result["confusion_matrix"]["labels"] == ["normal", "covid"]
+    assert result["sensitivity"] == pytest.approx(3 / 4)
+    assert result["specificity"] == pytest.approx(5 / 6)
+    assert result["accuracy"] == pytest.approx(8 / 10)
+    assert result["balanced_accuracy"] == pytest.approx((3 / 4 + 5 / 6) / 2)
+    assert result["precision"] == pytest.approx(3 / 4)
+    assert result["f1"] == pytest.approx(3 / 4)
+    # Of the 24 positive/negative pairs the positive scores higher in 21: the missed 0.2 is below 0.6, 0.3 and 0.4.
+    assert result["roc_auc"] == pytest.approx(21 / 24)
+    assert result["classification_report"]["covid"]["recall"] == pytest.approx(3 / 4)
+    assert "covid" in result["classification_report_text"]
+    assert (result["num_images"], result["num_positive"], result["num_negative"]) == (10, 4, 6)
+
+
+def test_binary_metrics_one_class_gives_undefined_auc():
+    result = binary_metrics([0, 0, 0], [0.1, 0.7, 0.2])
+    assert math.isnan(result["roc_auc"]) and math.isnan(result["sensitivity"])
+    assert result["specificity"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("y_true, probability, match", [
+    ([0, 1, 2], [0.1, 0.2, 0.3], "Expected 0 \\(negative\\) and 1"),
+    ([0, 1], [0.1, 0.2, 0.3], "Expected one probability per label"),
+])
+def test_binary_metrics_refuses_bad_input(y_true, probability, match):
+    with pytest.raises(ValueError, match=match):
+        binary_metrics(y_true, probability)
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_batched_metric_matches_scikit_learn(name):
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 2, (5, 40))
+    probability = np.round(rng.random((5, 40)), 1)  # rounded: ties, which ROC-AUC must count as halves
+    batched = batched_metric(name, y_true, probability)
+    for row in range(5):
+        expected = binary_metrics(y_true[row], probability[row])[name]
+        assert batched[row] == pytest.approx(expected)
+
+
+def test_paired_bootstrap_interval_contains_the_true_difference():
+    # 400 test images; the arm is right on 85 % and the baseline on 70 % of them, in every seed.
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 400)
+    def model(accuracy, seed):
+        right = np.random.default_rng(seed).random(400) < accuracy
+        return np.where(right == (y_true == 1), 0.9, 0.1)
+    arm = np.stack([model(0.85, s) for s in (1, 2, 3)])
+    baseline = np.stack([model(0.70, s) for s in (11, 12, 13)])
+    result = paired_bootstrap(y_true, arm, baseline, "accuracy", num_resamples=1000, seed=0)
+    assert result["low"] < 0.15 < result["high"]
+    assert result["low"] > 0 and verdict(result) == "better"
+    assert result["difference"] == pytest.approx(np.mean((arm >= 0.5) == y_true) - np.mean((baseline >= 0.5) == y_true))
+
+
+def test_paired_bootstrap_of_identical_models_is_within_noise():
+    rng = np.random.default_rng(1)
+    y_true = rng.integers(0, 2, 60)
+    scores = rng.random((3, 60))
+    noisy = np.clip(scores + rng.normal(0, 0.05, scores.shape), 0, 1)
+    result = paired_bootstrap(y_true, noisy, scores, "roc_auc", num_resamples=500, seed=0)
+    assert result["low"] <= 0 <= result["high"]
+    assert verdict(result) == "within noise"
+
+
+def test_paired_bootstrap_is_seeded_and_refuses_mismatched_shapes():
+    y_true = np.array([0, 1] * 10)
+    arm, baseline = np.full((2, 20), 0.6), np.linspace(0, 1, 40).reshape(2, 20)
+    assert paired_bootstrap(y_true, arm, baseline, "f1", num_resamples=50, seed=4) == paired_bootstrap(y_true, arm, baseline, "f1", num_resamples=50, seed=4)
+    with pytest.raises(ValueError, match="Expected the baseline's shape"):
+        paired_bootstrap(y_true, arm, baseline[:1], "f1")
+
+
+def test_mcnemar_exact_known_table():
+    # 10 images right only with the baseline, 2 right only with the arm: p = 2 * P(X <= 2 | 12, 1/2) = 2 * 79 / 4096.
+    baseline = np.array([1] * 10 + [0] * 2 + [1] * 30 + [0] * 5, bool)
+    arm = np.array([0] * 10 + [1] * 2 + [1] * 30 + [0] * 5, bool)
+    result = mcnemar_exact(baseline, arm)
+    assert (result["baseline_only"], result["arm_only"], result["both_correct"], result["both_wrong"]) == (10, 2, 30, 5)
+    assert result["p_value"] == pytest.approx(2 * 79 / 4096)
+
+
+def test_mcnemar_without_discordant_images_is_one():
+    assert mcnemar_exact([1, 0, 1], [1, 0, 1])["p_value"] == 1.0
+
+
+def test_summarize_runs_uses_the_sample_std_and_skips_undefined():
+    summary = summarize_runs([0.5, 0.7, float("nan"), 0.9])
+    assert summary["mean"] == pytest.approx(0.7)
+    assert summary["std"] == pytest.approx(0.2)
+    assert summary["num_runs"] == 3
+    assert summarize_runs([0.4])["std"] == 0.0
+
+
+def test_verdict_is_plain_about_noise():
+    assert verdict({"low": -0.01, "high": 0.2}) == "within noise"
+    assert verdict({"low": 0.01, "high": 0.2}) == "better"
+    assert verdict({"low": -0.3, "high": -0.2}) == "worse"
+    assert verdict({"low": float("nan"), "high": 0.2}) == "undefined"

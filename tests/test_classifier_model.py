@@ -1,0 +1,113 @@
+"""The CNN's layers, its config, a one-epoch fit, features, and the safe-mode save/load round trip."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from xgan.classifier import (ClassifierConfig, PENULTIMATE_LAYER, build_classifier, fit_real_classifier, load_classifier,
+                             load_classifier_config, penultimate_features, predict_probabilities, save_classifier)
+from xgan.classifier.model import build_optimizer
+from xgan.errors import UserError
+
+
+def _layers_of(model, kind):
+    return [layer for layer in model.layers if type(layer) is kind]
+
+
+def test_default_network_is_the_studys_best():
+    model = build_classifier(ClassifierConfig(image_size=32))
+    assert len(_layers_of(model, layers.Conv2D)) == 3
+    assert len(_layers_of(model, layers.BatchNormalization)) == 3
+    assert _layers_of(model, layers.ReLU) and _layers_of(model, layers.LeakyReLU)
+    assert len(_layers_of(model, layers.Dense)) == 3
+    assert [d.rate for d in _layers_of(model, layers.Dropout)] == [0.5, 0.5]
+    assert model.input_shape == (None, 32, 32, 1)
+    assert model.output_shape == (None, 1)
+    assert model.get_layer("output").get_config()["activation"] == "sigmoid"
+    assert model.get_layer(PENULTIMATE_LAYER).output.shape[-1] == 64
+
+
+def test_augmentation_layers_only_in_the_classic_arm_and_never_a_flip():
+    plain = build_classifier(ClassifierConfig(image_size=32))
+    augmented = build_classifier(ClassifierConfig(image_size=32, augment=True))
+    assert not any(layer.name.startswith("augment") for layer in plain.layers)
+    kinds = {type(layer) for layer in augmented.layers}
+    assert {layers.RandomRotation, layers.RandomTranslation, layers.RandomZoom, layers.RandomContrast} <= kinds
+    assert layers.RandomFlip not in kinds
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 1)).astype("float32")
+    for layer in augmented.layers:
+        if layer.name.startswith("augment"):  # the identity at inference, a change in training
+            assert np.allclose(layer(images, training=False), images)
+            assert not np.allclose(layer(images, training=True), images)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("image_size", 4, "argument `image_size`"),
+    ("conv_filters", (8, 8, 8, 8, 8, 8), "at most 4 blocks for 16-px images"),
+    ("dropout", 1.0, "argument `dropout`. Expected a float in \\[0, 1\\)"),
+    ("optimizer", "rmsprop", "argument `optimizer`"),
+    ("monitor", "val_f1", "argument `monitor`"),
+    ("momentum", 1.5, "argument `momentum`"),
+    ("class_names", ["a", "b", "c"], "exactly two class names"),
+    ("epochs", 0, "argument `epochs`. Expected a positive integer"),
+])
+def test_config_refuses_bad_values(field, value, match):
+    values = {"image_size": 16, field: value}
+    with pytest.raises(ValueError, match=match):
+        ClassifierConfig(**values)
+
+
+def test_config_round_trips_and_keeps_the_study_values():
+    config = ClassifierConfig(image_size=28, class_names=["normal", "pneumonia"], positive_class="normal")
+    assert ClassifierConfig.from_dict({**config.to_dict(), "arm": "baseline"}) == config
+    assert config.negative_class == "pneumonia"
+    study = ClassifierConfig.study(image_size=28)
+    assert (study.optimizer, study.learning_rate, study.momentum, study.batch_size) == ("sgd", 1e-4, 5 / 6, 40)
+    optimizer = build_optimizer(study)
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert float(optimizer.momentum) == pytest.approx(5 / 6)
+    assert float(optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+def _tiny_data(num=24, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.array([0, 1] * (num // 2))
+    images = rng.integers(0, 120, (num, size, size)).astype(np.uint8)
+    images[labels == 1, 4:12, 4:12] = 250  # the positive class carries a bright square
+    return images, labels
+
+
+def test_fit_real_classifier_features_and_safe_mode_round_trip(tmp_path):
+    images, labels = _tiny_data()
+    model = fit_real_classifier(images, labels, epochs=1, seed=0, validation=(images[:8], labels[:8]))
+    features = penultimate_features(model, images)
+    assert features.shape == (24, 64) and features.dtype == np.float32
+    config = ClassifierConfig(image_size=16, class_names=["covid", "normal"], positive_class="normal")
+    save_classifier(tmp_path / "run", model, config, arm="baseline")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "model.keras"]
+    loaded = load_classifier(tmp_path / "run" / "model.keras")
+    np.testing.assert_allclose(predict_probabilities(loaded, images), predict_probabilities(model, images), atol=1e-6)
+    loaded_config, details = load_classifier_config(tmp_path / "run")
+    assert loaded_config == config and details["arm"] == "baseline"
+    assert getattr(loaded, "optimizer", None) is None  # saved without optimizer state
+
+
+def test_fit_refuses_labels_that_are_not_binary():
+    images, _ = _tiny_data(num=6)
+    with pytest.raises(ValueError, match="Expected 0 \\(negative\\) and 1 \\(positive\\) only"):
+        fit_real_classifier(images, np.array([0, 1, 2, 0, 1, 2]), epochs=1, seed=0)
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("missing", None, "no classifier here"),
+    ("model.h5", b"not a model", "native Keras format"),
+    ("model.keras", b"not a zip", "cannot load the model"),
+])
+def test_load_classifier_errors_are_one_line_user_errors(tmp_path, name, content, match):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+        (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match=match):
+        load_classifier(path)
