@@ -165,6 +165,73 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
         click.secho(f"WARNING: {warning}", fg="yellow", err=True)
 
 
+@cli.command()
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@splits_option
+@click.option("--with-gan", is_flag=True, help="Train on the GAN-balanced training set (--synthetic folders or a --manifest).")
+@click.option("--synthetic", multiple=True, type=click.Path(path_type=Path),
+              help="Synthetic folder written by `xgan sample`; repeat for several. Balanced to --ratio.")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Training manifest written by `xgan balance`, instead of --synthetic.")
+@click.option("--ratio", default="auto", help='Balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2" or "covid=300".')
+@click.option("--compare", is_flag=True,
+              help="Run every arm (baseline, classic augmentation, oversampling, class weights, and GAN when synthetic images are given) over --seeds seeds and write report.md.")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, help="Seeds per arm with --compare: --seed, --seed+1, ...")
+@click.option("--size", type=click.IntRange(min=8), default=None,
+              help="Image side in pixels [default: 64, the GAN's; an .npz's own size when smaller, 28 for PneumoniaMNIST].")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
+@click.option("--patience", type=click.IntRange(min=0), default=8, help="Epochs without validation improvement before stopping (best weights restored).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=40, help="Batch size (the study's 40).")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", help="adam, or the study's sgd (momentum 5/6).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, help="Learning rate (the study's: 1e-4 with sgd).")
+@click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches.")
+@click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
+def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
+             optimizer, learning_rate, monitor, positive, out, seed):
+    """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
+
+    With --compare, trains every arm with the same splits and seeds and writes report.json,
+    report.md and plots: mean and std per arm, and the paired difference to the baseline with a
+    95% bootstrap interval and McNemar's test. Only real test-split images are ever scored.
+    """
+    from .classifier.classify import ClassifyConfig, classify as run_classify
+
+    config = ClassifyConfig(data=data, splits=splits_file, with_gan=with_gan, synthetic=tuple(synthetic), manifest=manifest,
+                            ratio=ratio, compare=compare, seeds=seeds, size=size, epochs=epochs, patience=patience,
+                            batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, monitor=monitor,
+                            positive=positive, out=out, seed=seed)
+    click.echo(run_classify(config).summary)
+
+
+@cli.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Classifier run folder or its model.keras.")
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Images to score, all as test data: a class-per-folder directory, a manifest.csv or an .npz (e.g. test_* keys only).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for metrics.json and plots [default: samples/NNNNN-evaluate].")
+@click.option("--seed", type=int, default=0, help="Unused: evaluation is deterministic; accepted so every command takes --seed.", hidden=True)
+def evaluate(model_path, data, out, seed):
+    """Score a saved classifier on every image of a dataset and print accuracy, sensitivity, specificity, ROC-AUC...
+
+    Images the model trained or stopped early on are left out, with a count.
+    """
+    from .classifier.evaluate import evaluate_model
+
+    click.echo(evaluate_model(model_path, data, out).summary)
+
+
+@cli.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Classifier run folder or its model.keras.")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--seed", type=int, default=0, help="Unused: prediction is deterministic; accepted so every command takes --seed.", hidden=True)
+def predict(model_path, images, seed):
+    """Print the predicted class and its probability for each IMAGE."""
+    from .classifier.predict import format_predictions, predict_images
+
+    click.echo(format_predictions(predict_images(model_path, images)))
+
+
 def main() -> None:
     """Entry point of the `xgan` console script."""
     cli(prog_name="xgan")
