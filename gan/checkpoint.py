@@ -1,0 +1,183 @@
+"""Saving and restoring GAN training state, and the generator snapshots that sampling loads.
+
+A run folder holds two kinds of files:
+
+- `checkpoints/state.npz`: everything needed to continue exactly (both networks, the EMA
+  generator, both optimizers' moments and step counters, the random-number state) plus the epoch
+  and the history up to it. It is replaced in one rename, so a kill at any moment leaves the
+  previous complete file or the new one.
+- `snapshots/epoch_0050.npz`, ...: the EMA generator alone (about a third of a state file), saved
+  every `snapshot_every` epochs and at the end, for sampling and checkpoint selection.
+
+Files are plain `.npz` archives of arrays plus one JSON string: loading never runs code.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..runs import atomic_path, read_json
+from .config import GanConfig
+
+STATE_FILE = Path("checkpoints") / "state.npz"
+SNAPSHOT_DIR = "snapshots"
+_SNAPSHOT_NAME = re.compile(r"^epoch_(\d+)$")
+META_KEY = "meta_json"
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write named arrays and a JSON-able dict into one .npz, atomically."""
+    with atomic_path(Path(path)) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays, **{META_KEY: np.array(json.dumps(meta))})
+
+
+def read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read what `write_arrays` wrote.
+
+    Raises:
+        UserError: the file is missing or not a readable archive.
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such checkpoint file") from None
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"{path}: not a readable xgan checkpoint ({error})") from None
+    return arrays, meta
+
+
+def _group_arrays(prefix: str, variables) -> dict[str, np.ndarray]:
+    return {f"{prefix}.{index:04d}": np.asarray(variable.numpy()) for index, variable in enumerate(variables)}
+
+
+def _assign_group(prefix: str, variables, arrays: dict[str, np.ndarray], source: Path) -> None:
+    stored = sorted(key for key in arrays if key.startswith(prefix + "."))
+    if len(stored) != len(variables):
+        raise UserError(f"{source}: holds {len(stored)} {prefix} arrays; the model built from config.json has {len(variables)}. The file belongs to another configuration")
+    for key, variable in zip(stored, variables):
+        value = arrays[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise UserError(f"{source}: {prefix} array {key} has shape {value.shape}; the model expects {tuple(variable.shape)}")
+        variable.assign(value)
+
+
+def training_state_groups(model) -> dict[str, list]:
+    """Every variable a DCGAN needs to continue training exactly, by group."""
+    return {
+        "generator": model.generator.weights,
+        "discriminator": model.discriminator.weights,
+        "ema_generator": model.ema_generator.weights,
+        "g_optimizer": model.g_optimizer.variables,
+        "d_optimizer": model.d_optimizer.variables,
+        "seed": [model.seed_generator.state],
+    }
+
+
+def save_training_state(run_dir: Path, model, epoch: int, history: list[dict]) -> Path:
+    """Write the complete training state after `epoch` completed epochs; returns the file."""
+    arrays = {}
+    for prefix, variables in training_state_groups(model).items():
+        arrays.update(_group_arrays(prefix, variables))
+    meta = {"epoch": epoch, "step": int(model.g_optimizer.iterations.numpy()), "history": history}
+    path = Path(run_dir) / STATE_FILE
+    write_arrays(path, arrays, meta)
+    return path
+
+
+def read_training_state_meta(run_dir: Path) -> dict:
+    """The epoch, step and history stored in a run's resume checkpoint."""
+    return read_arrays(Path(run_dir) / STATE_FILE)[1]
+
+
+def restore_training_state(run_dir: Path, model) -> dict:
+    """Load the run's resume checkpoint into a compiled DCGAN whose optimizers are built.
+
+    Returns:
+        The stored meta: `epoch`, `step` and `history`.
+    """
+    path = Path(run_dir) / STATE_FILE
+    arrays, meta = read_arrays(path)
+    for prefix, variables in training_state_groups(model).items():
+        _assign_group(prefix, variables, arrays, path)
+    return meta
+
+
+def snapshot_name(epoch: int) -> str:
+    return f"epoch_{epoch:04d}"
+
+
+def save_snapshot(run_dir: Path, model, epoch: int) -> Path:
+    """Write the EMA generator's weights after `epoch` epochs to snapshots/epoch_NNNN.npz."""
+    path = Path(run_dir) / SNAPSHOT_DIR / f"{snapshot_name(epoch)}.npz"
+    meta = {"epoch": epoch, "step": int(model.g_optimizer.iterations.numpy()),
+            "images_seen": int(model.g_optimizer.iterations.numpy()) * model.batch_size}
+    write_arrays(path, _group_arrays("ema_generator", model.ema_generator.weights), meta)
+    return path
+
+
+def list_checkpoints(run_dir: Path) -> list[str]:
+    """Names of a run's generator snapshots, oldest first (e.g. ["epoch_0050", "epoch_0100"])."""
+    folder = Path(run_dir) / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return []
+    names = [p.stem for p in folder.glob("epoch_*.npz") if _SNAPSHOT_NAME.match(p.stem)]
+    return sorted(names, key=lambda name: int(_SNAPSHOT_NAME.match(name).group(1)))
+
+
+def read_run_config(run_dir: Path) -> dict:
+    """A GAN run's config.json.
+
+    Raises:
+        UserError: the folder is not a GAN run.
+    """
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no config.json; expected a GAN run folder written by `xgan train` (e.g. samples/00000-gan-covid)")
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not readable JSON ({error})") from None
+
+
+def load_generator(run_dir: Path, checkpoint: str | None = None):
+    """Rebuild a run's EMA generator from its config.json and one snapshot.
+
+    Args:
+        run_dir: a GAN run folder.
+        checkpoint: a name from `list_checkpoints`; None = the latest.
+
+    Returns:
+        (generator, info): a `keras.Model` and a dict with `latent_dim`, `image_size`, `step`,
+        `epoch`, `checkpoint` (the name), `class_name`, `dataset`, `dataset_fingerprint`, `run`.
+
+    Raises:
+        UserError: not a GAN run, no snapshots yet, or an unknown checkpoint name.
+    """
+    from .models import build_generator
+
+    run_dir = Path(run_dir)
+    values = read_run_config(run_dir)
+    config = GanConfig.from_dict(values)
+    names = list_checkpoints(run_dir)
+    if not names:
+        raise UserError(f"{run_dir}: no generator snapshots in {SNAPSHOT_DIR}/ yet; train longer (they are saved every snapshot_every epochs and at the end)")
+    name = checkpoint or names[-1]
+    if name not in names:
+        raise UserError(f"Invalid value received for argument `checkpoint`. Expected one of {', '.join(names)}. Received: checkpoint={name!r}")
+    path = run_dir / SNAPSHOT_DIR / f"{name}.npz"
+    arrays, meta = read_arrays(path)
+    generator = build_generator(config.image_size, config.latent_dim, config.width)
+    _assign_group("ema_generator", generator.weights, arrays, path)
+    info = {
+        "latent_dim": config.latent_dim, "image_size": config.image_size, "step": meta["step"],
+        "epoch": meta["epoch"], "checkpoint": name, "class_name": values.get("class_name"),
+        "dataset": values.get("dataset"), "dataset_fingerprint": values.get("dataset_fingerprint"),
+        "run": str(run_dir),
+    }
+    return generator, info

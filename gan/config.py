@@ -1,0 +1,104 @@
+"""`GanConfig`: every option of a GAN training run, checked once and saved as the run's config.json."""
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import UserError
+
+IMAGE_SIZES = (32, 64, 128)
+DEFAULT_EPOCHS = 300
+
+# Augmentation operations (implemented in augment.py) in the order they are applied, whatever
+# order the policy names them in.
+AUGMENT_OPERATIONS = ("brightness", "contrast", "translation", "cutout")
+DEFAULT_POLICY = "translation,cutout,brightness,contrast"
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """Turn a policy string into the operations it names, in the order they are applied.
+
+    Args:
+        policy: comma-separated operation names, e.g. "translation,cutout"; "" means none.
+
+    Returns:
+        The named operations, without repeats, in the order of `AUGMENT_OPERATIONS`.
+
+    Raises:
+        UserError: the policy names an operation that does not exist.
+    """
+    if not isinstance(policy, str):
+        raise UserError(f"Invalid value received for argument `augment`. Expected a comma-separated string. Received: augment={policy!r}")
+    names = {name.strip() for name in policy.split(",") if name.strip()}
+    unknown = sorted(names - set(AUGMENT_OPERATIONS))
+    if unknown:
+        raise UserError(
+            f"Invalid value received for argument `augment`. Expected a comma-separated list of "
+            f"{', '.join(sorted(AUGMENT_OPERATIONS))} (or an empty string for none). "
+            f"Received: augment={policy!r} (unknown: {', '.join(unknown)})")
+    return tuple(name for name in AUGMENT_OPERATIONS if name in names)
+
+
+def _invalid(argument: str, expected: str, value) -> UserError:
+    return UserError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
+
+
+@dataclass
+class GanConfig:
+    """Options of one DCGAN training run; each maps to one `xgan train` option.
+
+    Defaults follow the study this toolkit reproduces (Adam 2e-4, beta_1 0.5, batch 32) and the
+    DCGAN paper (latent 100, width 64 at 64 px); the small-data settings (augmentation, EMA) follow
+    DiffAugment and StyleGAN2-ADA.
+    """
+
+    data: str | None = None  # dataset source (folder, manifest.csv or .npz); None = the bundled set
+    class_name: str | None = None  # class to learn; None = the smallest class of the training split
+    splits: str | None = None  # splits.json to use or create; None = beside the dataset
+    split_seed: int | None = None  # seed of the split when it is first made
+    image_size: int = 64  # 32, 64 or 128 pixels, one gray channel
+    latent_dim: int = 100  # length of the generator's input vector
+    width: int = 64  # channels of the generator's last hidden layer (doubled per layer towards 4x4)
+    epochs: int = DEFAULT_EPOCHS  # passes over the training images; one epoch = max(1, n // batch) steps
+    kimg: float | None = None  # when set, train for this many thousand real images instead of `epochs`
+    batch_size: int = 32
+    learning_rate: float = 2e-4  # Adam, both networks
+    beta_1: float = 0.5  # Adam's first-moment decay
+    augment: str = DEFAULT_POLICY  # DiffAugment policy, applied to real and fake; "" = none
+    ema_kimg: float = 1.0  # half-life of the generator's weight average, in thousand images; 0 = no averaging
+    ema_rampup: float | None = 0.05  # half-life is at most this fraction of the images seen so far; None = off
+    preview_every: int = 10  # epochs between preview grids (and loss plots)
+    checkpoint_every: int = 25  # epochs between resume checkpoints (also at the end and on interrupt)
+    snapshot_every: int = 50  # epochs between saved EMA-generator snapshots for checkpoint selection
+    out: str = "samples"  # parent folder of the numbered run folders
+    seed: int = 0  # weights, latents, augmentation and batch order all follow from it
+
+    def __post_init__(self):
+        if self.image_size not in IMAGE_SIZES:
+            raise _invalid("image_size", "one of 32, 64 or 128 (option --size)", self.image_size)
+        for name in ("latent_dim", "width", "epochs", "preview_every", "checkpoint_every", "snapshot_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise _invalid(name, "a positive integer", value)
+        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise _invalid("batch_size", "an integer of at least 2 (batch norm needs two images)", self.batch_size)
+        if self.kimg is not None and not self.kimg > 0:
+            raise _invalid("kimg", "a positive number of thousand images, or None", self.kimg)
+        if not self.learning_rate > 0:
+            raise _invalid("learning_rate", "a positive number", self.learning_rate)
+        if not 0 <= self.beta_1 < 1:
+            raise _invalid("beta_1", "a number in [0, 1)", self.beta_1)
+        if not self.ema_kimg >= 0:
+            raise _invalid("ema_kimg", "a non-negative number", self.ema_kimg)
+        if self.ema_rampup is not None and not self.ema_rampup > 0:
+            raise _invalid("ema_rampup", "a positive fraction, or None", self.ema_rampup)
+        parse_policy(self.augment)
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "GanConfig":
+        """Rebuild a config from a run's config.json, ignoring the keys the run added to it."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,98 @@
+"""The images a GAN may learn from: one class of the training split, and nothing else.
+
+Validation and test images are what the classifier is judged on, so no pixel of theirs may reach the
+GAN. The dataset loader lists and hashes every file (the splitter needs that), but the pixels the
+GAN trains on are read here, one training key at a time, by `read_images`.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Dataset, load_dataset
+from ..errors import UserError
+from ..images import read_gray, resize_square, to_gray_uint8
+from ..splits import Splits, resolve_splits
+
+log = logging.getLogger("xgan")
+
+
+@dataclass
+class TrainingData:
+    """The real images of one GAN run and where they came from.
+
+    Attributes:
+        dataset: the loaded dataset (records only, no pixels).
+        splits: its train/val/test assignment.
+        class_name: the class the GAN learns.
+        keys: sorted dataset keys of the images read: the training split of that class.
+        images: (len(keys), size, size) uint8, in the order of `keys`.
+    """
+
+    dataset: Dataset
+    splits: Splits
+    class_name: str
+    keys: list[str]
+    images: np.ndarray
+
+
+def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
+    """The class to learn: `class_name` if the dataset has it, else the one with fewest training images.
+
+    Raises:
+        UserError: `class_name` is not a class of the dataset, or it has no training images.
+    """
+    if class_name is None:
+        return min(class_counts, key=lambda name: (class_counts[name], name))
+    if class_name not in class_counts:
+        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
+                        f"{', '.join(class_counts)}. Received: class_name={class_name!r}")
+    if class_counts[class_name] == 0:
+        raise UserError(f"class {class_name!r} has no images in the training split; a GAN needs at least one")
+    return class_name
+
+
+def load_training_data(data: str | Path | None, class_name: str | None, image_size: int,
+                       splits_file: str | Path | None = None, split_seed: int | None = None) -> TrainingData:
+    """Load the training-split images of one class, resized to `image_size`.
+
+    Args:
+        data: dataset source (see `load_dataset`); None = the bundled dataset.
+        class_name: class to learn; None = the class with the fewest training images.
+        image_size: side of the square images returned.
+        splits_file, split_seed: as for `resolve_splits`.
+
+    Raises:
+        UserError: bad dataset, unknown class, or a class without training images.
+    """
+    dataset = load_dataset(data)
+    splits = resolve_splits(dataset, Path(splits_file) if splits_file else None, split_seed)
+    train_keys = set(splits.keys("train"))
+    class_name = choose_class(dataset.class_counts(train_keys), class_name)
+    keys = sorted(r.key for r in dataset.records if r.key in train_keys and r.label == class_name)
+    images = read_images(dataset, keys, image_size)
+    log.info("GAN training images: %d of class %r from the training split of %s", len(keys), class_name, dataset.source)
+    return TrainingData(dataset, splits, class_name, keys, images)
+
+
+def read_images(dataset: Dataset, keys: list[str], size: int) -> np.ndarray:
+    """Read the pixels of the named records only, as (len(keys), size, size) uint8."""
+    records = {r.key: r for r in dataset.records}
+    npz_images = _npz_arrays(dataset.source) if dataset.kind == "npz" else None
+    images = []
+    for key in keys:
+        record = records[key]
+        if record.path is not None:
+            image = read_gray(record.path)
+        else:
+            split, index = key.rsplit("/", 1)
+            image = to_gray_uint8(npz_images[f"{split}_images"][int(index)])
+        images.append(resize_square(image, size))
+    return np.stack(images) if images else np.zeros((0, size, size), np.uint8)
+
+
+def _npz_arrays(source: Path):
+    # Opened lazily: indexing one split's array reads that array, and only the selected images are kept.
+    return np.load(source, allow_pickle=False)

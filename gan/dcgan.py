@@ -1,0 +1,134 @@
+"""`DCGAN`: the adversarial training step, as a `keras.Model` driven by `fit`.
+
+The training images live inside the model as one uint8 tensor, and every random draw (batch
+order, latents, augmentation) comes from the model's `SeedGenerator`, whose state is a variable.
+So a whole step, augmentation and weight averaging included, compiles into one XLA program, and
+the model's variables plus the optimizers' are the complete training state: saving and restoring
+them resumes a run exactly.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .augment import augment
+from .config import parse_policy
+
+
+class DCGAN(keras.Model):
+    """Generator, discriminator and an exponential moving average (EMA) of the generator.
+
+    Attributes a callback may use (`self.model` inside a keras Callback):
+        generator: the generator being trained (batch-norm statistics of the current batch).
+        ema_generator: the weight average, the one to sample from; same inputs and outputs.
+        discriminator: maps (batch, size, size, 1) images in [-1, 1] to logits.
+        latent_dim, image_size: the generator's input length and output side.
+        training_images: (N, size, size) uint8, the real images the GAN learns from.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, training_images: np.ndarray, *,
+                 batch_size: int = 32, augment_policy: str = "", ema_kimg: float = 1.0,
+                 ema_rampup: float | None = 0.05, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        images = np.asarray(training_images)
+        if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
+            raise ValueError(f"Invalid value received for argument `training_images`. Expected a non-empty (N, size, size) uint8 array. Received: shape={images.shape}, dtype={images.dtype}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.name = "ema_generator"
+        self.ema_generator.set_weights(generator.get_weights())
+        self.latent_dim = int(generator.input_shape[-1])
+        self.image_size = int(generator.output_shape[1])
+        self.training_images = images
+        self.batch_size = int(batch_size)
+        self.augment_policy = parse_policy(augment_policy)
+        self.ema_kimg = float(ema_kimg)
+        self.ema_rampup = ema_rampup
+        self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed")
+        self._real_pool = tf.constant(images[..., None])
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer,
+                loss_fn: keras.losses.Loss | None = None, **kwargs):
+        """Set the two optimizers and the loss (default: binary cross-entropy on logits).
+
+        Extra keyword arguments (`jit_compile`, `steps_per_execution`) go to `keras.Model.compile`.
+        """
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn or keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_accuracy_tracker = keras.metrics.Mean(name="d_real_acc")
+        self.d_fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_acc")
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_accuracy_tracker, self.d_fake_accuracy_tracker]
+
+    def build_optimizers(self) -> None:
+        """Create the optimizers' variables now (before the first step), so a checkpoint can fill them."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def call(self, latents, training=False):
+        return self.ema_generator(latents, training=training)
+
+    def sample_real_batch(self):
+        """A batch of training images in [-1, 1]: a random permutation, repeated if there are fewer images than the batch."""
+        num_images = len(self.training_images)
+        repeats = math.ceil(self.batch_size / num_images)
+        keys = keras.random.uniform((repeats, num_images), seed=self.seed_generator)
+        indices = tf.reshape(tf.argsort(keys, axis=-1), [-1])[: self.batch_size]
+        real = tf.cast(tf.gather(self._real_pool, indices), "float32")
+        return real / 127.5 - 1.0
+
+    def train_step(self, data):
+        # `data` is a placeholder from fit's iterator: the real batch comes from the model itself.
+        del data
+        real_images = self.sample_real_batch()
+        latents = keras.random.normal((self.batch_size, self.latent_dim), seed=self.seed_generator)
+        ones = tf.ones((self.batch_size, 1))
+        zeros = tf.zeros((self.batch_size, 1))
+
+        # One generator forward pass serves both updates, as in the reference DCGAN code; the
+        # generator tape must see it, the discriminator update must not.
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(latents, training=True)
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:
+                    real_logits = self.discriminator(augment(real_images, self.augment_policy, self.seed_generator), training=True)
+                    fake_logits = self.discriminator(
+                        augment(tf.stop_gradient(fake_images), self.augment_policy, self.seed_generator), training=True)
+                    d_loss = self.loss_fn(ones, real_logits) + self.loss_fn(zeros, fake_logits)
+                d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
+                self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
+            # Non-saturating generator loss against the updated discriminator.
+            fooled_logits = self.discriminator(augment(fake_images, self.augment_policy, self.seed_generator), training=True)
+            g_loss = self.loss_fn(ones, fooled_logits)
+        g_grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
+        self.update_ema()
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(real_logits > 0, "float32")))
+        self.d_fake_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(fake_logits < 0, "float32")))
+        return {m.name: m.result() for m in self.metrics}
+
+    def update_ema(self):
+        """Move the EMA generator towards the generator, batch-norm statistics included.
+
+        The half-life is `ema_kimg` thousand images, capped at `ema_rampup` times the images seen
+        so far, so that a short run is not dominated by its random start (StyleGAN2-ADA's rule).
+        """
+        images_seen = tf.cast(self.g_optimizer.iterations, "float32") * self.batch_size
+        half_life = tf.constant(self.ema_kimg * 1000.0)
+        if self.ema_rampup is not None:
+            half_life = tf.minimum(half_life, images_seen * self.ema_rampup)
+        beta = tf.where(half_life > 0, 0.5 ** (self.batch_size / tf.maximum(half_life, 1e-8)), 0.0)
+        for average, current in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(current + (average - current) * tf.cast(beta, average.dtype))

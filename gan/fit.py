@@ -1,0 +1,43 @@
+"""Building the compiled `DCGAN` for a config and running `fit` on it."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .config import GanConfig
+from .dcgan import DCGAN
+from .models import build_discriminator, build_generator
+
+
+def build_model(config: GanConfig, training_images: np.ndarray) -> DCGAN:
+    """The networks, the DCGAN around them and its optimizers, all created from the config's seed.
+
+    The optimizers' variables exist on return, so a checkpoint can be restored into them.
+    """
+    keras.utils.set_random_seed(config.seed)
+    generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed)
+    discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1)
+    model = DCGAN(generator, discriminator, training_images, batch_size=config.batch_size,
+                  augment_policy=config.augment, ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup,
+                  seed=config.seed, name="dcgan")
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        # XLA compiles convolutions without oneDNN on CPU, which measured slower here; the graph
+        # runs oneDNN's kernels instead (see benchmarks/bench_gan.py).
+        jit_compile=False,
+    )
+    model.build_optimizers()
+    return model
+
+
+def fit_model(model: DCGAN, config: GanConfig, num_epochs: int, initial_epoch: int, num_images: int, callbacks) -> None:
+    """Run `fit` from `initial_epoch` to `num_epochs`.
+
+    The model draws its own batches, so fit's data is a placeholder stream; an epoch is
+    `max(1, num_images // batch_size)` steps.
+    """
+    steps = max(1, num_images // config.batch_size)
+    placeholder = tf.data.Dataset.from_tensors(np.int32(0)).repeat()
+    model.fit(placeholder, epochs=num_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+              callbacks=list(callbacks), verbose=0, shuffle=False)

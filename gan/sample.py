@@ -1,0 +1,169 @@
+"""Drawing images from a trained generator: in memory, or into a traceable synthetic folder.
+
+Latents come from numpy's generator seeded with `seed`, and the generator always runs on batches of
+`SAMPLE_BATCH` latents (the last one padded), so image i of a seed is the same whether 10 or 1000
+images are drawn, and the same seed writes byte-identical PNGs.
+"""
+
+import csv
+import io
+import logging
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..images import write_png
+from ..runs import latest_run_dir, write_text
+from .checkpoint import load_generator
+from .preview import grid_columns, make_image_grid
+
+log = logging.getLogger("xgan")
+
+SAMPLE_BATCH = 100
+MANIFEST_COLUMNS = ("file", "label", "dataset", "dataset_fingerprint", "run", "checkpoint", "checkpoint_step", "seed", "index")
+MANIFEST = "manifest.csv"
+CONTACT_SHEET = "contact_sheet.png"
+CONTACT_SHEET_MAX = 400
+RUN_MARKER = "training_keys.json"  # only GAN run folders hold it
+
+_compiled = weakref.WeakKeyDictionary()
+
+
+def draw_latents(num_images: int, seed: int, latent_dim: int) -> np.ndarray:
+    """(num_images, latent_dim) float32 standard-normal latents; a longer draw extends a shorter one."""
+    return np.random.default_rng(seed).standard_normal((num_images, latent_dim), dtype=np.float32)
+
+
+def to_uint8(images) -> np.ndarray:
+    """Map generator output in [-1, 1], (N, S, S, 1) or (N, S, S), to (N, S, S) uint8."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 4:
+        images = images[..., 0]
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def generate_from_latents(generator, latents: np.ndarray) -> np.ndarray:
+    """Run the generator in inference mode on given latents; returns (N, S, S) uint8."""
+    import tensorflow as tf
+
+    latents = np.asarray(latents, dtype=np.float32)
+    function = _compiled.get(generator)
+    if function is None:
+        function = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        _compiled[generator] = function
+    outputs = []
+    for start in range(0, len(latents), SAMPLE_BATCH):
+        chunk = latents[start:start + SAMPLE_BATCH]
+        padded = np.zeros((SAMPLE_BATCH, latents.shape[1]), np.float32)
+        padded[:len(chunk)] = chunk
+        outputs.append(to_uint8(function(tf.constant(padded)).numpy()[:len(chunk)]))
+    size = int(generator.output_shape[1])
+    return np.concatenate(outputs) if outputs else np.zeros((0, size, size), np.uint8)
+
+
+def generate_images(generator, num_images: int, seed: int, latent_dim: int) -> np.ndarray:
+    """Draw `num_images` images from a generator, deterministically for a seed.
+
+    Args:
+        generator: a generator from `load_generator` (or `model.ema_generator` during training).
+        num_images: how many.
+        seed: the latents' seed.
+        latent_dim: the generator's input length (`info["latent_dim"]`).
+
+    Returns:
+        (num_images, S, S) uint8.
+    """
+    if num_images < 0:
+        raise ValueError(f"Invalid value received for argument `num_images`. Expected a non-negative integer. Received: num_images={num_images}")
+    return generate_from_latents(generator, draw_latents(num_images, seed, latent_dim))
+
+
+def find_gan_run(run_dir: Path | str | None, parent: Path | str = "samples") -> Path:
+    """`run_dir` if it is a GAN run folder, or the latest one under `parent` when None.
+
+    Raises:
+        UserError: no such run, or no GAN run under `parent`.
+    """
+    if run_dir is None:
+        found = latest_run_dir(Path(parent), RUN_MARKER)
+        if found is None:
+            raise UserError(f"{parent}: no GAN run folder found (a folder with {RUN_MARKER}); train one with `xgan train` or pass --run DIR")
+        return found
+    run_dir = Path(run_dir)
+    if not (run_dir / RUN_MARKER).is_file():
+        raise UserError(f"{run_dir}: not a GAN run folder (no {RUN_MARKER}); expected a folder written by `xgan train`")
+    return run_dir
+
+
+def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path | str | None = None, *,
+                     checkpoint: str | None = None, seed: int = 0, overwrite: bool = False,
+                     runs_parent: Path | str = "samples") -> Path:
+    """Write `num_images` PNGs from a run's EMA generator, with manifest.csv and contact_sheet.png.
+
+    Args:
+        run_dir: the GAN run folder; None = the latest under `runs_parent`.
+        num_images: how many images.
+        out_dir: the folder to write; None = `<run_dir>/synthetic`.
+        checkpoint: snapshot name (see `list_checkpoints`); None = the latest.
+        seed: the latents' seed; the same seed writes byte-identical files.
+        overwrite: replace the images a previous `sample` wrote there.
+
+    Returns:
+        The folder written.
+
+    Raises:
+        UserError: no such run or checkpoint, or the folder already holds images and not `overwrite`.
+    """
+    if num_images < 1:
+        raise UserError(f"Invalid value received for argument `num_images` (--n). Expected a positive integer. Received: num_images={num_images}")
+    run_dir = find_gan_run(run_dir, runs_parent)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "synthetic"
+    file_names = [f"gen_s{seed}_{index:05d}.png" for index in range(num_images)]
+    _prepare_folder(out_dir, file_names, overwrite)
+    generator, info = load_generator(run_dir, checkpoint)
+    images = generate_images(generator, num_images, seed, info["latent_dim"])
+    label = info["class_name"] or "synthetic"
+    dataset = Path(str(info["dataset"] or "")).name
+    rows = []
+    for index, (name, image) in enumerate(zip(file_names, images)):
+        write_png(out_dir / name, image)
+        rows.append({"file": name, "label": label, "dataset": dataset,
+                     "dataset_fingerprint": info["dataset_fingerprint"] or "", "run": str(run_dir),
+                     "checkpoint": info["checkpoint"], "checkpoint_step": info["step"], "seed": seed, "index": index})
+    write_png(out_dir / CONTACT_SHEET, make_image_grid(images[:CONTACT_SHEET_MAX], grid_columns(min(len(images), CONTACT_SHEET_MAX))))
+    write_text(out_dir / MANIFEST, _manifest_text(rows))
+    log.info("wrote %d images from %s (%s) to %s", num_images, run_dir, info["checkpoint"], out_dir)
+    return out_dir
+
+
+def _manifest_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _prepare_folder(out_dir: Path, file_names: list[str], overwrite: bool) -> None:
+    """Refuse a folder that already holds images, or clear what an earlier `sample` wrote there."""
+    if not out_dir.exists():
+        out_dir.mkdir(parents=True)
+        return
+    if not out_dir.is_dir():
+        raise UserError(f"{out_dir}: exists and is not a folder; pass another --out")
+    existing = sorted(p.name for p in out_dir.iterdir() if p.suffix.lower() == ".png" or p.name == MANIFEST)
+    if not existing:
+        return
+    if not overwrite:
+        raise UserError(f"{out_dir}: already holds {len(existing)} image/manifest file(s) (e.g. {existing[0]}); pass --overwrite to replace them or choose another --out")
+    # Remove only what an earlier sample wrote (its manifest's files), never other images.
+    previous = out_dir / MANIFEST
+    if previous.is_file():
+        with open(previous, newline="") as handle:
+            for row in csv.DictReader(handle):
+                name = (row.get("file") or "").strip()
+                if name and "/" not in name and name not in file_names:
+                    (out_dir / name).unlink(missing_ok=True)
+    (out_dir / CONTACT_SHEET).unlink(missing_ok=True)
