@@ -7,6 +7,7 @@ gives an error bar. The Fréchet distance (FID's formula) is biased upwards at s
 amount that depends on the number of images, so two values are only comparable at equal sizes.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,10 +129,13 @@ def frechet_distance(real_features, synthetic_features, eps: float = 1e-6) -> fl
     mu_real, mu_synthetic = real.mean(axis=0), synthetic.mean(axis=0)
     cov_real = np.atleast_2d(np.cov(real, rowvar=False))
     cov_synthetic = np.atleast_2d(np.cov(synthetic, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_real @ cov_synthetic)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(cov_real)) * eps
-        covmean = scipy.linalg.sqrtm((cov_real + offset) @ (cov_synthetic + offset))
+    with warnings.catch_warnings():
+        # A singular product (fewer images than dimensions) is expected here and handled below.
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(cov_real @ cov_synthetic)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(len(cov_real)) * eps
+            covmean = scipy.linalg.sqrtm((cov_real + offset) @ (cov_synthetic + offset))
     covmean = np.real(covmean)
     difference = mu_real - mu_synthetic
     value = difference @ difference + np.trace(cov_real) + np.trace(cov_synthetic) - 2.0 * np.trace(covmean)

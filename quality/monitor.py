@@ -1,4 +1,4 @@
-"""`KidMonitor`: a cheap KID estimate every N epochs of GAN training, logged as `kid` and `kid_std`.
+"""`KidMonitor`: a cheap KID estimate every N epochs of GAN training, logged as `kid`.
 
 Cost is bounded: at most `num_images` (128) generated images, compared with the GAN's real training
 images in a fixed, cheap feature space (by default `PixelFeatures(16)`: each image shrunk to 16x16).
@@ -25,7 +25,10 @@ MONITOR_MAX_IMAGES = 128
 
 
 class KidMonitor(keras.callbacks.Callback):
-    """Adds `kid` (KID mean) and `kid_std` to the epoch logs every `every` epochs and at the last epoch.
+    """Adds `kid` (the KID mean over subsets) to the epoch logs every `every` epochs and at the last epoch.
+
+    Only the mean is logged: every logged value becomes a panel of the loss plot, and with a few
+    dozen real images (all of them in every subset) the spread over subsets is tiny and says little.
 
     Used with `gan.train_gan(config, callbacks=[KidMonitor(...)])`; `self.model` is the DCGAN, whose
     `ema_generator`, `latent_dim` and `training_images` it reads.
@@ -85,6 +88,5 @@ class KidMonitor(keras.callbacks.Callback):
         mean, std = self.estimate()
         if logs is not None:
             logs["kid"] = mean
-            logs["kid_std"] = std
         log.info("epoch %d: KID x 1000 = %.2f +- %.2f (%s features, %d images)", epoch + 1, 1000 * mean, 1000 * std,
                  self.features.name, self.num_images)

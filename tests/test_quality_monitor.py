@@ -44,7 +44,7 @@ def test_kid_is_logged_every_n_epochs_and_at_the_end():
         monitor.on_epoch_end(epoch, logs)
         logged[epoch + 1] = logs
     assert [epoch for epoch, logs in logged.items() if "kid" in logs] == [2, 4, 5]
-    assert all(np.isfinite(logs["kid"]) and logs["kid_std"] >= 0 for logs in logged.values() if "kid" in logs)
+    assert all(np.isfinite(logs["kid"]) for logs in logged.values() if "kid" in logs)
     assert logged[2]["kid"] == logged[4]["kid"]  # same generator, same latents: the same estimate
 
 

@@ -1,0 +1,60 @@
+"""`xgan quality` on a real (tiny) GAN run: sampling, the training-keys reference, checkpoint selection."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import make_folder_dataset
+from xgan.cli import cli
+from xgan.errors import UserError
+from xgan.gan import GanConfig, list_checkpoints, train_gan
+from xgan.quality import QualityConfig, run_quality
+from xgan.quality.monitor import KidMonitor
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    """A 3-epoch 32-px GAN on 20 covid images (14 in training), snapshots every epoch, KID every 2 epochs."""
+    root = tmp_path_factory.mktemp("quality_run")
+    data = make_folder_dataset(root / "xrays", {"covid": 20, "normal": 40}, patients_per_class={"covid": 8, "normal": 20})
+    config = GanConfig(data=str(data), class_name="covid", image_size=32, width=8, latent_dim=16, batch_size=8,
+                       epochs=3, snapshot_every=1, preview_every=3, checkpoint_every=3, augment="", out=str(root / "runs"))
+    return train_gan(config, callbacks=[KidMonitor(every=2, num_images=16, num_subsets=5)])
+
+
+def test_kid_monitor_lands_in_the_history(gan_run):
+    history = json.loads((gan_run / "history.json").read_text())
+    assert [entry["epoch"] for entry in history if "kid" in entry] == [2, 3]
+
+
+def test_report_from_a_run_uses_its_training_keys(gan_run):
+    outcome = run_quality(QualityConfig(run=str(gan_run), num_images=20, features=("pixels",), kid_subsets=10))
+    assert outcome.out_dir == gan_run / "quality"
+    report = json.loads((gan_run / "quality" / "quality.json").read_text())
+    training_keys = json.loads((gan_run / "training_keys.json").read_text())
+    assert report["reference"]["num_train"] == len(training_keys)
+    assert "training_keys.json" in report["reference"]["note"]
+    assert report["synthetic"] == {"source": "run", "run": str(gan_run), "checkpoint": "epoch_0003",
+                                   "checkpoint_step": report["synthetic"]["checkpoint_step"], "seed": 0, "num_images": 20}
+    assert report["memorization"]["num_synthetic"] == 20
+    assert all(copy["training_key"] in training_keys for copy in report["memorization"]["closest_pairs"])
+
+
+def test_checkpoint_selection_recommends_one_and_prints_the_sample_command(gan_run, tmp_path):
+    result = CliRunner().invoke(cli, ["quality", "--run", str(gan_run), "--checkpoints", "all", "--num-images", "16",
+                                      "--features", "pixels", "--kid-subsets", "5", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    selection = json.loads((tmp_path / "checkpoints.json").read_text())
+    assert [score["checkpoint"] for score in selection["scores"]] == list_checkpoints(gan_run)
+    assert selection["recommended"] in list_checkpoints(gan_run)
+    assert f"xgan sample --run {gan_run} --checkpoint {selection['recommended']}" in result.output
+    assert (tmp_path / "checkpoint_kid.png").is_file() and (tmp_path / "checkpoints.md").is_file()
+
+
+def test_unknown_checkpoint_is_refused(gan_run, tmp_path):
+    with pytest.raises(UserError, match="Received: checkpoints='epoch_0099'"):
+        run_quality(QualityConfig(run=str(gan_run), checkpoints="epoch_0099", features=("pixels",), out=str(tmp_path)))
+    result = CliRunner().invoke(cli, ["quality", "--run", str(gan_run), "--checkpoint", "epoch_0099",
+                                      "--features", "pixels", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Expected one of epoch_0001" in result.output
