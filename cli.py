@@ -232,6 +232,123 @@ def predict(model_path, images, seed):
     click.echo(format_predictions(predict_images(model_path, images)))
 
 
+@cli.command()
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--class", "class_name", default=None, help="Class to generate [default: the class with the fewest training images].")
+@splits_option
+@split_seed_option
+@click.option("--size", "image_size", type=int, default=64, help="Image side in pixels: 32, 64 or 128 (one gray channel).")
+@click.option("--epochs", type=int, default=None, show_default="300",
+              help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
+@click.option("--kimg", type=float, default=None, help="Train for this many thousand real images instead of --epochs.")
+@click.option("--batch-size", type=int, default=32, help="Images per step (the study's 32).")
+@click.option("--learning-rate", type=float, default=2e-4, help="Adam learning rate of both networks.")
+@click.option("--beta-1", type=float, default=0.5, help="Adam's beta_1.")
+@click.option("--latent-dim", type=int, default=100, help="Length of the generator's input vector.")
+@click.option("--width", type=int, default=64, help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
+@click.option("--augment", default="translation,cutout,brightness,contrast",
+              help='DiffAugment policy for real and fake images alike: any of translation, cutout, brightness, contrast; "" for none.')
+@click.option("--ema-kimg", type=float, default=1.0, help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
+@click.option("--ema-rampup", type=float, default=0.05, help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
+@click.option("--preview-every", type=int, default=10, help="Epochs between preview grids and loss plots.")
+@click.option("--checkpoint-every", type=int, default=25, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
+@click.option("--snapshot-every", type=int, default=50, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Parent folder of the numbered run folders.")
+@click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
+              help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
+                   "Its own options are kept; only --epochs/--kimg may extend it.")
+@click.option("--seed", type=int, default=0, help="Seed of the weights, latents, batches and augmentation.")
+@click.pass_context
+def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
+          latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume, seed):
+    """Train a DCGAN on one class of the training split (never on validation or test images).
+
+    Writes a run folder under --out (samples/00000-gan-covid/): config.json, training_keys.json,
+    reals.png, previews/, losses.png, history.json, checkpoints/ and snapshots/. Ctrl-C or SIGTERM
+    saves a checkpoint after the current epoch; continue with --resume.
+    """
+    from .gan import GanConfig, TrainingStopped, resume_gan, train_gan
+    from .gan.train import run_summary
+
+    try:
+        if resume is not None:
+            fixed = [name for name, value in ctx.params.items()
+                     if name not in ("resume", "epochs", "kimg", "out") and value is not None
+                     and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+            if fixed:
+                raise UserError(f"--resume keeps the run's own options; drop {', '.join('--' + n.replace('_', '-') for n in fixed)} (only --epochs and --kimg can change)")
+            run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg)
+        else:
+            config = GanConfig(
+                data=str(data) if data else None, class_name=class_name, splits=str(splits_file) if splits_file else None,
+                split_seed=split_seed, image_size=image_size, latent_dim=latent_dim, width=width,
+                epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
+                learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
+                preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
+                out=str(out), seed=seed)
+            run_dir = train_gan(config)
+    except TrainingStopped as stopped:
+        if stopped.signal_number is None:
+            raise
+        click.echo(f"Error: {stopped}", err=True)
+        sys.exit(128 + stopped.signal_number)
+    click.echo(run_summary(run_dir))
+
+
+@cli.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="GAN run folder [default: the latest under samples/].")
+@click.option("--n", "num_images", type=click.IntRange(min=1), default=400, help="Number of images.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write [default: <run>/synthetic].")
+@click.option("--overwrite", is_flag=True, help="Replace the images an earlier `xgan sample` wrote in that folder.")
+@click.option("--checkpoint", default=None, help="Generator snapshot, e.g. epoch_0200 [default: the latest in <run>/snapshots/].")
+@click.option("--seed", type=int, default=0, help="Seed of the latents: the same seed writes byte-identical PNGs.")
+def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
+    """Write N gray PNGs from a GAN run's averaged (EMA) generator, with manifest.csv and contact_sheet.png."""
+    from .gan import sample_to_folder
+
+    folder = sample_to_folder(run_dir, num_images, out, checkpoint=checkpoint, seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {num_images} images, manifest.csv and contact_sheet.png to {folder}")
+
+
+@cli.command("run")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--class", "class_name", default=None, help="Class the GAN learns and balancing adds to [default: the minority].")
+@click.option("--ratio", default="0.5", help='Balancing target, minority/majority after: "0.5", "1:2", "auto" or "covid=300".')
+@click.option("--seeds", type=click.IntRange(min=1), default=3, help="Classifier seeds per arm.")
+@click.option("--preset", type=click.Choice(["quick", "paper"]), default="quick",
+              help="quick: under 10 min on 2 CPU cores (GAN 300 epochs, classifier 20); paper: the study's 1000 GAN and 50 classifier epochs.")
+@click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", help="Image side in pixels for the GAN and the classifier.")
+@click.option("--num-synthetic", type=click.IntRange(min=1), default=400, help="Synthetic images sampled from the GAN.")
+@click.option("--gan-epochs", type=click.IntRange(min=1), default=None, help="GAN epochs [default: the preset's].")
+@click.option("--classifier-epochs", type=click.IntRange(min=1), default=None, help="Most classifier epochs [default: the preset's].")
+@click.option("--quality/--no-quality", default=True, help="Measure synthetic image quality and memorization.")
+@splits_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered study folder is made.")
+@click.option("--resume", is_flag=True, help="Resume the latest unfinished study under --out (or --study).")
+@click.option("--study", "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Study folder to resume (implies --resume).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the GAN, the sampling and the first classifier seed.")
+def run_command(data, class_name, ratio, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs, quality,
+                splits_file, out, resume, study_dir, seed):
+    """Run the whole study: split, train the GAN on the minority training images, sample, measure quality,
+    balance, train every classifier arm over several seeds, evaluate on real held-out images, write one report.
+
+    With no options it runs on the bundled data with the quick preset. Ctrl-C stops it; `xgan run --resume`
+    continues at the stage that did not finish (the GAN from its last checkpoint).
+    """
+    from .study import StudyConfig, run_study
+
+    if resume or study_dir:
+        folder = run_study(None if study_dir else StudyConfig(out=str(out)), resume=study_dir, resume_latest=True)
+    else:
+        config = StudyConfig(data=str(data) if data else None, class_name=class_name, ratio=ratio, seeds=seeds, preset=preset,
+                             size=int(size), num_synthetic=num_synthetic, gan_epochs=gan_epochs, classifier_epochs=classifier_epochs,
+                             quality=quality, splits=str(splits_file) if splits_file else None, out=str(out), seed=seed)
+        folder = run_study(config)
+    click.echo(f"study folder {folder}; report {folder / 'report.md'}")
+
+
 def main() -> None:
     """Entry point of the `xgan` console script."""
     cli(prog_name="xgan")

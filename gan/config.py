@@ -65,7 +65,7 @@ class GanConfig:
     beta_1: float = 0.5  # Adam's first-moment decay
     augment: str = DEFAULT_POLICY  # DiffAugment policy, applied to real and fake; "" = none
     ema_kimg: float = 1.0  # half-life of the generator's weight average, in thousand images; 0 = no averaging
-    ema_rampup: float | None = 0.05  # half-life is at most this fraction of the images seen so far; None = off
+    ema_rampup: float = 0.05  # half-life is at most this fraction of the images seen so far; 0 = no cap
     preview_every: int = 10  # epochs between preview grids (and loss plots)
     checkpoint_every: int = 25  # epochs between resume checkpoints (also at the end and on interrupt)
     snapshot_every: int = 50  # epochs between saved EMA-generator snapshots for checkpoint selection
@@ -89,8 +89,8 @@ class GanConfig:
             raise _invalid("beta_1", "a number in [0, 1)", self.beta_1)
         if not self.ema_kimg >= 0:
             raise _invalid("ema_kimg", "a non-negative number", self.ema_kimg)
-        if self.ema_rampup is not None and not self.ema_rampup > 0:
-            raise _invalid("ema_rampup", "a positive fraction, or None", self.ema_rampup)
+        if not self.ema_rampup >= 0:
+            raise _invalid("ema_rampup", "a non-negative fraction (0 = no ramp-up)", self.ema_rampup)
         parse_policy(self.augment)
 
     def to_dict(self) -> dict:

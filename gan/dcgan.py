@@ -30,7 +30,7 @@ class DCGAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, training_images: np.ndarray, *,
                  batch_size: int = 32, augment_policy: str = "", ema_kimg: float = 1.0,
-                 ema_rampup: float | None = 0.05, seed: int = 0, **kwargs):
+                 ema_rampup: float = 0.05, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         images = np.asarray(training_images)
         if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
@@ -46,7 +46,7 @@ class DCGAN(keras.Model):
         self.batch_size = int(batch_size)
         self.augment_policy = parse_policy(augment_policy)
         self.ema_kimg = float(ema_kimg)
-        self.ema_rampup = ema_rampup
+        self.ema_rampup = float(ema_rampup)
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed")
         self._real_pool = tf.constant(images[..., None])
 
@@ -127,7 +127,7 @@ class DCGAN(keras.Model):
         """
         images_seen = tf.cast(self.g_optimizer.iterations, "float32") * self.batch_size
         half_life = tf.constant(self.ema_kimg * 1000.0)
-        if self.ema_rampup is not None:
+        if self.ema_rampup > 0:
             half_life = tf.minimum(half_life, images_seen * self.ema_rampup)
         beta = tf.where(half_life > 0, 0.5 ** (self.batch_size / tf.maximum(half_life, 1e-8)), 0.0)
         for average, current in zip(self.ema_generator.weights, self.generator.weights):

@@ -27,9 +27,7 @@ def plot_history(history: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    extras = sorted({key for entry in history for key, value in entry.items()
-                     if key not in (*NOT_PLOTTED, *LOSSES, *ACCURACIES) and _is_number(value)})
-    panels = [("loss", LOSSES), ("discriminator accuracy", ACCURACIES)] + [(name, (name,)) for name in extras]
+    panels = plot_panels(history)
     columns = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.2 * rows), squeeze=False)
@@ -53,6 +51,13 @@ def plot_history(history: list[dict], path: Path) -> Path:
         figure.savefig(temporary, format="png", dpi=90)
     plt.close(figure)
     return Path(path)
+
+
+def plot_panels(history: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
+    """(title, metric names) of each panel: losses, accuracies, then one per other numeric metric."""
+    extras = sorted({key for entry in history for key, value in entry.items()
+                     if key not in (*NOT_PLOTTED, *LOSSES, *ACCURACIES) and _is_number(value)})
+    return [("loss", LOSSES), ("discriminator accuracy", ACCURACIES)] + [(name, (name,)) for name in extras]
 
 
 def _is_number(value) -> bool:

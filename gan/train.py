@@ -249,3 +249,28 @@ def _stop_on_signals(recorder):
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def run_summary(run_dir: Path) -> str:
+    """A few lines about a run folder: where it is, how far it got, its last losses, what to do next."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    history_path = run_dir / "history.json"
+    history = read_json(history_path) if history_path.is_file() else []
+    last = history[-1] if history else {}
+    from .checkpoint import list_checkpoints
+
+    snapshots = list_checkpoints(run_dir)
+    seconds = sum(entry.get("seconds") or 0 for entry in history)
+    lines = [
+        f"GAN run: {run_dir}",
+        f"  class {config.get('class_name')!r}: {config.get('num_training_images')} training images of {config.get('dataset_name')}, "
+        f"{config.get('image_size')} px",
+        f"  epochs: {last.get('epoch', 0)} of {config.get('num_epochs')} ({last.get('kimg', 0)} kimg, {seconds:.0f} s of training)",
+    ]
+    if last:
+        lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+                                                  if isinstance(last.get(key), (int, float))))
+    lines.append(f"  snapshots: {', '.join(snapshots) if snapshots else 'none'}; previews in {run_dir / 'previews'}, curves in {run_dir / 'losses.png'}")
+    lines.append(f"  next: xgan sample --run {run_dir} --n 400")
+    return "\n".join(lines)
