@@ -184,12 +184,13 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--batch-size", type=click.IntRange(min=1), default=40, help="Batch size (the study's 40).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", help="adam, or the study's sgd (momentum 5/6).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, help="Learning rate (the study's: 1e-4 with sgd).")
+@click.option("--lr-decay", type=click.FloatRange(min=0), default=0.0, help="Inverse time decay per step, lr / (1 + decay * step), as Keras' old `decay` argument.")
 @click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
-             optimizer, learning_rate, monitor, positive, out, seed):
+             optimizer, learning_rate, lr_decay, monitor, positive, out, seed):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -200,7 +201,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
 
     config = ClassifyConfig(data=data, splits=splits_file, with_gan=with_gan, synthetic=tuple(synthetic), manifest=manifest,
                             ratio=ratio, compare=compare, seeds=seeds, size=size, epochs=epochs, patience=patience,
-                            batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, monitor=monitor,
+                            batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
                             positive=positive, out=out, seed=seed)
     click.echo(run_classify(config).summary)
 
