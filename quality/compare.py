@@ -3,7 +3,7 @@
 import numpy as np
 
 from .kid import frechet_distance, kernel_inception_distance
-from .prdc import precision_recall
+from .prdc import matched_precision_recall
 from .two_sample import classifier_two_sample_test
 
 FRECHET_NOTE = ("biased upwards with few images (not 0 even for two draws of one distribution); compare only "
@@ -20,7 +20,8 @@ def compare_feature_sets(real, synthetic, val=None, *, neighbours: int = 3, kid_
         val: (V, D) features of the class's held-out validation images, or None: with two or more,
             KID of the synthetic images against them, and a real-versus-real baseline (validation
             against training images) that shows what a perfect generator would score.
-        neighbours: k of the precision/recall manifolds.
+        neighbours: k of the precision/recall manifolds; the larger set is subsampled to the
+            smaller one's size (see `matched_precision_recall`).
         kid_subsets: subsets KID is averaged over.
         kid_subset_size: upper bound on the images per KID subset.
         num_folds: cross-validation folds of the two-sample test (fewer when a set is smaller).
@@ -39,7 +40,7 @@ def compare_feature_sets(real, synthetic, val=None, *, neighbours: int = 3, kid_
                              "num_real": len(real), "num_synthetic": len(synthetic)},
     }
     if min(len(real), len(synthetic)) > neighbours:
-        result["precision_recall"] = precision_recall(real, synthetic, neighbours).to_dict()
+        result["precision_recall"] = matched_precision_recall(real, synthetic, neighbours, seed=seed)
     else:
         result["precision_recall"] = None
         notes.append(f"precision/recall skipped: needs more than k={neighbours} images in each set")
@@ -57,7 +58,7 @@ def compare_feature_sets(real, synthetic, val=None, *, neighbours: int = 3, kid_
             "num_val": len(val),
             "kid_synthetic_vs_val": kernel_inception_distance(val, synthetic, **kid_options).to_dict(),
             "kid_val_vs_train": kernel_inception_distance(real, val, **kid_options).to_dict(),
-            "precision_recall_val_vs_train": (precision_recall(real, val, neighbours).to_dict()
+            "precision_recall_val_vs_train": (matched_precision_recall(real, val, neighbours, seed=seed)
                                               if len(val) > neighbours else None),
         }
     else:

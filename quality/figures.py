@@ -41,8 +41,8 @@ def plot_closest_pairs(path: Path, pairs: list[dict], synthetic_images, real_ima
             if offset == 0:
                 axes.set_xlabel(f"r = {pair['correlation']:.3f}" + ("  NEAR COPY" if copied else ""), fontsize=8,
                                 color="red" if copied else "black")
-    figure.suptitle(f"Closest synthetic / real-training pairs (pixel correlation r; near copy at r >= {threshold})",
-                    fontsize=10)
+    figure.suptitle(f"Closest synthetic / real-training pairs, each training image once\n"
+                    f"(pixel correlation r; near copy at r >= {threshold})", fontsize=10)
     return save_figure(figure, path)
 
 
@@ -97,21 +97,29 @@ def plot_feature_spaces(path: Path, spaces: dict[str, dict]) -> Path:
     return save_figure(figure, path)
 
 
+def mosaic(images, columns: int) -> np.ndarray:
+    """Tile (N, S, S) images into one image, `columns` wide, with a 2-pixel white gap."""
+    images = np.asarray(images)
+    rows = int(np.ceil(len(images) / columns))
+    size, gap = images.shape[1], 2
+    canvas = np.full((rows * (size + gap) - gap, columns * (size + gap) - gap), 255, np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        canvas[row * (size + gap):row * (size + gap) + size, column * (size + gap):column * (size + gap) + size] = image
+    return canvas
+
+
 def plot_sample_grid(path: Path, real_images, synthetic_images, num_images: int = 16, seed: int = 0) -> Path:
     """Random real training images (left) and synthetic images (right), for a look by eye."""
     rng = np.random.default_rng(seed)
-    columns = 4
-    figure = Figure(figsize=(2 * 2 * columns * 0.9 + 0.4, 2 * int(np.ceil(num_images / columns)) * 0.9 + 0.6))
-    grids = figure.subfigures(1, 2)
-    for grid, images, title in ((grids[0], real_images, "real training images"),
-                                (grids[1], synthetic_images, "synthetic images")):
-        chosen = rng.choice(len(images), min(num_images, len(images)), replace=False)
-        rows = int(np.ceil(len(chosen) / columns))
-        for position, index in enumerate(chosen, start=1):
-            axes = grid.add_subplot(rows, columns, position)
-            axes.imshow(images[index], cmap="gray", vmin=0, vmax=255)
-            axes.axis("off")
-        grid.suptitle(f"{title} (random {len(chosen)} of {len(images)})", fontsize=9)
+    figure = Figure(figsize=(11, 5.6))
+    for position, (images, title) in enumerate(((real_images, "real training images"),
+                                                (synthetic_images, "synthetic images")), start=1):
+        chosen = np.sort(rng.choice(len(images), min(num_images, len(images)), replace=False))
+        axes = figure.add_subplot(1, 2, position)
+        axes.imshow(mosaic(np.asarray(images)[chosen], 4), cmap="gray", vmin=0, vmax=255)
+        axes.axis("off")
+        axes.set_title(f"{title} (random {len(chosen)} of {len(images)})", fontsize=9)
     return save_figure(figure, path)
 
 
@@ -127,6 +135,9 @@ def plot_checkpoint_kid(path: Path, scores: list[dict], recommended: str) -> Pat
         if score["checkpoint"] == recommended:
             axes.scatter([score["step"]], [mean], s=150, facecolors="none", edgecolors="black",
                          label=f"recommended: {recommended}", zorder=3)
+    if means.max() > 20 * max(np.median(np.abs(means)), 1e-9):
+        # An early checkpoint far off would flatten the rest: a log scale that also takes values <= 0.
+        axes.set_yscale("symlog", linthresh=1.0)
     axes.set_xlabel("training step of the checkpoint")
     axes.set_ylabel("KID x 1000 (lower is better)")
     axes.set_title(f"Checkpoint selection by KID ({scores[0]['feature_name']} features)", fontsize=10)

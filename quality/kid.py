@@ -7,11 +7,9 @@ gives an error bar. The Fréchet distance (FID's formula) is biased upwards at s
 amount that depends on the number of images, so two values are only comparable at equal sizes.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 DEFAULT_NUM_SUBSETS = 100
 DEFAULT_MAX_SUBSET_SIZE = 1000
@@ -113,13 +111,26 @@ def kernel_inception_distance(real_features, synthetic_features, *, num_subsets:
                      num_subsets=num_subsets, num_real=len(real), num_synthetic=len(synthetic))
 
 
-def frechet_distance(real_features, synthetic_features, eps: float = 1e-6) -> float:
+def trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray) -> float:
+    """tr(sqrtm(A B)) for symmetric positive semi-definite A and B, through two symmetric eigendecompositions.
+
+    A B is similar to sqrt(A) B sqrt(A), which is symmetric PSD, so the trace of the root is the
+    sum of the square roots of its eigenvalues. This is exact, also when A or B is singular (fewer
+    images than dimensions), and takes milliseconds where a general matrix root (`scipy.linalg.sqrtm`)
+    takes seconds at 256 dimensions and minutes at InceptionV3's 2048.
+    """
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    middle = root_a @ cov_b @ root_a
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2.0)
+    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+
+
+def frechet_distance(real_features, synthetic_features) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (the FID formula).
 
     Biased upwards with few images (it is not zero for two draws of one distribution, and the bias
     shrinks as 1/N), so report it with the number of images and compare only at equal sizes.
-    When the covariance product is singular (fewer images than dimensions), `eps` is added to both
-    diagonals, as pytorch-fid does.
     """
     real = _check_features("real_features", real_features)
     synthetic = _check_features("synthetic_features", synthetic_features)
@@ -129,14 +140,7 @@ def frechet_distance(real_features, synthetic_features, eps: float = 1e-6) -> fl
     mu_real, mu_synthetic = real.mean(axis=0), synthetic.mean(axis=0)
     cov_real = np.atleast_2d(np.cov(real, rowvar=False))
     cov_synthetic = np.atleast_2d(np.cov(synthetic, rowvar=False))
-    with warnings.catch_warnings():
-        # A singular product (fewer images than dimensions) is expected here and handled below.
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        covmean = scipy.linalg.sqrtm(cov_real @ cov_synthetic)
-        if not np.isfinite(covmean).all():
-            offset = np.eye(len(cov_real)) * eps
-            covmean = scipy.linalg.sqrtm((cov_real + offset) @ (cov_synthetic + offset))
-    covmean = np.real(covmean)
     difference = mu_real - mu_synthetic
-    value = difference @ difference + np.trace(cov_real) + np.trace(cov_synthetic) - 2.0 * np.trace(covmean)
+    value = (difference @ difference + np.trace(cov_real) + np.trace(cov_synthetic)
+             - 2.0 * trace_sqrt_product(cov_real, cov_synthetic))
     return float(max(value, 0.0))

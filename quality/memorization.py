@@ -16,7 +16,7 @@ sits above what distinct real images reach on their data; pass another threshold
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import pairwise_distances
+from scipy.spatial.distance import cdist
 
 DEFAULT_COPY_THRESHOLD = 0.95
 _CHUNK = 256
@@ -64,7 +64,7 @@ def nearest_by_correlation(queries, references, exclude_self: bool = False) -> t
 
 def nearest_by_distance(queries, references, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """For every query feature row, the index of the nearest reference row (Euclidean) and the distance."""
-    distances = pairwise_distances(np.asarray(queries, np.float64), np.asarray(references, np.float64))
+    distances = cdist(np.asarray(queries, np.float64), np.asarray(references, np.float64))
     if exclude_self:
         np.fill_diagonal(distances, np.inf)
     index = distances.argmin(axis=1)
@@ -111,9 +111,18 @@ class MemorizationResult:
     def share_near_copies(self) -> float:
         return len(self.near_copies) / len(self.nearest_correlation)
 
-    def closest_pairs(self, num_pairs: int) -> np.ndarray:
-        """Indices of the `num_pairs` synthetic images with the highest correlation to a training image."""
-        return np.argsort(-self.nearest_correlation, kind="stable")[:num_pairs]
+    def closest_pairs(self, num_pairs: int, distinct_training_images: bool = True) -> np.ndarray:
+        """Indices of the `num_pairs` synthetic images with the highest correlation to a training image.
+
+        With `distinct_training_images`, each training image appears once (with its closest
+        synthetic image), so the figure shows as many patients as it can rather than one
+        average-looking training image that many blurry samples resemble.
+        """
+        order = np.argsort(-self.nearest_correlation, kind="stable")
+        if distinct_training_images:
+            _, first = np.unique(self.nearest_index[order], return_index=True)
+            order = order[np.sort(first)]
+        return order[:num_pairs]
 
     @property
     def warning(self) -> str | None:

@@ -17,8 +17,7 @@ distributions match), coverage is the share of real balls that hold at least one
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import pairwise_distances
-from sklearn.neighbors import NearestNeighbors
+from scipy.spatial.distance import cdist
 
 DEFAULT_K = 3
 
@@ -40,11 +39,14 @@ class PrecisionRecall:
 
 
 def kth_neighbour_radii(features: np.ndarray, k: int) -> np.ndarray:
-    """Distance from every row to its k-th nearest other row (Euclidean)."""
-    # k + 1 neighbours: the first is the row itself (distance 0).
-    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(features)
-    distances, _ = neighbours.kneighbors(features)
-    return distances[:, k]
+    """Distance from every row to its k-th nearest other row (Euclidean).
+
+    Exact distances (`cdist` subtracts rather than expanding |a|² + |b|² - 2ab), so a repeated row
+    has radius exactly 0, as mode collapse needs. Sets here are at most a few thousand rows.
+    """
+    distances = cdist(features, features)
+    # Position k after sorting: position 0 is the row itself (distance 0).
+    return np.partition(distances, k, axis=1)[:, k]
 
 
 def precision_recall(real_features, synthetic_features, k: int = DEFAULT_K) -> PrecisionRecall:
@@ -71,7 +73,7 @@ def precision_recall(real_features, synthetic_features, k: int = DEFAULT_K) -> P
                          f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
     real_radii = kth_neighbour_radii(real, k)
     synthetic_radii = kth_neighbour_radii(synthetic, k)
-    distances = pairwise_distances(real, synthetic)  # (N, M)
+    distances = cdist(real, synthetic)  # (N, M)
     inside_real_balls = distances <= real_radii[:, None]
     inside_synthetic_balls = distances <= synthetic_radii[None, :]
     return PrecisionRecall(
@@ -81,3 +83,36 @@ def precision_recall(real_features, synthetic_features, k: int = DEFAULT_K) -> P
         coverage=float((distances.min(axis=1) <= real_radii).mean()),
         k=k, num_real=len(real), num_synthetic=len(synthetic),
     )
+
+
+def matched_precision_recall(real_features, synthetic_features, k: int = DEFAULT_K, num_repeats: int = 10,
+                             seed: int = 0) -> dict:
+    """Precision, recall, density and coverage on sets of equal size, averaged over random draws.
+
+    k-NN radii shrink as a set grows, so with 500 synthetic and 32 real images recall comes out too
+    low and precision too high even for a perfect generator; the papers compare equal-sized sets.
+    The larger set is subsampled (without replacement) to the smaller one's size `num_repeats`
+    times; equal sizes need one draw.
+
+    Returns:
+        A JSON-ready dict: the four metrics (means), their standard deviations over draws
+        (`*_std`), `set_size`, `num_repeats`, `k`, `num_real`, `num_synthetic`.
+    """
+    real = np.asarray(real_features, dtype=np.float64)
+    synthetic = np.asarray(synthetic_features, dtype=np.float64)
+    size = min(len(real), len(synthetic))
+    repeats = 1 if len(real) == len(synthetic) else num_repeats
+    if repeats < 1:
+        raise ValueError(f"Invalid value received for argument `num_repeats`. Expected a positive integer. Received: num_repeats={num_repeats}")
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(repeats):
+        real_draw = real if len(real) == size else real[rng.choice(len(real), size, replace=False)]
+        synthetic_draw = synthetic if len(synthetic) == size else synthetic[rng.choice(len(synthetic), size, replace=False)]
+        draws.append(precision_recall(real_draw, synthetic_draw, k))
+    result = {}
+    for name in ("precision", "recall", "density", "coverage"):
+        values = np.array([getattr(draw, name) for draw in draws])
+        result[name], result[f"{name}_std"] = float(values.mean()), float(values.std())
+    result.update(set_size=size, num_repeats=repeats, k=k, num_real=len(real), num_synthetic=len(synthetic))
+    return result

@@ -37,7 +37,8 @@ def describe_precision_recall(precision_recall: dict | None, baseline: dict | No
         return "precision/recall: not computed (too few images)"
     precision, recall = precision_recall["precision"], precision_recall["recall"]
     text = (f"precision {precision:.2f} (share of synthetic images inside the real manifold: fidelity), "
-            f"recall {recall:.2f} (share of real images inside the synthetic manifold: diversity)")
+            f"recall {recall:.2f} (share of real images inside the synthetic manifold: diversity), on sets of "
+            f"{precision_recall.get('set_size', '?')} images each")
     if baseline:
         text += f"; held-out real images score precision {baseline['precision']:.2f}, recall {baseline['recall']:.2f}"
     if recall < LOW_RECALL:
@@ -120,7 +121,8 @@ def format_markdown(report: dict) -> str:
         "with the held-out-real column, which is what a perfect generator would score. The Fréchet distance "
         "(FID's formula) is biased upwards at these sizes and is given for comparison with equal-sized reports "
         "only. Precision is fidelity, recall is diversity (k-NN manifolds, "
-        f"k={report['config']['neighbours']}); a collapsed generator has low recall. The two-sample AUC is "
+        f"k={report['config']['neighbours']}, the larger set subsampled to the smaller one's size and averaged "
+        "over 10 draws, as k-NN radii shrink when a set grows); a collapsed generator has low recall. The two-sample AUC is "
         "cross-validated (each image scored by a model that never saw it); 0.5 is best.",
         "",
         "## Memorization (patient privacy)",

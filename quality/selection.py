@@ -60,8 +60,9 @@ def recommend_checkpoint(scores: list[CheckpointScore]) -> tuple[CheckpointScore
     reason = (f"`{best.checkpoint}` (step {best.step}) has the lowest KID ×1000, "
               f"{1000 * best.kid.mean:.2f} ± {1000 * best.kid.std:.2f}")
     if close:
-        reason += (f"; {', '.join(f'`{name}`' for name in close)} lie within one standard deviation of it, "
-                   "so the choice between them is not clear-cut (look at their previews too)")
+        verb = "lies" if len(close) == 1 else "lie"
+        reason += (f"; {', '.join(f'`{name}`' for name in close)} {verb} within one standard deviation of it, "
+                   "so the choice is not clear-cut (look at their previews too)")
     else:
         reason += f", more than one standard deviation below the other {len(scores) - 1} checkpoint(s)"
     return best, reason

@@ -87,7 +87,7 @@ def test_recommendation_is_the_lowest_kid():
 
 def test_recommendation_names_checkpoints_it_cannot_tell_apart():
     best, reason = recommend_checkpoint([score("a", 50, 0.021, 0.001), score("b", 100, 0.020, 0.005)])
-    assert best.checkpoint == "b" and "`a` lie within one standard deviation" in reason
+    assert best.checkpoint == "b" and "`a` lies within one standard deviation" in reason
     tied, _ = recommend_checkpoint([score("a", 50, 0.02, 0.0), score("b", 100, 0.02, 0.0)])
     assert tied.checkpoint == "b"  # a tie goes to the later step
 

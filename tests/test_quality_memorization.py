@@ -72,10 +72,16 @@ def test_feature_distances_find_the_copied_image(training_images):
     assert result.summary()["features"]["share_same_nearest_as_pixels"] == 1.0
 
 
-def test_closest_pairs_are_sorted(training_images):
-    result = find_memorization(training_images[[1, 2]] // 2 + training_images[[0, 0]] // 2, training_images, keys(12))
-    pairs = result.closest_pairs(2)
-    assert result.nearest_correlation[pairs[0]] >= result.nearest_correlation[pairs[1]]
+def test_closest_pairs_are_sorted_and_show_each_training_image_once(training_images):
+    # Three blends lean towards training image 0, one towards image 5.
+    synthetic = np.stack([training_images[0] // 2 + training_images[i] // 2 for i in (1, 2, 3)]
+                         + [training_images[5] // 4 + 3 * (training_images[6] // 4)])
+    result = find_memorization(synthetic, training_images, keys(12))
+    pairs = result.closest_pairs(4)
+    correlations = result.nearest_correlation[pairs]
+    assert (np.diff(correlations) <= 0).all()
+    assert len(set(result.nearest_index[pairs])) == len(pairs)
+    assert len(result.closest_pairs(4, distinct_training_images=False)) == 4
 
 
 @pytest.mark.parametrize("kwargs, match", [

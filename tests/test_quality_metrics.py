@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import scipy.linalg
 
-from xgan.quality.kid import frechet_distance, kernel_inception_distance, mmd2_unbiased, polynomial_kernel
-from xgan.quality.prdc import precision_recall
+from xgan.quality.kid import (frechet_distance, kernel_inception_distance, mmd2_unbiased, polynomial_kernel,
+                             trace_sqrt_product)
+from xgan.quality.prdc import matched_precision_recall, precision_recall
 from xgan.quality.two_sample import classifier_two_sample_test, hanley_mcneil_standard_error
 
 
@@ -76,6 +78,11 @@ def test_frechet_distance_known_answer_and_bias():
     assert frechet_distance(draw(0, 10, 30), draw(1, 10, 30)) > 0  # singular covariances still give a value
 
 
+def test_trace_sqrt_product_matches_scipy_sqrtm():
+    a, b = np.cov(draw(0, 50, 6), rowvar=False), np.cov(draw(1, 50, 6, shift=1.0) * 2, rowvar=False)
+    assert trace_sqrt_product(a, b) == pytest.approx(np.trace(scipy.linalg.sqrtm(a @ b)).real, rel=1e-8)
+
+
 def test_precision_recall_of_matching_sets_is_high():
     result = precision_recall(draw(0, 300, 4), draw(1, 300, 4), k=3)
     assert result.precision > 0.8 and result.recall > 0.8
@@ -89,6 +96,20 @@ def test_collapsed_set_has_low_recall_but_can_keep_precision():
     assert result.precision == 1.0
     assert result.recall < 0.05
     assert result.coverage < 0.05
+
+
+def test_matched_sizes_remove_the_size_bias_of_recall():
+    real, synthetic = draw(0, 40, 16), draw(1, 500, 16)  # one distribution, very different sizes
+    raw = precision_recall(real, synthetic)
+    matched = matched_precision_recall(real, synthetic, num_repeats=10)
+    assert raw.recall < raw.precision - 0.1  # small synthetic balls: recall too low
+    assert abs(matched["recall"] - matched["precision"]) < 0.15
+    assert matched["set_size"] == 40 and matched["num_repeats"] == 10 and matched["recall_std"] > 0
+
+
+def test_matched_collapsed_set_still_has_low_recall():
+    matched = matched_precision_recall(draw(0, 300, 4), np.repeat(draw(1, 1, 4), 100, axis=0))
+    assert matched["recall"] < 0.05 and matched["set_size"] == 100
 
 
 def test_shifted_set_has_low_precision():
