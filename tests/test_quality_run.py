@@ -58,3 +58,14 @@ def test_unknown_checkpoint_is_refused(gan_run, tmp_path):
     result = CliRunner().invoke(cli, ["quality", "--run", str(gan_run), "--checkpoint", "epoch_0099",
                                       "--features", "pixels", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "Expected one of epoch_0001" in result.output
+
+
+def test_a_sampled_folder_finds_its_run_dataset_and_class(gan_run, tmp_path):
+    from xgan.gan import sample_to_folder
+
+    folder = sample_to_folder(gan_run, 12, tmp_path / "synthetic", seed=3)
+    outcome = run_quality(QualityConfig(synthetic=str(folder), features=("pixels",), kid_subsets=5))
+    report = json.loads((outcome.out_dir / "quality.json").read_text())
+    assert outcome.out_dir == folder / "quality"
+    assert report["synthetic"]["run"] == str(gan_run.resolve()) and report["synthetic"]["num_images"] == 12
+    assert report["reference"]["class_name"] == "covid" and "training_keys.json" in report["reference"]["note"]
