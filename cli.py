@@ -273,11 +273,11 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
 
     try:
         if resume is not None:
-            fixed = [name for name, value in ctx.params.items()
-                     if name not in ("resume", "epochs", "kimg", "out") and value is not None
-                     and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+            fixed = [param.opts[0] for param in ctx.command.params
+                     if param.name not in ("resume", "epochs", "kimg", "out")
+                     and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
             if fixed:
-                raise UserError(f"--resume keeps the run's own options; drop {', '.join('--' + n.replace('_', '-') for n in fixed)} (only --epochs and --kimg can change)")
+                raise UserError(f"--resume keeps the run's own options; drop {', '.join(fixed)} (only --epochs and --kimg can change)")
             run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg)
         else:
             config = GanConfig(

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target
+from ..balance import build_training_set, class_weights, parse_target, read_training_manifest
 from ..dataset import Dataset, load_dataset
 from ..errors import UserError
-from ..runs import new_run_dir, write_json, write_text
+from ..runs import new_run_dir, read_json, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import ClassifierConfig
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
@@ -53,6 +53,7 @@ class ClassifyConfig:
     batch_size: int = 40
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    lr_decay: float = 0.0  # inverse time decay per step (the study decayed its learning rate)
     monitor: str = "val_auc"
     positive: str | None = None  # positive class; None: the minority
     out: Path = Path("samples")  # parent of the numbered run folder
@@ -95,7 +96,8 @@ class ClassifyConfig:
     def classifier_config(self, **overrides) -> ClassifierConfig:
         """The network's config for these options."""
         values = {"image_size": self.size, "epochs": self.epochs, "patience": self.patience, "batch_size": self.batch_size,
-                  "optimizer": self.optimizer, "learning_rate": self.learning_rate, "monitor": self.monitor, "seed": self.seed}
+                  "optimizer": self.optimizer, "learning_rate": self.learning_rate, "lr_decay": self.lr_decay,
+                  "monitor": self.monitor, "seed": self.seed}
         return ClassifierConfig(**{**values, **overrides})
 
     def to_dict(self) -> dict:
@@ -105,7 +107,7 @@ class ClassifyConfig:
                 "manifest": None if self.manifest is None else str(self.manifest), "ratio": self.ratio, "compare": self.compare,
                 "seeds": self.seeds, "size": self.size, "epochs": self.epochs, "patience": self.patience,
                 "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
-                "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed}
+                "lr_decay": self.lr_decay, "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed}
 
 
 @dataclass
@@ -165,6 +167,7 @@ def prepare_experiment(config: ClassifyConfig) -> Experiment:
                             split_images(dataset, splits, "val"), split_images(dataset, splits, "test"))
     if config.manifest:
         experiment.manifest_rows = read_training_manifest(config.manifest)
+        check_manifest_dataset(Path(config.manifest), dataset)
     for name, images in (("train", experiment.train), ("val", experiment.validation), ("test", experiment.test)):
         missing = [c for c in experiment.class_names if c not in images.labels]
         if missing and name != "train":
@@ -172,6 +175,20 @@ def prepare_experiment(config: ClassifyConfig) -> Experiment:
         elif missing:
             raise UserError(f"{splits.path}: the train split has no image of class {missing[0]}; the classifier needs both classes")
     return experiment
+
+
+def check_manifest_dataset(manifest: Path, dataset: Dataset) -> None:
+    """Refuse a training manifest whose record (`xgan balance` writes `<manifest>.json` beside it) names another dataset."""
+    record_path = manifest.with_suffix(".json")
+    if not record_path.is_file():
+        return
+    try:
+        fingerprint = read_json(record_path).get("dataset_fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return  # the manifest's own rows are still checked against the splits
+    if fingerprint and fingerprint != dataset.fingerprint:
+        raise UserError(f"{manifest}: made from dataset fingerprint {fingerprint} ({record_path.name}), but {dataset.source} has "
+                        f"fingerprint {dataset.fingerprint}; pass the --data the manifest was made from")
 
 
 def balancing_target(config: ClassifyConfig, experiment: Experiment):
@@ -194,9 +211,7 @@ def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed:
         weights = class_weights(dataset.class_counts(set(splits.keys("train"))))
         return experiment.train, {1: weights[experiment.positive], 0: weights[experiment.negative]}
     if arm == "oversample":
-        target = balancing_target(config, experiment)
-        resolve_target(dataset.class_counts(set(splits.keys("train"))), target)
-        rows = build_training_set(dataset, splits, target, method="oversample", seed=seed)
+        rows = build_training_set(dataset, splits, balancing_target(config, experiment), method="oversample", seed=seed)
         return rows_to_images(rows, dataset, splits), None
     if arm == "gan":
         if experiment.manifest_rows:
@@ -206,8 +221,13 @@ def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed:
     raise ValueError(f"Invalid value received for argument `arm`. Expected one of {', '.join(ARMS)}. Received: arm={arm!r}")
 
 
-def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path) -> ArmRun:
-    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`."""
+def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
+            prepared: tuple[LabeledImages, dict | None] | None = None) -> ArmRun:
+    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
+
+    Args:
+        prepared: the arm's training set for this seed when already built (`training_set`).
+    """
     # Imported here: TensorFlow takes seconds to import and the CLI imports this module lazily anyway.
     from .metrics import binary_metrics
     from .report import json_ready
@@ -216,7 +236,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
 
     import keras
 
-    images, weights = training_set(arm, config, experiment, seed)
+    images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
     network = config.classifier_config(seed=seed, augment=arm == "classic", class_names=experiment.class_names,
                                        positive_class=experiment.positive)
@@ -267,8 +287,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     start = time.perf_counter()
     experiment = prepare_experiment(config)
     arms = config.arms
-    for arm in arms:  # build every training set once before training: bad input fails in seconds, not minutes
-        training_set(arm, config, experiment, config.seed)
+    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes.
+    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms}
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     run_dir = new_run_dir(config.out, description)
     write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
@@ -278,7 +298,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     for arm in arms:
         for seed in config.seed_list:
             folder = run_dir / "arms" / arm / f"seed{seed}" if config.compare else run_dir
-            runs.append(run_arm(arm, seed, config, experiment, folder))
+            runs.append(run_arm(arm, seed, config, experiment, folder, prepared.pop(arm) if seed == config.seed else None))
     if config.compare:
         report = compare_arms(runs, experiment, config.seed)
         report["seconds"] = time.perf_counter() - start

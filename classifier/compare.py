@@ -38,9 +38,9 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         baseline: the arm the others are compared with.
 
     Returns:
-        A dict with the test set's make-up, per-arm runs and mean/std per metric, and per non-baseline
-        arm: a bootstrap interval per metric, McNemar tests per seed and on the seed ensemble, and
-        a verdict per headline metric.
+        A dict with the test set's make-up, per-arm runs and mean/std per metric, `comparisons`: per
+        non-baseline arm a `paired_comparison` with the baseline, and `gan_vs_oversample` when both
+        arms ran.
     """
     y_true = experiment.test.targets(experiment.positive)
     arms = list(dict.fromkeys(run.arm for run in runs))
@@ -75,20 +75,30 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         }
     if baseline not in probabilities:
         return report
-    base = probabilities[baseline]
     for arm in arms:
-        if arm == baseline:
-            continue
-        intervals = {m: paired_bootstrap(y_true, probabilities[arm], base, m, num_resamples=NUM_RESAMPLES,
-                                         confidence=CONFIDENCE, seed=seed) for m in METRICS}
-        per_seed = [{"seed": s, **mcnemar_exact((base[k] >= 0.5) == y_true, (probabilities[arm][k] >= 0.5) == y_true)}
-                    for k, s in enumerate(seeds)]
-        ensemble = mcnemar_exact((base.mean(0) >= 0.5) == y_true, (probabilities[arm].mean(0) >= 0.5) == y_true)
-        report["comparisons"][arm] = {
-            "differences": intervals,
-            "verdicts": {m: verdict(intervals[m]) for m in METRICS},
-            "mcnemar": {"per_seed": per_seed, "ensemble": ensemble,
-                        "ensemble_accuracy": {"baseline": float(batched_metric("accuracy", y_true, base.mean(0))),
-                                              arm: float(batched_metric("accuracy", y_true, probabilities[arm].mean(0)))}},
-        }
+        if arm != baseline:
+            report["comparisons"][arm] = paired_comparison(y_true, probabilities[arm], probabilities[baseline], seeds, seed)
+    if "gan" in probabilities and "oversample" in probabilities:
+        # A GAN is only worth its cost where it beats repeating the real minority images.
+        report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed)
     return report
+
+
+def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0) -> dict:
+    """Arm against a reference arm, both (seeds, N) probabilities on the same test images.
+
+    Returns:
+        differences (a bootstrap interval per metric), verdicts, and McNemar's exact test per seed
+        and on the seed-averaged (ensemble) predictions, with the two ensembles' accuracies.
+    """
+    intervals = {m: paired_bootstrap(y_true, arm, reference, m, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed)
+                 for m in METRICS}
+    per_seed = [{"seed": s, **mcnemar_exact((reference[k] >= 0.5) == y_true, (arm[k] >= 0.5) == y_true)} for k, s in enumerate(seeds)]
+    ensemble_arm, ensemble_reference = arm.mean(0), reference.mean(0)
+    return {
+        "differences": intervals,
+        "verdicts": {m: verdict(intervals[m]) for m in METRICS},
+        "mcnemar": {"per_seed": per_seed, "ensemble": mcnemar_exact((ensemble_reference >= 0.5) == y_true, (ensemble_arm >= 0.5) == y_true),
+                    "ensemble_accuracy": {"reference": float(batched_metric("accuracy", y_true, ensemble_reference)),
+                                          "arm": float(batched_metric("accuracy", y_true, ensemble_arm))}},
+    }

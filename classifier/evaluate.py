@@ -5,7 +5,7 @@ out with a warning and a count, so a score never includes an image the model has
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,20 @@ def seen_hashes(model_path: Path) -> set[str]:
         raise UserError(f"{path}: not readable ({error}); expected the hashes of the model's training images") from None
 
 
+def name_integer_labels(dataset, class_names: list[str]):
+    """Give an .npz's bare integer labels (0, 1) the model's class names, in the MedMNIST order (label i = i-th name).
+
+    An .npz without `class_names` whose file name is not a known MedMNIST set has labels "0" and "1";
+    the model's sorted class names are what its own .npz labels meant. Logged, never silent.
+    """
+    if dataset.kind != "npz" or not all(name.isdigit() and int(name) < len(class_names) for name in dataset.class_names):
+        return dataset
+    names = {name: class_names[int(name)] for name in dataset.class_names}
+    log.warning("%s: integer labels read as the model's classes: %s", dataset.source, ", ".join(f"{k} = {v}" for k, v in names.items()))
+    records = [replace(record, label=names[record.label]) for record in dataset.records]
+    return replace(dataset, records=records, class_names=sorted(set(names.values())))
+
+
 def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent: Path = Path("samples")) -> EvaluateResult:
     """Score a saved classifier on every image of `data` and write metrics.json, predictions.csv and plots.
 
@@ -63,6 +77,7 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
 
     config, details = load_classifier_config(model_path)
     dataset = load_dataset(data, config.image_size)
+    dataset = name_integer_labels(dataset, config.class_names)
     unknown = [name for name in dataset.class_names if name not in config.class_names]
     if unknown:
         raise UserError(f"{data}: class {unknown[0]!r} is not one the model knows ({', '.join(config.class_names)}); "

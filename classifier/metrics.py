@@ -161,27 +161,27 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
             "num_resamples": int(num_resamples), "num_undefined": int(len(differences) - len(defined))}
 
 
-def mcnemar_exact(baseline_correct, arm_correct) -> dict:
+def mcnemar_exact(reference_correct, arm_correct) -> dict:
     """McNemar's exact test: do two models err on different images more often one way than the other?
 
-    Only the discordant images count: `baseline_only` (baseline right, arm wrong) and `arm_only`.
-    Under the null hypothesis each discordant image goes either way with probability 1/2, so the
-    two-sided p-value is scipy's exact binomial test of `arm_only` successes in the discordant total.
+    Only the discordant images count: `reference_only` (the reference right, the arm wrong) and
+    `arm_only`. Under the null hypothesis each discordant image goes either way with probability
+    1/2, so the two-sided p-value is scipy's exact binomial test of `arm_only` in the discordant total.
 
     Returns:
-        baseline_only, arm_only, both_correct, both_wrong and p_value (1.0 without discordant images).
+        reference_only, arm_only, both_correct, both_wrong and p_value (1.0 without discordant images).
     """
-    baseline_correct = np.asarray(baseline_correct, bool).reshape(-1)
+    reference_correct = np.asarray(reference_correct, bool).reshape(-1)
     arm_correct = np.asarray(arm_correct, bool).reshape(-1)
-    if baseline_correct.shape != arm_correct.shape:
-        raise ValueError(f"Invalid value received for argument `arm_correct`. Expected {len(baseline_correct)} values, one per image. Received: {len(arm_correct)}")
-    baseline_only = int((baseline_correct & ~arm_correct).sum())
-    arm_only = int((~baseline_correct & arm_correct).sum())
-    discordant = baseline_only + arm_only
+    if reference_correct.shape != arm_correct.shape:
+        raise ValueError(f"Invalid value received for argument `arm_correct`. Expected {len(reference_correct)} values, one per image. Received: {len(arm_correct)}")
+    reference_only = int((reference_correct & ~arm_correct).sum())
+    arm_only = int((~reference_correct & arm_correct).sum())
+    discordant = reference_only + arm_only
     p_value = binomtest(arm_only, discordant, 0.5).pvalue if discordant else 1.0
-    return {"baseline_only": baseline_only, "arm_only": arm_only,
-            "both_correct": int((baseline_correct & arm_correct).sum()),
-            "both_wrong": int((~baseline_correct & ~arm_correct).sum()), "p_value": float(p_value)}
+    return {"reference_only": reference_only, "arm_only": arm_only,
+            "both_correct": int((reference_correct & arm_correct).sum()),
+            "both_wrong": int((~reference_correct & ~arm_correct).sum()), "p_value": float(p_value)}
 
 
 def summarize_runs(values) -> dict:

@@ -52,8 +52,15 @@ def _save(figure, path: Path) -> None:
     _pyplot().close(figure)
 
 
-def plot_training_curves(path: Path, histories: dict[str, list[list[dict]]]) -> None:
-    """One row per arm, loss and accuracy apart; one colour per seed, training dashed, validation solid."""
+def plot_training_curves(path: Path, histories: dict[str, list[tuple[int, list[dict], int]]]) -> None:
+    """One row per arm, loss and accuracy apart; one colour per seed, training dashed, validation solid.
+
+    Args:
+        histories: per arm, (seed, per-epoch history, best epoch) of each model; the best epoch,
+            whose weights the model keeps, is marked with a dot on the validation curve.
+    """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     arms = list(histories)
     figure, axes = plt.subplots(len(arms), 2, figsize=(10, 2.7 * len(arms)), squeeze=False)
@@ -61,23 +68,29 @@ def plot_training_curves(path: Path, histories: dict[str, list[list[dict]]]) -> 
     for row, arm in enumerate(arms):
         for column, metric in enumerate(("loss", "accuracy")):
             axis = axes[row, column]
-            for index, history in enumerate(histories[arm]):
+            for index, (seed, history, best_epoch) in enumerate(histories[arm]):
                 epochs = [h["epoch"] for h in history]
                 colour = colours[index % len(colours)]
+                validation = [h.get(f"val_{metric}", np.nan) for h in history]
                 axis.plot(epochs, [h.get(metric, np.nan) for h in history], "--", color=colour, alpha=0.7)
-                axis.plot(epochs, [h.get(f"val_{metric}", np.nan) for h in history], "-", color=colour, label=f"seed {index + 1}")
+                axis.plot(epochs, validation, "-", color=colour, label=f"seed {seed}")
+                if 1 <= best_epoch <= len(validation):
+                    axis.plot(best_epoch, validation[best_epoch - 1], "o", color=colour, markersize=5)
             axis.set_title(f"{arm}: {metric}")
             axis.set_xlabel("epoch")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.grid(alpha=0.3)
-        axes[row, 0].set_ylabel("binary cross-entropy")
+        axes[row, 0].set_yscale("log")  # one diverging epoch would otherwise flatten every other curve
+        axes[row, 0].set_ylabel("binary cross-entropy (log)")
         axes[row, 1].set_ylabel("accuracy")
-    axes[0, 1].legend(title="dashed: train, solid: validation", fontsize=8, title_fontsize=8, loc="lower right")
+    axes[0, 1].legend(title="dashed: train, solid: validation,\ndot: best epoch (kept)", fontsize=8, title_fontsize=8, loc="lower right")
     figure.tight_layout()
     _save(figure, path)
 
 
-def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], positive: str) -> None:
-    """One panel per arm, one ROC curve per seed, with its AUC in the legend."""
+def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], positive: str,
+                    seeds: list[int] | None = None) -> None:
+    """One panel per arm, one ROC curve per seed (probabilities: (seeds, N) per arm), with its AUC in the legend."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     plt = _pyplot()
@@ -91,7 +104,8 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
         for index, scores in enumerate(np.atleast_2d(probabilities[arm])):
             if defined:
                 false_positive_rate, true_positive_rate, _ = roc_curve(y_true, scores)
-                axis.plot(false_positive_rate, true_positive_rate, label=f"seed {index + 1}: AUC {roc_auc_score(y_true, scores):.3f}")
+                name = f"seed {seeds[index]}" if seeds else "model"
+                axis.plot(false_positive_rate, true_positive_rate, label=f"{name}: AUC {roc_auc_score(y_true, scores):.3f}")
         axis.set_title(arm if defined else f"{arm}: undefined (one class in test)")
         axis.set_xlabel("1 - specificity (false positive rate)")
         axis.set_ylabel(f"sensitivity ({positive})")
@@ -136,8 +150,9 @@ def write_plots(run_dir: Path, runs, experiment) -> list[str]:
     by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
     y_true = experiment.test.targets(experiment.positive)
     names = [experiment.negative, experiment.positive]
-    plot_training_curves(run_dir / CURVES_FILE, {arm: [r.history for r in rs] for arm, rs in by_arm.items()})
-    plot_roc_curves(run_dir / ROC_FILE, y_true, {arm: np.stack([r.probabilities for r in rs]) for arm, rs in by_arm.items()}, experiment.positive)
+    plot_training_curves(run_dir / CURVES_FILE, {arm: [(r.seed, r.history, r.best_epoch) for r in rs] for arm, rs in by_arm.items()})
+    plot_roc_curves(run_dir / ROC_FILE, y_true, {arm: np.stack([r.probabilities for r in rs]) for arm, rs in by_arm.items()},
+                    experiment.positive, [r.seed for r in by_arm[arms[0]]])
     matrices = {arm: sum(np.asarray(r.metrics["confusion_matrix"]["matrix"]) for r in rs) for arm, rs in by_arm.items()}
     plot_confusion_matrices(run_dir / CONFUSION_FILE, matrices, names, len(by_arm[arms[0]]))
     return [CURVES_FILE, ROC_FILE, CONFUSION_FILE]
@@ -182,15 +197,23 @@ def _composition(training_set: dict) -> str:
     return "; ".join(parts)
 
 
-def plain_sentence(arm: str, metric: str, interval: dict, verdict: str, confidence: float) -> str:
+def plain_sentence(arm: str, reference: str, metric: str, interval: dict, verdict: str, confidence: float) -> str:
     """One sentence that says what a difference means, stating plainly when it is within noise."""
     label = METRIC_LABELS[metric]
     span = f"{_number(interval['difference'], signed=True)} ({confidence:.0%} interval {_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)})"
     if verdict == "within noise":
-        return f"{arm} vs baseline, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
+        return f"{arm} vs {reference}, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
     if verdict == "undefined":
-        return f"{arm} vs baseline, {label}: undefined on this test set."
-    return f"{arm} vs baseline, {label}: {span}. The {arm} arm is {verdict}; the interval excludes zero."
+        return f"{arm} vs {reference}, {label}: undefined on this test set."
+    return f"{arm} vs {reference}, {label}: {span}. The {arm} arm is {verdict}; the interval excludes zero."
+
+
+def paired_comparisons(report: dict) -> list[tuple[str, str, dict]]:
+    """(arm, reference arm, comparison) for every paired comparison of a report: each arm vs the baseline, then gan vs oversample."""
+    pairs = [(arm, report["baseline"], comparison) for arm, comparison in report["comparisons"].items()]
+    if report.get("gan_vs_oversample"):
+        pairs.append(("gan", "oversample", report["gan_vs_oversample"]))
+    return pairs
 
 
 def format_report(report: dict) -> str:
@@ -222,34 +245,36 @@ def format_report(report: dict) -> str:
     for arm, data in report["arms"].items():
         cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in METRICS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    comparisons = report["comparisons"]
-    if comparisons:
-        lines += ["", f"## Difference to the {baseline} arm",
+    pairs = paired_comparisons(report)
+    if pairs:
+        lines += ["", "## Paired differences",
                   "",
-                  "Arm minus baseline, averaged over seeds; the interval is a percentile bootstrap over test images and seeds, "
-                  "paired (same images, seed k against seed k). McNemar: exact binomial test on the images where exactly one of the "
-                  "two is right, for the seed-averaged (ensemble) predictions; per-seed p-values follow.",
+                  f"Each arm minus the {baseline} arm (and the GAN arm minus the oversampling arm: a GAN is only worth its cost "
+                  "where it beats repeating the real images), averaged over seeds. The interval is a percentile bootstrap over test "
+                  "images and seeds, paired (same images, seed k against seed k). McNemar: exact binomial test on the images where "
+                  "exactly one of the two is right, for the seed-averaged (ensemble) predictions; per-seed p-values follow.",
                   "",
-                  "| arm | metric | difference | 95% interval | verdict |",
-                  "| --- | --- | --- | --- | --- |"]
-        for arm, comparison in comparisons.items():
+                  "| arm | vs | metric | difference | 95% interval | verdict |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for arm, reference, comparison in pairs:
             for m in METRICS:
                 interval = comparison["differences"][m]
-                lines.append(f"| {arm} | {METRIC_LABELS[m]} | {_number(interval['difference'], signed=True)} | "
+                lines.append(f"| {arm} | {reference} | {METRIC_LABELS[m]} | {_number(interval['difference'], signed=True)} | "
                              f"{_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
-        lines += ["", "| arm | McNemar p (ensemble) | right only with baseline | right only with arm | p per seed |", "| --- | --- | --- | --- | --- |"]
-        for arm, comparison in comparisons.items():
+        lines += ["", "| arm | vs | McNemar p (ensemble) | right only with the reference | right only with the arm | p per seed |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for arm, reference, comparison in pairs:
             ensemble = comparison["mcnemar"]["ensemble"]
             per_seed = ", ".join(_number(s["p_value"]) for s in comparison["mcnemar"]["per_seed"])
-            lines.append(f"| {arm} | {_number(ensemble['p_value'])} | {ensemble['baseline_only']} | {ensemble['arm_only']} | {per_seed} |")
+            lines.append(f"| {arm} | {reference} | {_number(ensemble['p_value'])} | {ensemble['reference_only']} | {ensemble['arm_only']} | {per_seed} |")
         lines += ["", "## In plain words", ""]
-        for arm, comparison in comparisons.items():
+        for arm, reference, comparison in pairs:
             for m in HEADLINE_METRICS:
                 confidence = comparison["differences"][m]["confidence"]
-                lines.append(f"- {plain_sentence(arm, m, comparison['differences'][m], comparison['verdicts'][m], confidence)}")
+                lines.append(f"- {plain_sentence(arm, reference, m, comparison['differences'][m], comparison['verdicts'][m], confidence)}")
             p_value = comparison["mcnemar"]["ensemble"]["p_value"]
             significant = "" if p_value < SIGNIFICANCE else "not "
-            lines.append(f"- {arm} vs baseline, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
+            lines.append(f"- {arm} vs {reference}, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
         if test["num_positive"]:
             step = 1 / test["num_positive"]
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "

@@ -28,11 +28,10 @@ def save_classifier(run_dir: Path, model: keras.Model, config: ClassifierConfig,
     path = run_dir / MODEL_FILE
     # Keras insists on the .keras suffix, so the temporary file keeps it.
     temporary = run_dir / f".{os.getpid()}.partial.keras"
-    if model.optimizer is not None:
-        # An uncompiled copy: the optimizer's slots would double or triple the file and are never reused.
-        inference = keras.models.clone_model(model)
-        inference.set_weights(model.get_weights())
-        model = inference
+    if getattr(model, "optimizer", None) is not None:
+        # The same layers in an uncompiled model: the optimizer's slots would triple the file and are
+        # never reused (keras.models.clone_model would recompile the copy and keep them).
+        model = keras.Model(model.input, model.output, name=model.name)
     try:
         model.save(temporary)
         os.replace(temporary, path)

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -10,7 +11,7 @@ from xgan.cli import cli
 from xgan.dataset import load_dataset
 from xgan.splits import resolve_splits
 
-from conftest import make_folder_dataset
+from conftest import make_folder_dataset, synthetic_xray
 from test_classifier_data import make_synthetic_folder
 
 TINY = ["--size", "16", "--epochs", "1", "--batch-size", "16"]
@@ -43,7 +44,9 @@ def test_compare_writes_every_arm_and_the_report(compare_run):
     assert "p_value" in gan["mcnemar"]["ensemble"]
     assert report["arms"]["gan"]["training_set"]["covid"]["synthetic"] > 0
     markdown = (run_dir / "report.md").read_text()
-    assert "## Difference to the baseline arm" in markdown and "McNemar" in markdown
+    assert "## Paired differences" in markdown and "McNemar" in markdown
+    assert "| gan | oversample | balanced accuracy |" in markdown  # the GAN must beat oversampling, not just the baseline
+    assert set(report["gan_vs_oversample"]["verdicts"]) == set(gan["verdicts"])
     for name in ("training_curves.png", "roc_curves.png", "confusion_matrices.png"):
         assert (run_dir / name).stat().st_size > 1000
     model_dir = run_dir / "arms" / "gan" / "seed0"
@@ -125,3 +128,15 @@ def test_evaluate_refuses_a_class_the_model_does_not_know(compare_run, tmp_path)
     model = compare_run["run_dir"] / "arms" / "baseline" / "seed0"
     result = CliRunner().invoke(cli, ["evaluate", "--model", str(model), "--data", str(other)])
     assert result.exit_code == 2 and "class 'pneumonia' is not one the model knows" in result.output
+
+
+def test_evaluate_an_npz_with_test_keys_only(compare_run, tmp_path):
+    rng = np.random.default_rng(5)
+    images = np.stack([synthetic_xray(rng, 20, bright=i < 3) for i in range(8)])
+    path = tmp_path / "held_out.npz"
+    np.savez(path, test_images=images, test_labels=np.array([0] * 3 + [1] * 5)[:, None])
+    model = compare_run["run_dir"] / "arms" / "class_weights" / "seed0"
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(model), "--data", str(path), "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (metrics["num_images"], metrics["num_positive"]) == (8, 3)  # label 0 read as the model's first class, covid

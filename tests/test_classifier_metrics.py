@@ -94,7 +94,7 @@ def test_mcnemar_exact_known_table():
     baseline = np.array([1] * 10 + [0] * 2 + [1] * 30 + [0] * 5, bool)
     arm = np.array([0] * 10 + [1] * 2 + [1] * 30 + [0] * 5, bool)
     result = mcnemar_exact(baseline, arm)
-    assert (result["baseline_only"], result["arm_only"], result["both_correct"], result["both_wrong"]) == (10, 2, 30, 5)
+    assert (result["reference_only"], result["arm_only"], result["both_correct"], result["both_wrong"]) == (10, 2, 30, 5)
     assert result["p_value"] == pytest.approx(2 * 79 / 4096)
 
 

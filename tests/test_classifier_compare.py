@@ -1,0 +1,88 @@
+"""The comparison's options, its statistics on hand-made runs, and the plain-words report."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from xgan.classifier.classify import ArmRun, ClassifyConfig
+from xgan.classifier.compare import compare_arms
+from xgan.classifier.metrics import binary_metrics
+from xgan.classifier.report import format_report, json_ready, plain_sentence
+from xgan.errors import UserError
+
+
+def test_arms_and_seeds_follow_the_options(tmp_path):
+    assert ClassifyConfig().arms == ["baseline"]
+    assert ClassifyConfig().seed_list == [0]
+    compare = ClassifyConfig(compare=True, seeds=3, seed=5)
+    assert compare.arms == ["baseline", "classic", "oversample", "class_weights"]
+    assert compare.seed_list == [5, 6, 7]
+    with_gan = ClassifyConfig(compare=True, synthetic=(tmp_path,))
+    assert with_gan.arms[-1] == "gan"
+    assert ClassifyConfig(with_gan=True, manifest=tmp_path / "m.csv").arms == ["gan"]
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"synthetic": ("a",), "manifest": "m.csv", "with_gan": True}, "either --synthetic folders .* or a --manifest"),
+    ({"seed": -1}, "argument `seed`"),
+    ({"seeds": 0}, "argument `seeds`"),
+    ({"epochs": 0}, "argument `epochs`"),
+    ({"size": 4}, "argument `image_size`"),
+    ({"optimizer": "rmsprop"}, "argument `optimizer`"),
+])
+def test_classify_config_refuses(options, match):
+    with pytest.raises(UserError, match=match):
+        ClassifyConfig(**options)
+
+
+def _experiment(y_true):
+    test = SimpleNamespace(targets=lambda positive: y_true)
+    return SimpleNamespace(test=test, positive="covid", negative="normal", class_names=["covid", "normal"],
+                           dataset=SimpleNamespace(source=Path("data"), fingerprint="f00"),
+                           splits=SimpleNamespace(path=Path("splits.json")), validation=[0] * 10)
+
+
+def _run(arm, seed, y_true, probabilities):
+    metrics = binary_metrics(y_true, probabilities, ("normal", "covid"))
+    history = [{"epoch": 1, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.9}]
+    return ArmRun(arm, seed, probabilities, metrics, history, 1, 0.1, {"covid": {"real": 3}}, Path(f"{arm}/{seed}"))
+
+
+def test_compare_arms_pairs_seeds_and_states_the_verdicts():
+    rng = np.random.default_rng(0)
+    y_true = np.array([1] * 40 + [0] * 160)
+    runs = []
+    for seed in (0, 1, 2):
+        # The baseline misses most positives; the "better" arm finds them; "same" is the baseline plus tiny noise.
+        baseline = np.where(y_true == 1, rng.uniform(0.2, 0.6, 200), rng.uniform(0.0, 0.4, 200))
+        better = np.where(y_true == 1, rng.uniform(0.6, 1.0, 200), rng.uniform(0.0, 0.4, 200))
+        runs += [_run("baseline", seed, y_true, baseline), _run("better", seed, y_true, better),
+                 _run("same", seed, y_true, np.clip(baseline + rng.normal(0, 0.01, 200), 0, 1))]
+    report = compare_arms(runs, _experiment(y_true), seed=0)
+    assert list(report["arms"]) == ["baseline", "better", "same"]
+    assert report["arms"]["better"]["summary"]["sensitivity"]["mean"] == 1.0
+    assert report["comparisons"]["better"]["verdicts"]["sensitivity"] == "better"
+    assert report["comparisons"]["better"]["mcnemar"]["ensemble"]["p_value"] < 1e-6
+    assert report["comparisons"]["same"]["verdicts"]["roc_auc"] == "within noise"
+    assert "gan_vs_oversample" not in report  # only when both arms ran
+    markdown = format_report(json_ready({**report, "plots": ["roc_curves.png"]}))
+    assert "Within noise: the interval includes zero" in markdown
+    assert "The better arm is better; the interval excludes zero." in markdown
+    assert "![roc_curves.png](roc_curves.png)" in markdown
+
+
+def test_compare_arms_refuses_unpaired_seeds():
+    y_true = np.array([0, 1, 0, 1])
+    runs = [_run("baseline", 0, y_true, np.full(4, 0.4)), _run("gan", 1, y_true, np.full(4, 0.6))]
+    with pytest.raises(ValueError, match="Expected the same seeds \\[0\\] for every arm"):
+        compare_arms(runs, _experiment(y_true))
+
+
+def test_plain_sentence_says_when_a_difference_is_noise():
+    interval = {"difference": 0.02, "low": -0.05, "high": 0.09}
+    sentence = plain_sentence("gan", "baseline", "balanced_accuracy", interval, "within noise", 0.95)
+    assert sentence == ("gan vs baseline, balanced accuracy: +0.020 (95% interval -0.050 to +0.090). Within noise: "
+                        "the interval includes zero, so this test set and these seeds cannot tell the two apart.")
+    assert json_ready({"a": float("nan"), "b": [np.float32(0.5)]}) == {"a": None, "b": [0.5]}
