@@ -58,7 +58,7 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     lines += [f"- dataset: `{config.data or 'bundled covid_ccby'}`, preset **{config.preset}** "
               f"(GAN {config.gan_epochs} epochs, classifier up to {config.classifier_epochs} epochs, {config.seeds} seeds, "
               f"ratio {config.ratio}, {config.size} px)",
-              f"- machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores; "
+              f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores; "
               f"stages took " + ", ".join(f"{name} {stage.get('seconds', 0):.0f} s" for name, stage in stages.items() if name != "report")
               + f" ({total / 60:.1f} min in all)",
               "- every evaluation image is a real image of the test split; no synthetic image and no image the GAN read is ever "
