@@ -258,10 +258,14 @@ def predict(model_path, images, seed):
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
                    "Its own options are kept; only --epochs/--kimg may extend it.")
+@click.option("--kid-every", type=click.IntRange(min=0), default=10,
+              help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
+                   "logged as `kid` in history.json and losses.png; 0 = off.")
 @click.option("--seed", type=int, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @click.pass_context
 def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
-          latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume, seed):
+          latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
+          kid_every, seed):
     """Train a DCGAN on one class of the training split (never on validation or test images).
 
     Writes a run folder under --out (samples/00000-gan-covid/): config.json, training_keys.json,
@@ -274,11 +278,12 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
     try:
         if resume is not None:
             fixed = [param.opts[0] for param in ctx.command.params
-                     if param.name not in ("resume", "epochs", "kimg", "out")
+                     if param.name not in ("resume", "epochs", "kimg", "out", "kid_every")
                      and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
             if fixed:
                 raise UserError(f"--resume keeps the run's own options; drop {', '.join(fixed)} (only --epochs and --kimg can change)")
-            run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg)
+            run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg,
+                                 callbacks=_kid_callbacks(kid_every))
         else:
             config = GanConfig(
                 data=str(data) if data else None, class_name=class_name, splits=str(splits_file) if splits_file else None,
@@ -287,13 +292,22 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                 preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
                 out=str(out), seed=seed)
-            run_dir = train_gan(config)
+            run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:
             raise
         click.echo(f"Error: {stopped}", err=True)
         sys.exit(128 + stopped.signal_number)
     click.echo(run_summary(run_dir))
+
+
+def _kid_callbacks(every: int) -> list:
+    """The KID monitor for `xgan train`, or none when `every` is 0."""
+    if not every:
+        return []
+    from .quality.monitor import KidMonitor
+
+    return [KidMonitor(every)]
 
 
 @cli.command()

@@ -69,3 +69,19 @@ def test_a_sampled_folder_finds_its_run_dataset_and_class(gan_run, tmp_path):
     assert outcome.out_dir == folder / "quality"
     assert report["synthetic"]["run"] == str(gan_run.resolve()) and report["synthetic"]["num_images"] == 12
     assert report["reference"]["class_name"] == "covid" and "training_keys.json" in report["reference"]["note"]
+
+
+def test_train_logs_kid_every_n_epochs_and_kid_every_0_turns_it_off(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 10, "normal": 20})
+    runs = tmp_path / "runs"
+    common = ["--data", str(data), "--size", "32", "--width", "4", "--latent-dim", "8", "--batch-size", "4",
+              "--augment", "", "--out", str(runs)]
+    result = CliRunner().invoke(cli, ["train", *common, "--epochs", "2", "--kid-every", "1"])
+    assert result.exit_code == 0, result.output
+    run_dir = next(runs.iterdir())
+    # --kid-every is not one of the run's own options: --resume accepts it.
+    result = CliRunner().invoke(cli, ["train", "--resume", str(run_dir), "--epochs", "3", "--kid-every", "0"])
+    assert result.exit_code == 0, result.output
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history if "kid" in entry] == [1, 2]
+    assert len(history) == 3
