@@ -28,6 +28,7 @@ __all__ = [
     "CheckpointScore",
     "ClassifierFeatures",
     "InceptionFeatures",
+    "KidMonitor",
     "KidResult",
     "MemorizationResult",
     "PixelFeatures",
@@ -45,3 +46,13 @@ __all__ = [
     "run_quality",
     "select_checkpoint",
 ]
+
+
+def __getattr__(name):
+    # KidMonitor subclasses a keras Callback: imported on first use, so that `import xgan.quality`
+    # (and the CLI's option checks) do not wait for TensorFlow.
+    if name == "KidMonitor":
+        from .monitor import KidMonitor
+
+        return KidMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
