@@ -13,22 +13,44 @@ Public API:
     save_classifier(run_dir, model, config, **details)
     train_classifier(config, images, labels, validation=None, class_weight=None) -> TrainingResult
     predict_probabilities(model, images) -> (N,) positive-class probabilities
+    ClassifyConfig, classify(config) -> ClassifyResult: `xgan classify` (one model, or --compare: every arm x seed)
+    compare_arms(runs, experiment, seed) -> report dict (pure statistics of a comparison)
+    evaluate_model(model_path, data, out=None) -> EvaluateResult: `xgan evaluate`
+    predict_images(model_path, paths) -> list[Prediction]: `xgan predict`
+    binary_metrics, paired_bootstrap, mcnemar_exact: pure metric functions (classifier.metrics)
 """
 
+from .classify import ARMS, ClassifyConfig, ClassifyResult, classify
+from .compare import compare_arms
 from .config import ClassifierConfig
+from .evaluate import EvaluateResult, evaluate_model
+from .metrics import binary_metrics, mcnemar_exact, paired_bootstrap
 from .model import PENULTIMATE_LAYER, build_classifier
+from .predict import Prediction, predict_images
 from .saving import load_classifier, load_classifier_config, save_classifier
 from .train import TrainingResult, fit_real_classifier, penultimate_features, predict_probabilities, train_classifier
 
 __all__ = [
+    "ARMS",
     "PENULTIMATE_LAYER",
     "ClassifierConfig",
+    "ClassifyConfig",
+    "ClassifyResult",
+    "EvaluateResult",
+    "Prediction",
     "TrainingResult",
+    "binary_metrics",
     "build_classifier",
+    "classify",
+    "compare_arms",
+    "evaluate_model",
     "fit_real_classifier",
     "load_classifier",
     "load_classifier_config",
+    "mcnemar_exact",
+    "paired_bootstrap",
     "penultimate_features",
+    "predict_images",
     "predict_probabilities",
     "save_classifier",
     "train_classifier",

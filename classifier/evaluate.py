@@ -105,8 +105,9 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
                                       "dataset_fingerprint": dataset.fingerprint, "num_excluded_seen": num_excluded,
                                       "trained_on": details.get("dataset"), "arm": details.get("arm")})
     write_predictions(out / "predictions.csv", images, probabilities, config.positive_class)
-    plot_roc_curves(out / "roc_curve.png", y_true, {"model": probabilities[None]}, config.positive_class)
-    plot_confusion_matrices(out / "confusion_matrix.png", {"model": np.asarray(metrics["confusion_matrix"]["matrix"])}, list(names), 1)
+    title = f"{details.get('arm') or 'model'} on {dataset.name}"
+    plot_roc_curves(out / "roc_curve.png", y_true, {title: probabilities[None]}, config.positive_class)
+    plot_confusion_matrices(out / "confusion_matrix.png", {title: np.asarray(metrics["confusion_matrix"]["matrix"])}, list(names), 1)
     excluded = f", {num_excluded} seen image(s) left out" if num_excluded else ""
     title = f"{model_path} on {dataset.source}: {len(y_true)} image(s) ({int(y_true.sum())} {config.positive_class}){excluded}"
     summary = f"{format_metrics(metrics, title)}\nwrote {out}"

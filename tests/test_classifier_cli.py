@@ -140,3 +140,17 @@ def test_evaluate_an_npz_with_test_keys_only(compare_run, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert (metrics["num_images"], metrics["num_positive"]) == (8, 3)  # label 0 read as the model's first class, covid
+
+
+def test_classify_refuses_a_manifest_of_another_dataset(folder_dataset, tmp_path):
+    from xgan.balance import TrainingRow, write_training_manifest
+
+    dataset = load_dataset(folder_dataset)
+    splits = resolve_splits(dataset)
+    labels = {r.key: r.label for r in dataset.records}
+    manifest = tmp_path / "balanced.csv"
+    write_training_manifest(manifest, [TrainingRow(None, key, labels[key], "real") for key in splits.keys("train")])
+    (tmp_path / "balanced.json").write_text(json.dumps({"dataset_fingerprint": "0123456789abcdef"}))
+    result = CliRunner().invoke(cli, ["classify", "--data", str(folder_dataset), "--with-gan", "--manifest", str(manifest),
+                                      "--out", str(tmp_path / "samples"), *TINY])
+    assert result.exit_code == 2 and "made from dataset fingerprint 0123456789abcdef" in result.output
