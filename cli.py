@@ -239,7 +239,7 @@ def predict(model_path, images, seed):
 @splits_option
 @split_seed_option
 @click.option("--size", "image_size", type=int, default=64, help="Image side in pixels: 32, 64 or 128 (one gray channel).")
-@click.option("--epochs", type=int, default=None, show_default="300",
+@click.option("--epochs", type=int, default=None, show_default="1000",
               help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
 @click.option("--kimg", type=float, default=None, help="Train for this many thousand real images instead of --epochs.")
 @click.option("--batch-size", type=int, default=32, help="Images per step (the study's 32).")
@@ -251,9 +251,9 @@ def predict(model_path, images, seed):
               help='DiffAugment policy for real and fake images alike: any of translation, cutout, brightness, contrast; "" for none.')
 @click.option("--ema-kimg", type=float, default=1.0, help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
 @click.option("--ema-rampup", type=float, default=0.05, help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
-@click.option("--preview-every", type=int, default=10, help="Epochs between preview grids and loss plots.")
-@click.option("--checkpoint-every", type=int, default=25, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
-@click.option("--snapshot-every", type=int, default=50, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
+@click.option("--preview-every", type=int, default=25, help="Epochs between preview grids and loss plots.")
+@click.option("--checkpoint-every", type=int, default=50, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
+@click.option("--snapshot-every", type=int, default=100, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Parent folder of the numbered run folders.")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
@@ -332,7 +332,7 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
 @click.option("--ratio", default="0.5", help='Balancing target, minority/majority after: "0.5", "1:2", "auto" or "covid=300".')
 @click.option("--seeds", type=click.IntRange(min=1), default=3, help="Classifier seeds per arm.")
 @click.option("--preset", type=click.Choice(["quick", "paper"]), default="quick",
-              help="quick: under 10 min on 2 CPU cores (GAN 300 epochs, classifier 20); paper: the study's 1000 GAN and 50 classifier epochs.")
+              help="quick: under 10 min on 2 CPU cores (GAN 300 epochs, classifier 12); paper: the study's 1000 GAN and 50 classifier epochs.")
 @click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", help="Image side in pixels for the GAN and the classifier.")
 @click.option("--num-synthetic", type=click.IntRange(min=1), default=400, help="Synthetic images sampled from the GAN.")
 @click.option("--gan-epochs", type=click.IntRange(min=1), default=None, help="GAN epochs [default: the preset's].")

@@ -23,7 +23,7 @@ STUDY_FILE = "study.json"
 STAGES = ("data", "gan", "sample", "quality", "classify", "report")
 # quick: the whole study in under 10 minutes on 2 CPU cores; paper: the study's 1000 GAN epochs, 50 classifier epochs.
 PRESETS = {
-    "quick": {"gan_epochs": 300, "classifier_epochs": 20, "patience": 6, "quality_images": 200},
+    "quick": {"gan_epochs": 300, "classifier_epochs": 12, "patience": 4, "quality_images": 200},
     "paper": {"gan_epochs": 1000, "classifier_epochs": 50, "patience": 10, "quality_images": 500},
 }
 
