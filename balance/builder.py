@@ -119,7 +119,8 @@ def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wa
             runs = sorted({str(image.run) for image in pool})
             run = runs[0] if runs else "RUN"
             raise UserError(f"class {label} needs {count} synthetic images to reach {wanted[label]}, the synthetic folder(s) hold {len(pool)}: "
-                            f"make {count - len(pool)} more with `xgan sample {run} --n {count - len(pool)}` (another --seed) and pass that folder too")
+                            f"make {count - len(pool)} more with `xgan sample --run {run} --n {count - len(pool)} --seed 1 --out {run}/synthetic-seed1` "
+                            "and pass that folder too")
         chosen = np.sort(rng.choice(len(pool), size=count, replace=False))
         for index in chosen:
             image = pool[index]

@@ -209,7 +209,7 @@ def test_run_config_of_another_dataset_refused(study):
 
 def test_not_enough_synthetic_images(study):
     message = (r"class covid needs 12 synthetic images to reach 20, the synthetic folder\(s\) hold 10: "
-               r"make 2 more with `xgan sample .*00000-gan-covid --n 2`")
+               r"make 2 more with `xgan sample --run .*00000-gan-covid --n 2 --seed 1 --out .*00000-gan-covid/synthetic-seed1`")
     small = make_synthetic_folder(study.root / "small", study.run, study.dataset, num_images=10)
     with pytest.raises(UserError, match=message):
         build_training_set(study.dataset, study.splits, "auto", synthetic_dirs=[small])
