@@ -52,8 +52,10 @@ def describe_kid(kid: dict, val: dict | None) -> str:
             f"({kid['num_subsets']} subsets of {kid['subset_size']})")
     if val:
         baseline = val["kid_val_vs_train"]
-        text += (f"; held-out real images against the same training images score {1000 * baseline['mean']:.2f} "
-                 f"+- {1000 * baseline['std']:.2f}, which is what a perfect generator would get")
+        text += (f"; the {val['num_val']} held-out real images against the same training images score "
+                 f"{1000 * baseline['mean']:.2f} +- {1000 * baseline['std']:.2f}, which is what a perfect generator would get")
+        if val["num_val"] < 20:
+            text += " (from so few images this baseline is itself very uncertain)"
     return text
 
 
