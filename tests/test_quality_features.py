@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_xray
+from conftest import synthetic_xray
 from xgan.errors import UserError
 from xgan.quality.features import InceptionFeatures, PixelFeatures, fit_classifier_features, resize_batch
 from xgan.quality.kid import KidResult

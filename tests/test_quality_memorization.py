@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_xray
+from conftest import synthetic_xray
 from xgan.quality.memorization import find_memorization, nearest_by_correlation, normalize_pixels
 
 

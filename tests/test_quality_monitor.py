@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_xray
+from conftest import synthetic_xray
 from xgan.gan import generate_images
 from xgan.quality.features import PixelFeatures
 from xgan.quality.monitor import KidMonitor

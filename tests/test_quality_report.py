@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import make_folder_dataset, synthetic_xray
+from conftest import make_folder_dataset, synthetic_xray
 from xgan.cli import cli
 from xgan.dataset import load_dataset
 from xgan.errors import UserError

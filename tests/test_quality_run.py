@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import make_folder_dataset
+from conftest import make_folder_dataset
 from xgan.cli import cli
 from xgan.errors import UserError
 from xgan.gan import GanConfig, list_checkpoints, train_gan
