@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..errors import UserError
 
 IMAGE_SIZES = (32, 64, 128)
-DEFAULT_EPOCHS = 300
+DEFAULT_EPOCHS = 1000  # the study's length
 
 # Augmentation operations (implemented in augment.py) in the order they are applied, whatever
 # order the policy names them in.
@@ -66,9 +66,9 @@ class GanConfig:
     augment: str = DEFAULT_POLICY  # DiffAugment policy, applied to real and fake; "" = none
     ema_kimg: float = 1.0  # half-life of the generator's weight average, in thousand images; 0 = no averaging
     ema_rampup: float = 0.05  # half-life is at most this fraction of the images seen so far; 0 = no cap
-    preview_every: int = 10  # epochs between preview grids (and loss plots)
-    checkpoint_every: int = 25  # epochs between resume checkpoints (also at the end and on interrupt)
-    snapshot_every: int = 50  # epochs between saved EMA-generator snapshots for checkpoint selection
+    preview_every: int = 25  # epochs between preview grids (and loss plots)
+    checkpoint_every: int = 50  # epochs between resume checkpoints (also at the end and on interrupt)
+    snapshot_every: int = 100  # epochs between saved EMA-generator snapshots for checkpoint selection
     out: str = "samples"  # parent folder of the numbered run folders
     seed: int = 0  # weights, latents, augmentation and batch order all follow from it
 

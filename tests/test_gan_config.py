@@ -41,3 +41,5 @@ def test_cli_defaults_are_the_config_defaults():
         option = renamed.get(field.name, field.name)
         default = options[option]
         assert (str(default) if field.name == "out" else default) == field.default, field.name
+    epochs = next(parameter for parameter in train_command.params if parameter.name == "epochs")
+    assert epochs.show_default == str(GanConfig.epochs)
