@@ -18,11 +18,12 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from ..runs import latest_run_dir, read_json, write_json
-from .checkpoint import STATE_FILE, read_run_config, read_training_state_meta
+from ..runs import atomic_path, latest_run_dir, new_run_dir, read_json, write_json
+from .checkpoint import STATE_FILE, list_checkpoints, read_run_config, read_training_state_meta, restore_training_state
 from .config import GanConfig
 from .data import TrainingData, load_training_data
 from .health import image_diversity
+from .preview import save_image_grid
 
 log = logging.getLogger("xgan")
 
@@ -143,9 +144,6 @@ def _check_same_data(run_dir: Path, saved: dict, data: TrainingData) -> None:
 
 
 def _new_run(config: GanConfig, data: TrainingData) -> Path:
-    from ..runs import new_run_dir
-    from .preview import save_image_grid
-
     run_dir = new_run_dir(Path(config.out), f"gan-{data.class_name}")
     _write_config(run_dir, config, data)
     write_json(run_dir / "training_keys.json", data.keys)
@@ -173,7 +171,6 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
     # TensorFlow is imported here, after the data and options were checked, so that mistakes are
     # reported without waiting for its start-up.
     from .callbacks import ProgressBar, RunRecorder
-    from .checkpoint import restore_training_state
     from .fit import build_model, fit_model
 
     num_epochs = resolve_epochs(config, len(data.keys))
@@ -202,8 +199,6 @@ def _preview_latents(run_dir: Path, config: GanConfig) -> np.ndarray:
     if path.is_file():
         return np.load(path, allow_pickle=False)
     latents = np.random.default_rng([config.seed, 1]).standard_normal((NUM_PREVIEW_IMAGES, config.latent_dim), dtype=np.float32)
-    from ..runs import atomic_path
-
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as handle:
             np.save(handle, latents)
@@ -258,8 +253,6 @@ def run_summary(run_dir: Path) -> str:
     history_path = run_dir / "history.json"
     history = read_json(history_path) if history_path.is_file() else []
     last = history[-1] if history else {}
-    from .checkpoint import list_checkpoints
-
     snapshots = list_checkpoints(run_dir)
     seconds = sum(entry.get("seconds") or 0 for entry in history)
     lines = [
