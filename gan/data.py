@@ -80,7 +80,7 @@ def load_training_data(data: str | Path | None, class_name: str | None, image_si
 def read_images(dataset: Dataset, keys: list[str], size: int) -> np.ndarray:
     """Read the pixels of the named records only, as (len(keys), size, size) uint8."""
     records = {r.key: r for r in dataset.records}
-    npz_images = _npz_arrays(dataset.source) if dataset.kind == "npz" else None
+    npz_splits = {}  # an .npz is one file: each split's array is read once, only the selected images kept
     images = []
     for key in keys:
         record = records[key]
@@ -88,11 +88,9 @@ def read_images(dataset: Dataset, keys: list[str], size: int) -> np.ndarray:
             image = read_gray(record.path)
         else:
             split, index = key.rsplit("/", 1)
-            image = to_gray_uint8(npz_images[f"{split}_images"][int(index)])
+            if split not in npz_splits:
+                with np.load(dataset.source, allow_pickle=False) as archive:
+                    npz_splits[split] = archive[f"{split}_images"]
+            image = to_gray_uint8(npz_splits[split][int(index)])
         images.append(resize_square(image, size))
     return np.stack(images) if images else np.zeros((0, size, size), np.uint8)
-
-
-def _npz_arrays(source: Path):
-    # Opened lazily: indexing one split's array reads that array, and only the selected images are kept.
-    return np.load(source, allow_pickle=False)
