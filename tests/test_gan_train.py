@@ -157,3 +157,9 @@ def test_unknown_class_is_refused_before_training(xrays, tmp_path):
 def test_resume_refuses_a_folder_without_checkpoint(tmp_path):
     with pytest.raises(UserError, match="no GAN run with a checkpoint to resume"):
         resume_gan(parent=tmp_path)
+
+
+def test_a_second_signal_stops_at_once_without_saving(xrays, tmp_path):
+    with pytest.raises(TrainingStopped, match="stopped at once by a second SIGTERM, without saving; no checkpoint had been written yet"):
+        train_gan(tiny_config(xrays, tmp_path), callbacks=[SignalAfterEpoch(1, signal.SIGTERM, times=2)])
+    assert not (tmp_path / "00000-gan-covid" / STATE_FILE).exists()
