@@ -23,8 +23,9 @@ STUDY_FILE = "study.json"
 STAGES = ("data", "gan", "sample", "quality", "classify", "report")
 # quick: the whole study in under 10 minutes on 2 CPU cores; paper: the study's 1000 GAN epochs, 50 classifier epochs.
 PRESETS = {
-    "quick": {"gan_epochs": 300, "classifier_epochs": 12, "patience": 4, "quality_images": 200},
-    "paper": {"gan_epochs": 1000, "classifier_epochs": 50, "patience": 10, "quality_images": 500},
+    # quick: a narrower GAN (width 32) for more steps in the same time: sharper images than width 64 at 300 epochs.
+    "quick": {"gan_epochs": 1500, "gan_width": 32, "classifier_epochs": 12, "patience": 4, "quality_images": 200},
+    "paper": {"gan_epochs": 1000, "gan_width": 64, "classifier_epochs": 50, "patience": 10, "quality_images": 500},
 }
 
 
@@ -162,7 +163,8 @@ def _stage_gan(state: StudyState) -> None:
         if existing is not None:  # a run killed before its first checkpoint: start again beside it
             log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
         gan_config = GanConfig(data=config.data, class_name=config.class_name, splits=state.stages["data"]["splits"],
-                               image_size=config.size, epochs=config.gan_epochs, out=str(parent), seed=config.seed)
+                               image_size=config.size, width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
+                               out=str(parent), seed=config.seed)
         run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     state.finish("gan", run=str(run_dir))
 

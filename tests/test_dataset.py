@@ -214,3 +214,14 @@ def test_corrupt_npz_is_an_error(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(UserError, match=r"bad.npz: cannot read the .npz"):
         load_dataset(path)
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from xgan.runs import write_text
+
+    write_text(tmp_path / "out.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask
