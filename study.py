@@ -152,7 +152,7 @@ def _stage_data(state: StudyState) -> None:
 
 def _stage_gan(state: StudyState) -> None:
     from .gan import GanConfig, resume_gan, train_gan
-    from .gan.checkpoint import STATE_FILE
+    from .gan.run_state import STATE_FILE
 
     config = state.config
     parent = state.folder / "gan"

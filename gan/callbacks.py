@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from ..runs import write_json
-from .checkpoint import save_snapshot, save_training_state
+from .run_state import save_snapshot, save_training_state
 from .config import GanConfig
 from .health import discriminator_wins, has_non_finite_loss, image_diversity, is_collapsed
 from .plot import plot_history

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from ..images import write_png
 from ..runs import latest_run_dir, write_text
-from .checkpoint import load_generator
+from .run_state import load_generator
 from .preview import grid_columns, make_image_grid
 
 log = logging.getLogger("xgan")

@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__
 from ..errors import UserError
 from ..runs import atomic_path, latest_run_dir, new_run_dir, read_json, write_json
-from .checkpoint import STATE_FILE, list_checkpoints, read_run_config, read_training_state_meta, restore_training_state
+from .run_state import STATE_FILE, list_checkpoints, read_run_config, read_training_state_meta, restore_training_state
 from .config import GanConfig
 from .data import TrainingData, load_training_data
 from .health import image_diversity

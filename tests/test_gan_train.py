@@ -13,7 +13,7 @@ from conftest import make_folder_dataset
 from xgan.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.gan import GanConfig, TrainingStopped, list_checkpoints, resume_gan, train_gan
-from xgan.gan.checkpoint import STATE_FILE, read_arrays
+from xgan.gan.run_state import STATE_FILE, read_arrays
 from xgan.splits import resolve_splits
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from xgan.gan.checkpoint import STATE_FILE, read_arrays
+from xgan.gan.run_state import STATE_FILE, read_arrays
 
 from conftest import make_folder_dataset
 
