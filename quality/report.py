@@ -169,12 +169,16 @@ def format_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _write_json_and_markdown(out_dir: Path, data: dict, json_name: str, markdown_name: str, formatter) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    write_json(out_dir / json_name, data)
+    write_text(out_dir / markdown_name, formatter(data))
+    return out_dir / json_name, out_dir / markdown_name
+
+
 def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
     """Write quality.json and quality.md into `out_dir`, atomically."""
-    out_dir = Path(out_dir)
-    write_json(out_dir / REPORT_JSON, report)
-    write_text(out_dir / REPORT_MARKDOWN, format_markdown(report))
-    return out_dir / REPORT_JSON, out_dir / REPORT_MARKDOWN
+    return _write_json_and_markdown(out_dir, report, REPORT_JSON, REPORT_MARKDOWN, format_markdown)
 
 
 def format_selection_markdown(selection: dict) -> str:
@@ -196,7 +200,4 @@ def format_selection_markdown(selection: dict) -> str:
 
 def write_selection(out_dir: Path, selection: dict) -> tuple[Path, Path]:
     """Write checkpoints.json and checkpoints.md into `out_dir`, atomically."""
-    out_dir = Path(out_dir)
-    write_json(out_dir / SELECTION_JSON, selection)
-    write_text(out_dir / SELECTION_MARKDOWN, format_selection_markdown(selection))
-    return out_dir / SELECTION_JSON, out_dir / SELECTION_MARKDOWN
+    return _write_json_and_markdown(out_dir, selection, SELECTION_JSON, SELECTION_MARKDOWN, format_selection_markdown)
