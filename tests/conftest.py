@@ -1,6 +1,7 @@
 """Shared fixtures: tiny datasets generated under tmp_path, so tests never depend on the bundled data."""
 
 import csv
+import logging
 from pathlib import Path
 
 import cv2
@@ -72,3 +73,20 @@ def npz_dataset(tmp_path) -> Path:
     np.savez(path, train_images=train_images, train_labels=train_labels,
              val_images=val_images, val_labels=val_labels)
     return path
+
+
+_XGAN_LOGGER = logging.getLogger("xgan")
+_PRISTINE_LOGGER_STATE = (_XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate)
+
+
+@pytest.fixture(autouse=True)
+def pristine_xgan_logger():
+    """Give every test the "xgan" logger as it was before any CLI call configured it.
+
+    The CLI gives that process-wide logger its own stderr handler and stops propagation to the root
+    logger; left in place (also by a module-scoped fixture that ran the CLI), it hides later tests'
+    warnings from pytest's `caplog`, which listens at the root.
+    """
+    _XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate = _PRISTINE_LOGGER_STATE
+    yield
+    _XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate = _PRISTINE_LOGGER_STATE
