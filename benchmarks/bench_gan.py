@@ -1,207 +1,152 @@
-"""Speed of xgan's DCGAN against a plain Keras DCGAN, in one process, with ratios.
+"""Speed and memory of xgan's DCGAN against a plain Keras DCGAN, measured in one run, with ratios.
 
-Times, after start-up (tracing, first steps) and interleaved in rounds so that other load on the
-machine hits both alike:
+Each model trains in a worker process of its own, because TensorFlow reads its settings (oneDNN
+among them) once, at import:
 
-1. training steps of the default 64 px model as `xgan train` runs it (`gan.fit.build_model`);
-2. the same architecture trained the way a typical user writes it (keras-io's
-   `dcgan_overriding_train_step`: a `keras.Model` subclass with a custom `train_step`, run by
-   `fit` on a `tf.data` pipeline, default `compile()` settings, Keras' own layers);
-3. sampling 400 images: `xgan.gan.generate_images` and the whole `sample_to_folder` (PNGs,
-   manifest, contact sheet), against `generator.predict` for the reference;
-4. a large float32 matmul, the machine's practical peak, and the models' achieved GFLOP/s as a
-   fraction of it (FLOPs counted analytically by `gan.models.count_training_flops`).
+- `xgan`: the default 64 px model exactly as `xgan train` runs it (`gan.fit.build_model`), with the
+  settings xgan ships (importing xgan turns TensorFlow's oneDNN kernels on unless the user chose);
+- `reference`: the same architecture trained the way a typical user writes it (keras-io's
+  `dcgan_overriding_train_step`: a `keras.Model` subclass with a custom `train_step`, run by `fit`
+  on a `tf.data` pipeline, default `compile()`, Keras' own layers), with TensorFlow's default
+  settings: the environment as given, less any TF_ENABLE_ONEDNN_OPTS;
+- `reference+onednn`: the same reference with oneDNN forced on, to show what xgan's own code adds
+  beyond that one setting.
 
-Other processes on the machine slow some rounds down: the median shows typical speed under that
-load, the best round the speed with the machine (nearly) to itself. Run it more than once.
+The parent process interleaves timing rounds between the workers, so load from other processes hits
+them alike, and reports per-round ratios. Each worker also times sampling 400 images (xgan: also the
+whole folder with PNGs, manifest and contact sheet), a 2048x2048 float32 matmul (the practical peak
+of its settings; the models' achieved GFLOP/s are given as a fraction of the best of them), and its
+peak resident memory.
 
-Run from the repository root:  python benchmarks/bench_gan.py [--rounds 15] [--steps 4]
+Run from the repository root:  python benchmarks/bench_gan.py [--rounds 10] [--steps 4]
 """
 
 import argparse
+import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from pathlib import Path
-
-# oneDNN is TensorFlow's default on x86 Linux; say so explicitly, before TensorFlow is imported.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from xgan.gan.config import GanConfig  # noqa: E402
-from xgan.gan.fit import build_model  # noqa: E402
-from xgan.gan.models import count_training_flops  # noqa: E402
-from xgan.gan.sample import generate_images  # noqa: E402
 
 NUM_SAMPLES = 400
+WORKERS = ("xgan", "reference", "reference+onednn")
 
 
-# ---- The reference: keras-io's dcgan_overriding_train_step, with this project's architecture ----
+# ---- Worker side: one model, commands on stdin, one JSON answer per line on stdout ----
 
-def reference_discriminator(size: int, width: int) -> keras.Model:
-    model = keras.Sequential([keras.Input((size, size, 1))], name="discriminator")
-    channels = width
-    for index in range(int(np.log2(size // 4))):
-        model.add(layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 0))
-        if index > 0:
-            model.add(layers.BatchNormalization())
-        model.add(layers.LeakyReLU(negative_slope=0.2))
-        channels *= 2
-    model.add(layers.Conv2D(1, 4, padding="valid"))
-    model.add(layers.Flatten())
-    return model
+def reference_models(size: int, width: int, latent_dim: int):
+    """keras-io's generator and discriminator, shaped like xgan's (same layers and parameters)."""
+    import keras
+    import numpy as np
+    from keras import layers
 
-
-def reference_generator(size: int, latent_dim: int, width: int) -> keras.Model:
     num = int(np.log2(size // 4))
+    discriminator = keras.Sequential([keras.Input((size, size, 1))], name="discriminator")
+    channels = width
+    for index in range(num):
+        discriminator.add(layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 0))
+        if index > 0:
+            discriminator.add(layers.BatchNormalization())
+        discriminator.add(layers.LeakyReLU(negative_slope=0.2))
+        channels *= 2
+    discriminator.add(layers.Conv2D(1, 4, padding="valid"))
+    discriminator.add(layers.Flatten())
+
     channels = width * 2 ** (num - 1)
-    model = keras.Sequential([keras.Input((latent_dim,)), layers.Dense(4 * 4 * channels, use_bias=False),
-                              layers.Reshape((4, 4, channels)), layers.BatchNormalization(), layers.ReLU()], name="generator")
+    generator = keras.Sequential([keras.Input((latent_dim,)), layers.Dense(4 * 4 * channels, use_bias=False),
+                                  layers.Reshape((4, 4, channels)), layers.BatchNormalization(), layers.ReLU()],
+                                 name="generator")
     for _ in range(num - 1):
         channels //= 2
-        model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False))
-        model.add(layers.BatchNormalization())
-        model.add(layers.ReLU())
-    model.add(layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"))
-    return model
+        generator.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False))
+        generator.add(layers.BatchNormalization())
+        generator.add(layers.ReLU())
+    generator.add(layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"))
+    return generator, discriminator
 
 
-class ReferenceGAN(keras.Model):
+def reference_gan_class():
     """keras-io's GAN class (Keras 3 version), with `training=True` so batch norm trains."""
+    import keras
+    import tensorflow as tf
 
-    def __init__(self, discriminator, generator, latent_dim):
-        super().__init__()
-        self.discriminator = discriminator
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.seed_generator = keras.random.SeedGenerator(1337)
+    class ReferenceGAN(keras.Model):
+        def __init__(self, discriminator, generator, latent_dim):
+            super().__init__()
+            self.discriminator = discriminator
+            self.generator = generator
+            self.latent_dim = latent_dim
+            self.seed_generator = keras.random.SeedGenerator(1337)
 
-    def compile(self, d_optimizer, g_optimizer, loss_fn):
-        super().compile()
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        self.loss_fn = loss_fn
-        self.d_loss_metric = keras.metrics.Mean(name="d_loss")
-        self.g_loss_metric = keras.metrics.Mean(name="g_loss")
+        def compile(self, d_optimizer, g_optimizer, loss_fn):
+            super().compile()
+            self.d_optimizer = d_optimizer
+            self.g_optimizer = g_optimizer
+            self.loss_fn = loss_fn
+            self.d_loss_metric = keras.metrics.Mean(name="d_loss")
+            self.g_loss_metric = keras.metrics.Mean(name="g_loss")
 
-    @property
-    def metrics(self):
-        return [self.d_loss_metric, self.g_loss_metric]
+        @property
+        def metrics(self):
+            return [self.d_loss_metric, self.g_loss_metric]
 
-    def train_step(self, real_images):
-        batch_size = tf.shape(real_images)[0]
-        random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        generated_images = self.generator(random_latent_vectors, training=True)
-        combined_images = tf.concat([generated_images, real_images], axis=0)
-        labels = tf.concat([tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))], axis=0)
-        labels += 0.05 * tf.random.uniform(tf.shape(labels))
-        with tf.GradientTape() as tape:
-            predictions = self.discriminator(combined_images, training=True)
-            d_loss = self.loss_fn(labels, predictions)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-        random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        misleading_labels = tf.zeros((batch_size, 1))
-        with tf.GradientTape() as tape:
-            predictions = self.discriminator(self.generator(random_latent_vectors, training=True), training=True)
-            g_loss = self.loss_fn(misleading_labels, predictions)
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
-        self.d_loss_metric.update_state(d_loss)
-        self.g_loss_metric.update_state(g_loss)
-        return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
+        def train_step(self, real_images):
+            batch_size = tf.shape(real_images)[0]
+            random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            generated_images = self.generator(random_latent_vectors, training=True)
+            combined_images = tf.concat([generated_images, real_images], axis=0)
+            labels = tf.concat([tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))], axis=0)
+            labels += 0.05 * tf.random.uniform(tf.shape(labels))
+            with tf.GradientTape() as tape:
+                predictions = self.discriminator(combined_images, training=True)
+                d_loss = self.loss_fn(labels, predictions)
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            misleading_labels = tf.zeros((batch_size, 1))
+            with tf.GradientTape() as tape:
+                predictions = self.discriminator(self.generator(random_latent_vectors, training=True), training=True)
+                g_loss = self.loss_fn(misleading_labels, predictions)
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            self.d_loss_metric.update_state(d_loss)
+            self.g_loss_metric.update_state(g_loss)
+            return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
 
-
-def reference_flops_per_step(config: GanConfig) -> float:
-    """The reference runs the generator forward twice per step (once per update)."""
-    flops = count_training_flops(config.image_size, config.latent_dim, config.width, config.batch_size)
-    return flops["train_step"] + flops["generator_forward_per_image"] * config.batch_size
-
-
-# ---- Measurements ----
-
-def timed(function) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    function()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return ReferenceGAN
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 10, rounds: int = 5) -> float:
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-    multiply = tf.function(lambda: tf.matmul(a, b))
-    multiply().numpy()
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            result = multiply()
-        result.numpy()
-        best = max(best, 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9)
-    return best
+def build_xgan(args, images):
+    """xgan's model and its operations: train N steps, sample 400 images, write a sample folder."""
+    from pathlib import Path
 
+    import numpy as np
+    import tensorflow as tf
 
-def describe(values: list[float]) -> str:
-    return f"median {statistics.median(values):7.3f}  min {min(values):7.3f}  max {max(values):7.3f}"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds (more on a busy machine)")
-    parser.add_argument("--steps", type=int, default=4, help="training steps per model per round")
-    parser.add_argument("--size", type=int, default=64, help="image size (32, 64 or 128)")
-    parser.add_argument("--width", type=int, default=64, help="network width")
-    args = parser.parse_args()
+    from xgan.gan.config import GanConfig
+    from xgan.gan.fit import build_model
+    from xgan.gan.models import count_training_flops
+    from xgan.gan.preview import grid_columns, make_image_grid
+    from xgan.gan.sample import CONTACT_SHEET, _manifest_text, generate_images
+    from xgan.images import write_png
+    from xgan.runs import write_text
 
     config = GanConfig(image_size=args.size, width=args.width)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (32, config.image_size, config.image_size), dtype=np.uint8)
-
-    ours = build_model(config, images)
+    model = build_model(config, images)
     placeholder = tf.data.Dataset.from_tensors(np.int32(0)).repeat()
-    reference = ReferenceGAN(reference_discriminator(config.image_size, config.width),
-                             reference_generator(config.image_size, config.latent_dim, config.width), config.latent_dim)
-    reference.compile(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                      keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                      keras.losses.BinaryCrossentropy(from_logits=True))
-    real = tf.data.Dataset.from_tensor_slices(images[..., None].astype("float32") / 127.5 - 1.0)
-    real = real.shuffle(1024).batch(config.batch_size, drop_remainder=True).repeat()
-    for mine, theirs in ((ours.generator, reference.generator), (ours.discriminator, reference.discriminator)):
-        assert mine.count_params() == theirs.count_params(), (mine.name, mine.count_params(), theirs.count_params())
-
-    def train_ours():
-        ours.fit(placeholder, epochs=1, steps_per_epoch=args.steps, verbose=0, shuffle=False)
-
-    def train_reference():
-        with warnings.catch_warnings():  # keras' note that shuffle=True is ignored for a tf.data pipeline
-            warnings.simplefilter("ignore", UserWarning)
-            reference.fit(real, epochs=1, steps_per_epoch=args.steps, verbose=0)
-
-    latents = np.random.default_rng(1).standard_normal((NUM_SAMPLES, config.latent_dim), dtype=np.float32)
     sample_dir = Path(tempfile.mkdtemp(prefix="bench_gan_"))
 
-    def sample_ours():
-        generate_images(ours.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
+    def train(steps):
+        model.fit(placeholder, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
 
-    def sample_reference():
-        reference.generator.predict(latents, verbose=0)
+    def sample():
+        generate_images(model.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
 
-    def sample_folder_ours():
-        from xgan.gan.preview import grid_columns, make_image_grid
-        from xgan.gan.sample import CONTACT_SHEET, _manifest_text
-        from xgan.images import write_png
-        from xgan.runs import write_text
-
-        generated = generate_images(ours.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
+    def sample_folder():
+        generated = generate_images(model.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
         rows = []
         for index, image in enumerate(generated):
             name = f"gen_s0_{index:05d}.png"
@@ -210,54 +155,228 @@ def main() -> None:
         write_png(sample_dir / CONTACT_SHEET, make_image_grid(generated, grid_columns(len(generated))))
         write_text(sample_dir / "manifest.csv", _manifest_text(rows))
 
-    start_up = {}
-    for name, function in (("ours", train_ours), ("reference", train_reference), ("sample ours", sample_ours),
-                           ("sample reference", sample_reference), ("sample folder ours", sample_folder_ours)):
-        start_up[name] = timed(function)[0]
-    gflops_peak = matmul_gflops()
-
-    results = {name: [] for name in ("ours", "reference", "ours cpu", "reference cpu", "sample ours",
-                                     "sample reference", "sample folder ours")}
-    for _ in range(args.rounds):
-        for name, function in (("ours", train_ours), ("reference", train_reference)):
-            wall, cpu = timed(function)
-            results[name].append(args.steps / wall)
-            results[f"{name} cpu"].append(cpu / args.steps)
-        for name, function in (("sample ours", sample_ours), ("sample reference", sample_reference),
-                               ("sample folder ours", sample_folder_ours)):
-            results[name].append(timed(function)[0])
-    paired = [a / b for a, b in zip(results["ours"], results["reference"])]
-    gflops_peak = max(gflops_peak, matmul_gflops())
-
     flops = count_training_flops(config.image_size, config.latent_dim, config.width, config.batch_size)
-    ours_rate, reference_rate = statistics.median(results["ours"]), statistics.median(results["reference"])
-    print(f"DCGAN {config.image_size} px, width {config.width}, batch {config.batch_size}, latent {config.latent_dim}; "
-          f"{args.rounds} rounds x {args.steps} steps; TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}, {os.cpu_count()} CPUs")
-    print(f"start-up (first call, tracing): ours {start_up['ours']:.1f} s, reference {start_up['reference']:.1f} s")
-    print(f"training steps/s   ours       {describe(results['ours'])}")
-    print(f"training steps/s   reference  {describe(results['reference'])}")
-    print(f"CPU s per step     ours {statistics.median(results['ours cpu']):.3f}, reference {statistics.median(results['reference cpu']):.3f}")
-    ours_best, reference_best = max(results["ours"]), max(results["reference"])
-    print(f"training speed-up  ours/reference: medians {ours_rate / reference_rate:.2f}x, best rounds "
-          f"{ours_best / reference_best:.2f}x (per round: {describe(paired)})")
-    print(f"sampling {NUM_SAMPLES} images   ours generate_images {describe(results['sample ours'])} s")
-    print(f"sampling {NUM_SAMPLES} images   ours with PNGs, manifest, contact sheet {describe(results['sample folder ours'])} s")
-    print(f"sampling {NUM_SAMPLES} images   reference generator.predict {describe(results['sample reference'])} s; "
-          f"speed-up {statistics.median(results['sample reference']) / statistics.median(results['sample ours']):.2f}x")
-    print(f"matmul 2048x2048 float32: {gflops_peak:.0f} GFLOP/s (best)")
-    for label, ours_steps, reference_steps in (("median", ours_rate, reference_rate), ("best", ours_best, reference_best)):
-        ours_gflops = flops["train_step"] * ours_steps / 1e9
-        reference_gflops = reference_flops_per_step(config) * reference_steps / 1e9
-        print(f"achieved ({label} rounds): ours {ours_gflops:.0f} GFLOP/s = {ours_gflops / gflops_peak:.0%} of matmul "
-              f"({flops['train_step'] / 1e9:.1f} GFLOP/step); reference {reference_gflops:.0f} GFLOP/s = "
-              f"{reference_gflops / gflops_peak:.0%} ({reference_flops_per_step(config) / 1e9:.1f} GFLOP/step)")
-    print("What differs: ours = xgan's step (DiffAugment translation/cutout/brightness/contrast on real and fake, "
+    info = {"train_step_flops": flops["train_step"],
+            # The reference runs the generator forward twice per step (once per update).
+            "reference_step_flops": flops["train_step"] + flops["generator_forward_per_image"] * config.batch_size,
+            "params": [model.generator.count_params(), model.discriminator.count_params()]}
+    return {"train": train, "sample": sample, "sample_folder": sample_folder}, info
+
+
+def build_reference(args, images):
+    """The keras-io reference and its operations: train N steps, sample 400 images with `predict`."""
+    import warnings
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    latent_dim, batch_size, learning_rate, beta_1 = 100, 32, 2e-4, 0.5  # xgan's defaults, the study's
+    keras.utils.set_random_seed(0)
+    generator, discriminator = reference_models(args.size, args.width, latent_dim)
+    model = reference_gan_class()(discriminator, generator, latent_dim)
+    model.compile(keras.optimizers.Adam(learning_rate, beta_1=beta_1), keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+                  keras.losses.BinaryCrossentropy(from_logits=True))
+    real = tf.data.Dataset.from_tensor_slices(images[..., None].astype("float32") / 127.5 - 1.0)
+    real = real.shuffle(1024).batch(batch_size, drop_remainder=True).repeat()
+    latents = np.random.default_rng(1).standard_normal((NUM_SAMPLES, latent_dim), dtype=np.float32)
+
+    def train(steps):
+        with warnings.catch_warnings():  # keras' note that shuffle is ignored for a tf.data pipeline
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(real, epochs=1, steps_per_epoch=steps, verbose=0)
+
+    def sample():
+        generator.predict(latents, verbose=0)
+
+    return {"train": train, "sample": sample}, {"params": [generator.count_params(), discriminator.count_params()]}
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    multiply = tf.function(lambda: tf.matmul(a, b))
+    multiply().numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        result = multiply()
+    result.numpy()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def worker(args) -> None:
+    """Serve timing commands for one model: `train`, `sample`, `sample_folder`, `matmul`, `memory`."""
+    import resource
+
+    if args.worker == "xgan":
+        import xgan  # noqa: F401  (its settings, before TensorFlow is imported)
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
+
+    images = np.random.default_rng(0).integers(0, 256, (32, args.size, args.size), dtype=np.uint8)
+    build = build_xgan if args.worker == "xgan" else build_reference
+    operations, info = build(args, images)
+    start_up = {}
+    for name, operation in operations.items():  # first calls: tracing, and the first steps
+        start = time.perf_counter()
+        operation(args.steps) if name == "train" else operation()
+        start_up[name] = time.perf_counter() - start
+    info.update(start_up=start_up, onednn=bool(_pywrap_util_port.IsMklEnabled()), tensorflow=tf.__version__,
+                keras=keras.__version__, TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(unset)"))
+    answer = sys.stdout
+    sys.stdout = sys.stderr  # anything a library prints stays out of the answers
+    print(json.dumps(info), file=answer, flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if command[0] == "matmul":
+            result = {"gflops": matmul_gflops()}
+        elif command[0] == "memory":
+            result = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        else:
+            wall, cpu = time.perf_counter(), time.process_time()
+            operations[command[0]](*map(int, command[1:]))
+            result = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+        print(json.dumps(result), file=answer, flush=True)
+
+
+# ---- Parent side: start the workers, interleave rounds, print ratios ----
+
+class Worker:
+    def __init__(self, name: str, args):
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if name == "reference":
+            env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's own default for this CPU
+        elif name == "reference+onednn":
+            env["TF_ENABLE_ONEDNN_OPTS"] = "1"
+        self.name = name
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--width", str(args.width),
+             "--steps", str(args.steps)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+        self.info = self._answer()
+
+    def _answer(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            sys.exit(f"worker {self.name} stopped:\n{self.log.read().decode(errors='replace')[-3000:]}")
+        return json.loads(line)
+
+    def ask(self, command: str) -> dict:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def pause(self) -> None:
+        """Stop the process: an idle TensorFlow's thread pools still spin and would slow the one being timed."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        self.resume()
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def ask_alone(workers: dict, name: str, command: str) -> dict:
+    """Run a command in one worker while the others are stopped."""
+    for other, w in workers.items():
+        if other != name:
+            w.pause()
+    try:
+        return workers[name].ask(command)
+    finally:
+        for other, w in workers.items():
+            if other != name:
+                w.resume()
+
+
+def describe(values: list[float]) -> str:
+    return f"median {statistics.median(values):7.3f}  min {min(values):7.3f}  max {max(values):7.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (more on a busy machine)")
+    parser.add_argument("--steps", type=int, default=4, help="training steps per model per round")
+    parser.add_argument("--size", type=int, default=64, help="image size (32, 64 or 128)")
+    parser.add_argument("--width", type=int, default=64, help="network width")
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    workers = {}
+    for name in WORKERS:  # one at a time, so start-up times are not mixed up
+        workers[name] = Worker(name, args)
+        workers[name].pause()
+    for w in workers.values():
+        w.resume()
+    params = {name: w.info["params"] for name, w in workers.items()}
+    if len({tuple(p) for p in params.values()}) != 1:
+        sys.exit(f"the models differ in parameter counts: {params}")
+
+    steps_per_second = {name: [] for name in WORKERS}
+    cpu_per_step = {name: [] for name in WORKERS}
+    sampling = {name: [] for name in WORKERS}
+    sample_folder, matmul = [], {name: [] for name in WORKERS}
+    for _ in range(args.rounds):
+        for name in workers:
+            timing = ask_alone(workers, name, f"train {args.steps}")
+            steps_per_second[name].append(args.steps / timing["wall"])
+            cpu_per_step[name].append(timing["cpu"] / args.steps)
+        for name in workers:
+            sampling[name].append(ask_alone(workers, name, "sample")["wall"])
+        sample_folder.append(ask_alone(workers, "xgan", "sample_folder")["wall"])
+    for _ in range(3):
+        for name in workers:
+            matmul[name].append(ask_alone(workers, name, "matmul")["gflops"])
+    memory = {name: w.ask("memory")["max_rss_mb"] for name, w in workers.items()}
+    for w in workers.values():
+        w.close()
+
+    info = workers["xgan"].info
+    peak = max(max(values) for values in matmul.values())
+    print(f"DCGAN {args.size} px, width {args.width}, batch 32, latent 100; {args.rounds} rounds x {args.steps} steps; "
+          f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, {os.cpu_count()} CPUs")
+    for name, w in workers.items():
+        print(f"  {name:17s} oneDNN {'on ' if w.info['onednn'] else 'off'} (TF_ENABLE_ONEDNN_OPTS={w.info['TF_ENABLE_ONEDNN_OPTS']}), "
+              f"start-up {w.info['start_up']['train']:.1f} s, peak memory {memory[name]:.0f} MB, "
+              f"matmul 2048x2048 float32 best {max(matmul[name]):.0f} GFLOP/s")
+    print("training steps/s")
+    for name in WORKERS:
+        print(f"  {name:17s} {describe(steps_per_second[name])}   CPU s/step {statistics.median(cpu_per_step[name]):.3f}")
+    for other in WORKERS[1:]:
+        paired = [a / b for a, b in zip(steps_per_second["xgan"], steps_per_second[other])]
+        cpu_ratio = statistics.median(cpu_per_step[other]) / statistics.median(cpu_per_step["xgan"])
+        print(f"training speed-up xgan / {other}: per round {describe(paired)}; "
+              f"best rounds {max(steps_per_second['xgan']) / max(steps_per_second[other]):.2f}x; "
+              f"CPU seconds per step {cpu_ratio:.2f}x")
+    print(f"sampling {NUM_SAMPLES} images at {args.size} px, seconds after start-up")
+    print(f"  xgan generate_images            {describe(sampling['xgan'])}")
+    print(f"  xgan with PNGs, manifest, sheet {describe(sample_folder)}")
+    for name in WORKERS[1:]:
+        print(f"  {name:17s} predict        {describe(sampling[name])}")
+    print(f"achieved GFLOP/s in training, fraction of the best matmul ({peak:.0f} GFLOP/s)")
+    for name in WORKERS:
+        flops = info["train_step_flops"] if name == "xgan" else info["reference_step_flops"]
+        for label, rate in (("median", statistics.median(steps_per_second[name])), ("best", max(steps_per_second[name]))):
+            print(f"  {name:17s} {label:6s} {flops * rate / 1e9:6.0f} GFLOP/s = {flops * rate / 1e9 / peak:4.0%} "
+                  f"({flops / 1e9:.1f} GFLOP/step)")
+    print("What differs: xgan = its step (DiffAugment translation/cutout/brightness/contrast on real and fake, "
           "EMA generator update, discriminator accuracies, one generator forward pass shared by both updates, "
-          "oneDNN fused batch norm, in-model uint8 images); reference = keras-io's step (no augmentation, no EMA, "
+          "fused batch norm, in-model uint8 images, oneDNN on); reference = keras-io's step (no augmentation, no EMA, "
           "two generator forward passes, Keras batch norm, real batch and fakes concatenated through the "
           "discriminator, 0.05 label noise, tf.data pipeline). Same layers, parameters, batch and optimizer.")
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":
