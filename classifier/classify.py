@@ -275,6 +275,13 @@ def _csv_field(text) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
+def _progress_bar(total: int):
+    """A tqdm bar over the models to train (arms x seeds), on stderr."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="classifier", unit="model", dynamic_ncols=True, leave=True)
+
+
 def classify(config: ClassifyConfig) -> ClassifyResult:
     """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
 
@@ -295,10 +302,14 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                                           "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
                                           "arms": arms, "seeds": config.seed_list})
     runs = []
-    for arm in arms:
-        for seed in config.seed_list:
-            folder = run_dir / "arms" / arm / f"seed{seed}" if config.compare else run_dir
-            runs.append(run_arm(arm, seed, config, experiment, folder, prepared.pop(arm) if seed == config.seed else None))
+    with _progress_bar(len(arms) * len(config.seed_list)) as bar:
+        for arm in arms:
+            for seed in config.seed_list:
+                bar.set_description(f"classifier {arm} seed {seed}")
+                folder = run_dir / "arms" / arm / f"seed{seed}" if config.compare else run_dir
+                runs.append(run_arm(arm, seed, config, experiment, folder, prepared.pop(arm) if seed == config.seed else None))
+                bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
+                bar.update(1)
     if config.compare:
         report = compare_arms(runs, experiment, config.seed)
         report["seconds"] = time.perf_counter() - start

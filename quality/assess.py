@@ -136,6 +136,13 @@ def _train_feature_classifier(config: QualityConfig, reference: RealReference, o
     return extractor
 
 
+def _progress_bar(total: int):
+    """A tqdm bar over the steps of a quality report, on stderr."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="quality", unit="step", dynamic_ncols=True, leave=True)
+
+
 def assess_quality(config: QualityConfig) -> QualityOutcome:
     """Compare synthetic images with the real training images of their class and write the report.
 
@@ -153,23 +160,31 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
     reference = _reference(config, run, class_name, int(synthetic.shape[1]), fingerprints)
     real_images, val_images = reference.train_images, reference.val_images
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Steps: an extractor, its features and its metrics per feature space, then memorization and figures.
+    bar = _progress_bar(3 * len(config.features) + 2)
     extractors = {}
     for kind in config.features:
+        bar.set_description(f"quality: {kind} features")
         extractor = build_extractor(kind, config, reference, out_dir)
         extractors[extractor.name] = extractor
+        bar.update(1)
     features, timings = {}, {}
     for name, extractor in extractors.items():
         began = time.perf_counter()
         features[name] = {"real": extractor(real_images), "synthetic": extractor(synthetic),
                           "val": extractor(val_images) if len(val_images) else None}
         timings[f"features_{name}"] = time.perf_counter() - began
+        bar.update(1)
     metrics = {}
     for name, sets in features.items():
+        bar.set_description(f"quality: metrics in {name}")
         metrics[name] = {"description": extractors[name].description,
                          **compare_feature_sets(sets["real"], sets["synthetic"], sets["val"],
                                                 neighbours=config.neighbours, kid_subsets=config.kid_subsets,
                                                 kid_subset_size=config.kid_subset_size, num_folds=config.num_folds,
                                                 seed=config.seed)}
+        bar.update(1)
+    bar.set_description("quality: memorization")
     primary = next(name for kind in FEATURE_PREFERENCE for name in features if name.startswith(kind))
     memorization = find_memorization(synthetic, real_images, reference.train_keys, threshold=config.copy_threshold,
                                      synthetic_features=features[primary]["synthetic"],
@@ -178,6 +193,8 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
     pairs = [{"synthetic_index": int(i), "synthetic_name": names[i], "real_index": int(memorization.nearest_index[i]),
               "training_key": memorization.nearest_key[i], "correlation": float(memorization.nearest_correlation[i])}
              for i in memorization.closest_pairs(config.num_pairs)]
+    bar.update(1)
+    bar.set_description("quality: figures")
     figures = [
         plot_closest_pairs(out_dir / "closest_pairs.png", pairs, synthetic, real_images, config.copy_threshold),
         plot_nearest_correlations(out_dir / "nearest_correlation.png", memorization.nearest_correlation,
@@ -185,6 +202,8 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
         plot_feature_spaces(out_dir / "feature_spaces.png", features),
         plot_sample_grid(out_dir / "samples.png", real_images, synthetic, seed=config.seed),
     ]
+    bar.update(1)
+    bar.close()
     warnings = [memorization.warning] if memorization.warning else []
     for name, values in metrics.items():
         pr = values["precision_recall"]
