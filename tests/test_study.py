@@ -15,7 +15,7 @@ from conftest import make_folder_dataset
 
 def test_presets_fill_the_epochs():
     quick, paper = StudyConfig(), StudyConfig(preset="paper")
-    assert (quick.gan_epochs, quick.classifier_epochs) == (1500, 12)
+    assert (quick.gan_epochs, quick.classifier_epochs) == (700, 12)
     assert (paper.gan_epochs, paper.classifier_epochs) == (1000, 50)
     assert StudyConfig(gan_epochs=7).gan_epochs == 7
 
