@@ -182,9 +182,12 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
 @click.option("--patience", type=click.IntRange(min=0), default=8, help="Epochs without validation improvement before stopping (best weights restored).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=40, help="Batch size (the study's 40).")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", help="adam, or the study's sgd (momentum 5/6).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, help="Learning rate (the study's: 1e-4 with sgd).")
-@click.option("--lr-decay", type=click.FloatRange(min=0), default=0.0, help="Inverse time decay per step, lr / (1 + decay * step), as Keras' old `decay` argument.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+              help="adam, or the study's sgd (momentum 5/6; with its learning rate 1e-4 and decay 1e-6 unless given).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, show_default="1e-3 with adam, 1e-4 with sgd",
+              help="Learning rate.")
+@click.option("--lr-decay", type=click.FloatRange(min=0), default=None, show_default="0 with adam, 1e-6 with sgd",
+              help="Inverse time decay per step, lr / (1 + decay * step), as Keras' old `decay` argument.")
 @click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")

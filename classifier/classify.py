@@ -18,7 +18,7 @@ from ..dataset import Dataset, load_dataset
 from ..errors import UserError
 from ..runs import new_run_dir, read_json, write_json, write_text
 from ..splits import Splits, resolve_splits
-from .config import ClassifierConfig
+from .config import STUDY_OPTIMIZER, ClassifierConfig
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
 
 log = logging.getLogger("xgan")
@@ -33,6 +33,12 @@ ARMS = {
     "gan": "GAN: the real training split plus synthetic minority images up to the target",
 }
 BASELINE_ARM = "baseline"
+# What --learning-rate and --lr-decay default to for each optimizer: Adam's usual setting, and for SGD
+# the study's own (lr 1e-4 with decay), so `--optimizer sgd` alone reproduces the study's optimizer.
+OPTIMIZER_DEFAULTS = {
+    "adam": {"learning_rate": 1e-3, "lr_decay": 0.0},
+    "sgd": {"learning_rate": STUDY_OPTIMIZER["learning_rate"], "lr_decay": STUDY_OPTIMIZER["lr_decay"]},
+}
 
 
 @dataclass
@@ -51,9 +57,9 @@ class ClassifyConfig:
     epochs: int = 30  # most epochs per model (early stopping on the validation split)
     patience: int = 8  # epochs without validation improvement before stopping
     batch_size: int = 40
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    lr_decay: float = 0.0  # inverse time decay per step (the study decayed its learning rate)
+    optimizer: str = "adam"  # "adam", or "sgd": the study's SGD with momentum 5/6
+    learning_rate: float | None = None  # None: the optimizer's default (adam 1e-3; sgd the study's 1e-4)
+    lr_decay: float | None = None  # inverse time decay per step; None: adam none, sgd the study's 1e-6
     monitor: str = "val_auc"
     positive: str | None = None  # positive class; None: the minority
     out: Path = Path("samples")  # parent of the numbered run folder
@@ -64,6 +70,11 @@ class ClassifyConfig:
         self.out = Path(self.out)
         if self.size is None:
             self.size = default_image_size(self.data)
+        defaults = OPTIMIZER_DEFAULTS.get(self.optimizer, {})
+        if self.learning_rate is None:
+            self.learning_rate = defaults.get("learning_rate", 1e-3)
+        if self.lr_decay is None:
+            self.lr_decay = defaults.get("lr_decay", 0.0)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"Invalid value received for argument `seed`. Expected a non-negative integer. Received: seed={self.seed!r}")
         if not isinstance(self.seeds, int) or self.seeds < 1:

@@ -24,6 +24,17 @@ def test_arms_and_seeds_follow_the_options(tmp_path):
     assert ClassifyConfig(with_gan=True, manifest=tmp_path / "m.csv").arms == ["gan"]
 
 
+@pytest.mark.parametrize("options, expected", [
+    ({}, ("adam", 1e-3, 0.0)),
+    ({"optimizer": "sgd"}, ("sgd", 1e-4, 1e-6)),  # the study's optimizer, whole
+    ({"optimizer": "sgd", "learning_rate": 0.01}, ("sgd", 0.01, 1e-6)),
+    ({"optimizer": "adam", "lr_decay": 1e-4}, ("adam", 1e-3, 1e-4)),
+])
+def test_learning_rate_and_decay_default_to_the_optimizers_own(options, expected):
+    network = ClassifyConfig(**options).classifier_config()
+    assert (network.optimizer, network.learning_rate, network.lr_decay) == expected
+
+
 @pytest.mark.parametrize("options, match", [
     ({"synthetic": ("a",), "manifest": "m.csv", "with_gan": True}, "either --synthetic folders .* or a --manifest"),
     ({"seed": -1}, "argument `seed`"),
