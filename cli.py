@@ -47,6 +47,10 @@ def _configure_logging(verbose: bool) -> None:
 def cli(verbose):
     """Fight class imbalance in chest X-ray datasets with GAN images, and measure honestly whether it helps."""
     _configure_logging(verbose)
+    if not verbose:  # TensorFlow's start-up lines on stderr only with -v
+        from .tensorflow_setup import quiet_tensorflow_startup
+
+        quiet_tensorflow_startup()
 
 
 data_argument = click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))

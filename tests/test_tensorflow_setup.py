@@ -1,0 +1,71 @@
+"""The CLI's quiet TensorFlow start-up: stderr caught during a module's first import, shown only on failure."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import make_folder_dataset
+from xgan.tensorflow_setup import QuietImportFinder, stderr_caught
+
+
+def write_module(folder, name, body):
+    (folder / f"{name}.py").write_text(body)
+
+
+@pytest.fixture
+def module_folder(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("chatty_")]:
+        del sys.modules[name]
+
+
+def test_stderr_caught_hides_c_level_writes_and_shows_them_on_failure(capfd):
+    with stderr_caught():
+        os.write(2, b"chatter from C\n")
+    assert capfd.readouterr().err == ""
+    with pytest.raises(RuntimeError, match="boom"), stderr_caught():
+        os.write(2, b"what went wrong\n")
+        raise RuntimeError("boom")
+    assert capfd.readouterr().err == "what went wrong\n"
+    os.write(2, b"after\n")  # the descriptor is restored
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_first_import_is_quiet_and_the_hook_removes_itself(module_folder, capfd):
+    write_module(module_folder, "chatty_ok", "import os\nos.write(2, b'loading...\\n')\nVALUE = 3\n")
+    seen = []
+    finder = QuietImportFinder("chatty_ok", after=lambda module: seen.append(module.VALUE) or os.write(2, b"probe\n"))
+    sys.meta_path.insert(0, finder)
+    try:
+        import chatty_ok
+    finally:
+        finder.remove()
+    assert chatty_ok.VALUE == 3 and seen == [3]
+    assert finder not in sys.meta_path
+    assert capfd.readouterr().err == ""
+
+
+def test_a_failing_import_shows_what_it_wrote(module_folder, capfd):
+    write_module(module_folder, "chatty_broken", "import os\nos.write(2, b'missing libfoo.so\\n')\nraise ImportError('no libfoo')\n")
+    finder = QuietImportFinder("chatty_broken")
+    sys.meta_path.insert(0, finder)
+    with pytest.raises(ImportError, match="no libfoo"):
+        import chatty_broken  # noqa: F401
+    assert "missing libfoo.so" in capfd.readouterr().err
+
+
+def test_tensorflow_starts_quietly_after_the_cli_ran(tmp_path):
+    # A fresh process, TensorFlow not yet imported: the CLI installs the hook, a later import uses it.
+    code = ("import sys\n"
+            "from xgan.cli import cli\n"
+            "cli(['info', sys.argv[1]], prog_name='xgan', standalone_mode=False)\n"
+            "import tensorflow as tf\n"
+            "print(float(tf.constant(1.0) + 1.0))\n")
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 10, "normal": 12}, size=16)
+    result = subprocess.run([sys.executable, "-c", code, str(data)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("2.0")
+    assert result.stderr == "", result.stderr
