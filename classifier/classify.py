@@ -16,6 +16,7 @@ import numpy as np
 from ..balance import build_training_set, class_weights, parse_target, read_training_manifest
 from ..dataset import Dataset, load_dataset
 from ..errors import UserError
+from ..progress import progress_bar
 from ..runs import new_run_dir, read_json, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import STUDY_OPTIMIZER, ClassifierConfig
@@ -286,13 +287,6 @@ def _csv_field(text) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
-def _progress_bar(total: int):
-    """A tqdm bar over the models to train (arms x seeds), on stderr."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="classifier", unit="model", dynamic_ncols=True, leave=True)
-
-
 def classify(config: ClassifyConfig) -> ClassifyResult:
     """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
 
@@ -313,7 +307,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                                           "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
                                           "arms": arms, "seeds": config.seed_list})
     runs = []
-    with _progress_bar(len(arms) * len(config.seed_list)) as bar:
+    with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
         for arm in arms:
             for seed in config.seed_list:
                 bar.set_description(f"classifier {arm} seed {seed}")

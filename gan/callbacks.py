@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..progress import progress_bar
 from ..runs import write_json
 from .run_state import save_snapshot, save_training_state
 from .config import GanConfig
@@ -138,10 +139,7 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar = None
 
     def on_train_begin(self, logs=None):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.num_epochs, initial=self.initial_epoch, desc=self.description, unit="epoch",
-                        dynamic_ncols=True, leave=True)
+        self.bar = progress_bar(self.num_epochs, self.description, "epoch", initial=self.initial_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.bar is None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
+from ..progress import progress_bar
 from .compare import compare_feature_sets
 from .config import QualityConfig
 from .features import (ClassifierFeatures, InceptionFeatures, PixelFeatures, fit_classifier_features,
@@ -136,13 +137,6 @@ def _train_feature_classifier(config: QualityConfig, reference: RealReference, o
     return extractor
 
 
-def _progress_bar(total: int):
-    """A tqdm bar over the steps of a quality report, on stderr."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="quality", unit="step", dynamic_ncols=True, leave=True)
-
-
 def assess_quality(config: QualityConfig) -> QualityOutcome:
     """Compare synthetic images with the real training images of their class and write the report.
 
@@ -161,7 +155,7 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
     real_images, val_images = reference.train_images, reference.val_images
     out_dir.mkdir(parents=True, exist_ok=True)
     # Steps: an extractor, its features and its metrics per feature space, then memorization and figures.
-    bar = _progress_bar(3 * len(config.features) + 2)
+    bar = progress_bar(3 * len(config.features) + 2, "quality", "step")
     extractors = {}
     for kind in config.features:
         bar.set_description(f"quality: {kind} features")
