@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..progress import progress_bar
 from ..runs import new_run_dir, read_json, write_json, write_text
 from ..splits import Splits, resolve_splits
-from .config import STUDY_OPTIMIZER, ClassifierConfig
+from .config import ClassifierConfig, optimizer_defaults
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
 
 log = logging.getLogger("xgan")
@@ -34,12 +34,6 @@ ARMS = {
     "gan": "GAN: the real training split plus synthetic minority images up to the target",
 }
 BASELINE_ARM = "baseline"
-# What --learning-rate and --lr-decay default to for each optimizer: Adam's usual setting, and for SGD
-# the study's own (lr 1e-4 with decay), so `--optimizer sgd` alone reproduces the study's optimizer.
-OPTIMIZER_DEFAULTS = {
-    "adam": {"learning_rate": 1e-3, "lr_decay": 0.0},
-    "sgd": {"learning_rate": STUDY_OPTIMIZER["learning_rate"], "lr_decay": STUDY_OPTIMIZER["lr_decay"]},
-}
 
 
 @dataclass
@@ -71,11 +65,11 @@ class ClassifyConfig:
         self.out = Path(self.out)
         if self.size is None:
             self.size = default_image_size(self.data)
-        defaults = OPTIMIZER_DEFAULTS.get(self.optimizer, {})
+        defaults = optimizer_defaults(self.optimizer)
         if self.learning_rate is None:
-            self.learning_rate = defaults.get("learning_rate", 1e-3)
+            self.learning_rate = defaults["learning_rate"]
         if self.lr_decay is None:
-            self.lr_decay = defaults.get("lr_decay", 0.0)
+            self.lr_decay = defaults["lr_decay"]
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"Invalid value received for argument `seed`. Expected a non-negative integer. Received: seed={self.seed!r}")
         if not isinstance(self.seeds, int) or self.seeds < 1:

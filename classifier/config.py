@@ -8,6 +8,15 @@ from dataclasses import asdict, dataclass, field, fields
 STUDY_OPTIMIZER = {"optimizer": "sgd", "learning_rate": 1e-4, "momentum": 5 / 6, "lr_decay": 1e-6, "batch_size": 40}
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+def optimizer_defaults(optimizer: str) -> dict:
+    """The learning rate and decay an optimizer gets unless told: the study's for "sgd", the config's defaults otherwise.
+
+    So `--optimizer sgd` alone reproduces the study's optimizer; an unknown name is refused by `ClassifierConfig`.
+    """
+    source = STUDY_OPTIMIZER if optimizer == "sgd" else {f.name: f.default for f in fields(ClassifierConfig)}
+    return {"learning_rate": source["learning_rate"], "lr_decay": source["lr_decay"]}
 MONITORS = ("val_auc", "val_loss")
 
 
