@@ -24,21 +24,19 @@ def stderr_caught():
     """Catch everything written to file descriptor 2 (C code included); write it back only on an exception."""
     sys.stderr.flush()
     saved = os.dup(2)
-    try:
-        with tempfile.TemporaryFile() as caught:
-            os.dup2(caught.fileno(), 2)
-            try:
-                yield
-            except BaseException:
-                os.dup2(saved, 2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
                 caught.seek(0)
                 sys.stderr.write(caught.read().decode(errors="replace"))
                 sys.stderr.flush()
-                raise
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -85,10 +83,8 @@ def _list_devices(tensorflow) -> None:
     tensorflow.config.list_physical_devices()
 
 
-def quiet_tensorflow_startup() -> QuietImportFinder | None:
-    """Make TensorFlow's first import (whenever it comes) quiet on stderr; returns the hook, or None if too late."""
-    if "tensorflow" in sys.modules:
-        return None
-    finder = QuietImportFinder("tensorflow", after=_list_devices)
-    sys.meta_path.insert(0, finder)
-    return finder
+def quiet_tensorflow_startup() -> None:
+    """Make TensorFlow's first import (whenever it comes) quiet on stderr; nothing to do once it is imported or hooked."""
+    if "tensorflow" in sys.modules or any(isinstance(f, QuietImportFinder) and f.module_name == "tensorflow" for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, QuietImportFinder("tensorflow", after=_list_devices))

@@ -88,5 +88,3 @@ def pristine_xgan_logger():
     warnings from pytest's `caplog`, which listens at the root.
     """
     _XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate = _PRISTINE_LOGGER_STATE
-    yield
-    _XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate = _PRISTINE_LOGGER_STATE

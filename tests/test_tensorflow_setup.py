@@ -69,3 +69,12 @@ def test_tensorflow_starts_quietly_after_the_cli_ran(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("2.0")
     assert result.stderr == "", result.stderr
+
+
+def test_repeated_cli_calls_install_one_hook():
+    code = ("import sys\n"
+            "from xgan.tensorflow_setup import QuietImportFinder, quiet_tensorflow_startup\n"
+            "quiet_tensorflow_startup(); quiet_tensorflow_startup()\n"
+            "print(sum(isinstance(f, QuietImportFinder) for f in sys.meta_path), 'tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["1", "False"], result.stderr
