@@ -129,10 +129,7 @@ def build_xgan(args, images):
     from xgan.gan.config import GanConfig
     from xgan.gan.fit import build_model
     from xgan.gan.models import count_training_flops
-    from xgan.gan.preview import grid_columns, make_image_grid
-    from xgan.gan.sample import CONTACT_SHEET, _manifest_text, generate_images
-    from xgan.images import write_png
-    from xgan.runs import write_text
+    from xgan.gan.sample import generate_images, write_synthetic_images
 
     config = GanConfig(image_size=args.size, width=args.width)
     model = build_model(config, images)
@@ -145,15 +142,10 @@ def build_xgan(args, images):
     def sample():
         generate_images(model.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
 
-    def sample_folder():
+    def sample_folder():  # what `xgan sample` does after loading the generator
         generated = generate_images(model.ema_generator, NUM_SAMPLES, 0, config.latent_dim)
-        rows = []
-        for index, image in enumerate(generated):
-            name = f"gen_s0_{index:05d}.png"
-            write_png(sample_dir / name, image)
-            rows.append({"file": name, "label": "covid", "index": index})
-        write_png(sample_dir / CONTACT_SHEET, make_image_grid(generated, grid_columns(len(generated))))
-        write_text(sample_dir / "manifest.csv", _manifest_text(rows))
+        names = [f"gen_s0_{index:05d}.png" for index in range(NUM_SAMPLES)]
+        write_synthetic_images(sample_dir, names, generated, {"label": "covid", "seed": 0})
 
     flops = count_training_flops(config.image_size, config.latent_dim, config.width, config.batch_size)
     info = {"train_step_flops": flops["train_step"],

@@ -124,18 +124,22 @@ def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path 
     _prepare_folder(out_dir, file_names, overwrite)
     generator, info = load_generator(run_dir, checkpoint)
     images = generate_images(generator, num_images, seed, info["latent_dim"])
-    label = info["class_name"] or "synthetic"
-    dataset = Path(str(info["dataset"] or "")).name
+    provenance = {"label": info["class_name"] or "synthetic", "dataset": Path(str(info["dataset"] or "")).name,
+                  "dataset_fingerprint": info["dataset_fingerprint"] or "", "run": str(run_dir),
+                  "checkpoint": info["checkpoint"], "checkpoint_step": info["step"], "seed": seed}
+    write_synthetic_images(out_dir, file_names, images, provenance)
+    log.info("wrote %d images from %s (%s) to %s", num_images, run_dir, info["checkpoint"], out_dir)
+    return out_dir
+
+
+def write_synthetic_images(out_dir: Path, file_names: list[str], images: np.ndarray, provenance: dict) -> None:
+    """Write the PNGs, the contact sheet and manifest.csv (one row per image: its file, `provenance`, its index)."""
     rows = []
     for index, (name, image) in enumerate(zip(file_names, images)):
         write_png(out_dir / name, image)
-        rows.append({"file": name, "label": label, "dataset": dataset,
-                     "dataset_fingerprint": info["dataset_fingerprint"] or "", "run": str(run_dir),
-                     "checkpoint": info["checkpoint"], "checkpoint_step": info["step"], "seed": seed, "index": index})
+        rows.append({"file": name, **provenance, "index": index})
     write_png(out_dir / CONTACT_SHEET, make_image_grid(images[:CONTACT_SHEET_MAX], grid_columns(min(len(images), CONTACT_SHEET_MAX))))
     write_text(out_dir / MANIFEST, _manifest_text(rows))
-    log.info("wrote %d images from %s (%s) to %s", num_images, run_dir, info["checkpoint"], out_dir)
-    return out_dir
 
 
 def _manifest_text(rows: list[dict]) -> str:
