@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 # Quiet TensorFlow's start-up chatter.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # oneDNN's CPU kernels: TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or newer;
-# on an AVX2 CPU they halve the time of a DCGAN training step (benchmarks/bench_gan.py). Set
+# on an AVX2 CPU they halve the CPU time of a DCGAN training step (benchmarks/README.md). Set
 # TF_ENABLE_ONEDNN_OPTS=0 to run TensorFlow's own kernels.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -133,6 +133,8 @@ def build_xgan(args, images):
 
     config = GanConfig(image_size=args.size, width=args.width)
     model = build_model(config, images)
+    if args.xla:  # the same step compiled by XLA instead of run as a graph of oneDNN/TensorFlow kernels
+        model.compile(d_optimizer=model.d_optimizer, g_optimizer=model.g_optimizer, jit_compile=True)
     placeholder = tf.data.Dataset.from_tensors(np.int32(0)).repeat()
     sample_dir = Path(tempfile.mkdtemp(prefix="bench_gan_"))
 
@@ -249,7 +251,7 @@ class Worker:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--worker", name, "--size", str(args.size), "--width", str(args.width),
-             "--steps", str(args.steps)],
+             "--steps", str(args.steps)] + (["--xla"] if args.xla else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         self.info = self._answer()
 
@@ -301,6 +303,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="training steps per model per round")
     parser.add_argument("--size", type=int, default=64, help="image size (32, 64 or 128)")
     parser.add_argument("--width", type=int, default=64, help="network width")
+    parser.add_argument("--xla", action="store_true", help="compile xgan's step with XLA (jit_compile=True)")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -339,6 +342,7 @@ def main() -> None:
     info = workers["xgan"].info
     peak = max(max(values) for values in matmul.values())
     print(f"DCGAN {args.size} px, width {args.width}, batch 32, latent 100; {args.rounds} rounds x {args.steps} steps; "
+          f"xgan {'with XLA' if args.xla else 'as a graph'}; "
           f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, {os.cpu_count()} CPUs")
     for name, w in workers.items():
         print(f"  {name:17s} oneDNN {'on ' if w.info['onednn'] else 'off'} (TF_ENABLE_ONEDNN_OPTS={w.info['TF_ENABLE_ONEDNN_OPTS']}), "
