@@ -1,4 +1,9 @@
-"""Atomic file writes and self-describing run folders, shared by every command."""
+"""Atomic file writes and the layout of self-describing run folders, shared by every command.
+
+This module is the one home of the run-folder file names and of their readers and writers: a GAN
+run's `config.json`, `training_keys.json` and `history.json`, and the `manifest.csv` of a synthetic
+folder. Other packages call these functions instead of spelling the names.
+"""
 
 import contextlib
 import json
@@ -7,6 +12,12 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+from .errors import UserError
+
+CONFIG_FILE = "config.json"
+TRAINING_KEYS_FILE = "training_keys.json"  # only GAN run folders hold it: the keys of every real image the GAN read
+HISTORY_FILE = "history.json"
 
 
 @contextlib.contextmanager
@@ -76,3 +87,72 @@ def latest_run_dir(parent: Path, marker: str) -> Path | None:
         return None
     runs = sorted(p for p in parent.iterdir() if _RUN_NAME.match(p.name) and (p / marker).exists())
     return runs[-1] if runs else None
+
+
+def read_json_file(path: Path, expected: type, what: str) -> Any:
+    """Read a JSON file that must hold a value of type `expected`.
+
+    Raises:
+        UserError: the file is missing, not JSON, or holds another type; `what` says which file it should be.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path.parent}: no {path.name}; expected {what}")
+    try:
+        value = read_json(path)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not readable JSON ({error})") from None
+    if not isinstance(value, expected):
+        raise UserError(f"{path}: expected a JSON {expected.__name__}; found {type(value).__name__}")
+    return value
+
+
+GAN_RUN = "a GAN run folder written by `xgan train` (e.g. samples/00000-gan-covid)"
+
+
+def is_gan_run(path: Path) -> bool:
+    """True when `path` is a GAN run folder (it holds training_keys.json)."""
+    return (Path(path) / TRAINING_KEYS_FILE).is_file()
+
+
+def read_gan_config(run_dir: Path) -> dict:
+    """A GAN run's config.json: its options plus what the run added (class, dataset, fingerprint...).
+
+    Raises:
+        UserError: the folder is not a GAN run, or the file is unreadable.
+    """
+    return read_json_file(Path(run_dir) / CONFIG_FILE, dict, GAN_RUN)
+
+
+def write_gan_config(run_dir: Path, values: dict) -> None:
+    """Write a GAN run's config.json."""
+    write_json(Path(run_dir) / CONFIG_FILE, values)
+
+
+def read_training_keys(run_dir: Path) -> list[str]:
+    """The dataset keys of every real image a GAN run read (its training_keys.json).
+
+    Raises:
+        UserError: the folder is not a GAN run, or the file is unreadable.
+    """
+    return [str(key) for key in read_json_file(Path(run_dir) / TRAINING_KEYS_FILE, list, GAN_RUN)]
+
+
+def write_training_keys(run_dir: Path, keys: list[str]) -> None:
+    """Write a GAN run's training_keys.json."""
+    write_json(Path(run_dir) / TRAINING_KEYS_FILE, list(keys))
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """A run's history.json (one dict per epoch, NaN stored as null); [] before the first write.
+
+    Raises:
+        UserError: the file exists but is unreadable.
+    """
+    path = Path(run_dir) / HISTORY_FILE
+    return read_json_file(path, list, "a training history") if path.is_file() else []
+
+
+def write_history(run_dir: Path, history: list[dict]) -> None:
+    """Write a run's history.json."""
+    write_json(Path(run_dir) / HISTORY_FILE, history)

@@ -1,7 +1,7 @@
 """DCGAN training and sampling for one class of a chest X-ray dataset.
 
 Public API (contract 1): `GanConfig`, `train_gan`, `resume_gan`, `load_generator`,
-`list_checkpoints`, `generate_images`, `sample_to_folder`, `make_image_grid`.
+`list_checkpoints`, `generate_images`, `sample_to_folder`, `make_image_grid`, `training_problems`.
 
 Names are imported on first use, so that `from xgan.gan import GanConfig` (and the CLI's option
 checks) do not wait for TensorFlow to start.
@@ -19,6 +19,7 @@ _EXPORTS = {
     "generate_images": ".sample",
     "sample_to_folder": ".sample",
     "make_image_grid": ".preview",
+    "training_problems": ".health",
 }
 
 __all__ = sorted(_EXPORTS)

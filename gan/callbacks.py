@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from ..progress import progress_bar
-from ..runs import write_json
+from ..runs import write_history
 from .run_state import save_snapshot, save_training_state
 from .config import GanConfig
 from .health import discriminator_wins, has_non_finite_loss, image_diversity, is_collapsed
@@ -96,7 +96,7 @@ class RunRecorder(keras.callbacks.Callback):
     def write_history(self) -> None:
         """Write history.json and losses.png."""
         history = _json_history(self.history)
-        write_json(self.run_dir / "history.json", history)
+        write_history(self.run_dir, history)
         plot_history(history, self.run_dir / "losses.png")
 
     def write_preview(self, epoch: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..runs import atomic_path, read_json
+from ..runs import atomic_path, read_gan_config
 from .config import GanConfig
 
 STATE_FILE = Path("checkpoints") / "state.npz"
@@ -130,21 +130,6 @@ def list_checkpoints(run_dir: Path) -> list[str]:
     return sorted(names, key=lambda name: int(_SNAPSHOT_NAME.match(name).group(1)))
 
 
-def read_run_config(run_dir: Path) -> dict:
-    """A GAN run's config.json.
-
-    Raises:
-        UserError: the folder is not a GAN run.
-    """
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir}: no config.json; expected a GAN run folder written by `xgan train` (e.g. samples/00000-gan-covid)")
-    try:
-        return read_json(path)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not readable JSON ({error})") from None
-
-
 def load_generator(run_dir: Path, checkpoint: str | None = None):
     """Rebuild a run's EMA generator from its config.json and one snapshot.
 
@@ -162,7 +147,7 @@ def load_generator(run_dir: Path, checkpoint: str | None = None):
     from .models import build_generator
 
     run_dir = Path(run_dir)
-    values = read_run_config(run_dir)
+    values = read_gan_config(run_dir)
     config = GanConfig.from_dict(values)
     names = list_checkpoints(run_dir)
     if not names:

@@ -18,11 +18,12 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from ..runs import atomic_path, latest_run_dir, new_run_dir, read_json, write_json
-from .run_state import STATE_FILE, list_checkpoints, read_run_config, read_training_state_meta, restore_training_state
+from ..runs import (atomic_path, is_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_history, read_training_keys,
+                    write_gan_config, write_training_keys)
+from .run_state import STATE_FILE, list_checkpoints, read_training_state_meta, restore_training_state
 from .config import GanConfig
 from .data import TrainingData, load_training_data
-from .health import image_diversity
+from .health import REAL_DIVERSITY_KEY, image_diversity, training_problems
 from .preview import save_image_grid
 
 log = logging.getLogger("xgan")
@@ -91,7 +92,7 @@ def find_resumable_run(run_dir: Path | str | None, parent: Path | str = "samples
     """The run to resume: `run_dir`, or the latest GAN run under `parent` that has a checkpoint."""
     if run_dir is not None:
         run_dir = Path(run_dir)
-        if not (run_dir / "training_keys.json").is_file():
+        if not is_gan_run(run_dir):
             raise UserError(f"{run_dir}: not a GAN run folder (no training_keys.json); expected a folder written by `xgan train`")
         if not (run_dir / STATE_FILE).is_file():
             raise UserError(f"{run_dir}: has no checkpoint ({STATE_FILE}) yet; it stopped before the first one was written, so start a new run")
@@ -120,7 +121,7 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
         TrainingStopped: as for `train_gan`.
     """
     run_dir = find_resumable_run(run_dir, parent)
-    saved = read_run_config(run_dir)
+    saved = read_gan_config(run_dir)
     config = GanConfig.from_dict(saved)
     done = int(read_training_state_meta(run_dir)["epoch"])
     if epochs is not None or kimg is not None:
@@ -137,7 +138,7 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
 
 
 def _check_same_data(run_dir: Path, saved: dict, data: TrainingData) -> None:
-    keys = read_json(run_dir / "training_keys.json")
+    keys = read_training_keys(run_dir)
     if keys != data.keys or saved.get("dataset_fingerprint") != data.dataset.fingerprint:
         raise UserError(f"{run_dir}: the dataset or its split changed since this run began "
                         f"({len(keys)} training images then, {len(data.keys)} now); start a new run instead of resuming")
@@ -146,7 +147,7 @@ def _check_same_data(run_dir: Path, saved: dict, data: TrainingData) -> None:
 def _new_run(config: GanConfig, data: TrainingData) -> Path:
     run_dir = new_run_dir(Path(config.out), f"gan-{data.class_name}")
     _write_config(run_dir, config, data)
-    write_json(run_dir / "training_keys.json", data.keys)
+    write_training_keys(run_dir, data.keys)
     save_image_grid(run_dir / "reals.png", data.images[:REALS_GRID_MAX])
     return run_dir
 
@@ -162,9 +163,15 @@ def _write_config(run_dir: Path, config: GanConfig, data: TrainingData) -> None:
         "num_training_images": len(data.keys),
         "steps_per_epoch": steps_per_epoch(len(data.keys), config.batch_size),
         "num_epochs": resolve_epochs(config, len(data.keys)),
+        REAL_DIVERSITY_KEY: round(real_preview_diversity(data), 3),
         "xgan_version": __version__,
     })
-    write_json(run_dir / "config.json", values)
+    write_gan_config(run_dir, values)
+
+
+def real_preview_diversity(data: TrainingData) -> float:
+    """How much the first preview-sized sample of real images varies: the yardstick of collapse."""
+    return image_diversity(data.images[:NUM_PREVIEW_IMAGES])
 
 
 def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, callbacks) -> Path:
@@ -181,8 +188,7 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
         start_epoch = last_checkpoint = int(meta["epoch"])
         history = [entry for entry in meta["history"] if entry["epoch"] <= start_epoch]
     preview_latents = _preview_latents(run_dir, config)
-    recorder = RunRecorder(run_dir, config, history, num_epochs, preview_latents,
-                           image_diversity(data.images[:NUM_PREVIEW_IMAGES]), last_checkpoint)
+    recorder = RunRecorder(run_dir, config, history, num_epochs, preview_latents, real_preview_diversity(data), last_checkpoint)
     if resume:
         recorder.write_history()
     progress = ProgressBar(num_epochs, start_epoch, description=f"GAN {data.class_name}")
@@ -249,9 +255,8 @@ def _stop_on_signals(recorder):
 def run_summary(run_dir: Path) -> str:
     """A few lines about a run folder: where it is, how far it got, its last losses, what to do next."""
     run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
-    history_path = run_dir / "history.json"
-    history = read_json(history_path) if history_path.is_file() else []
+    config = read_gan_config(run_dir)
+    history = read_history(run_dir)
     last = history[-1] if history else {}
     snapshots = list_checkpoints(run_dir)
     seconds = sum(entry.get("seconds") or 0 for entry in history)
@@ -265,5 +270,12 @@ def run_summary(run_dir: Path) -> str:
         lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
                                                   if isinstance(last.get(key), (int, float))))
     lines.append(f"  snapshots: {', '.join(snapshots) if snapshots else 'none'}; previews in {run_dir / 'previews'}, curves in {run_dir / 'losses.png'}")
-    lines.append(f"  next: xgan sample --run {run_dir} --n 400")
+    problems = training_problems(run_dir)
+    if problems:
+        lines.append("  PROBLEMS: this run has probably failed; look at its previews before sampling from it:")
+        lines.extend(f"  - {problem}" for problem in problems)
+        lines.append(f"  next: a new run (e.g. a lower --learning-rate or a stronger --augment), or an earlier snapshot: "
+                     f"xgan quality --run {run_dir} --checkpoints all")
+    else:
+        lines.append(f"  next: xgan sample --run {run_dir} --n 400")
     return "\n".join(lines)

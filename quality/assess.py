@@ -89,6 +89,15 @@ def _synthetic_images(config: QualityConfig) -> tuple[np.ndarray, list[str], dic
     return images, [f"#{i}" for i in range(len(images))], provenance, run, set()
 
 
+def gan_run_problems(run: RunInfo | None) -> list[str]:
+    """The failures the GAN run recorded (diverged, discriminator winning, collapsed), as report warnings."""
+    if run is None:
+        return []
+    from ..gan import training_problems
+
+    return [f"the GAN run {run.path} has probably failed: {problem}" for problem in training_problems(run.path)]
+
+
 def _class_name(config: QualityConfig, run: RunInfo | None, labels: list[str]) -> str:
     if config.class_name:
         return config.class_name
@@ -204,6 +213,7 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
         if pr and pr["recall"] < 0.2:
             warnings.append(f"recall {pr['recall']:.2f} in {name} features: the synthetic images cover little of "
                             "the real variety (mode collapse likely)")
+    warnings += gan_run_problems(run)
     if len(real_images) < 50:
         warnings.append(f"only {len(real_images)} real training images of class '{class_name}': every metric has "
                         "wide error bars")
@@ -268,10 +278,11 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
         "feature_description": extractor.description, "reference_note": reference.reference_note,
         "scores": [score.to_dict(name) for score in scores],
         "recommended": best.checkpoint, "recommended_step": best.step, "reason": reason, "sample_command": command,
+        "warnings": gan_run_problems(run),
     }
     json_path, markdown_path = write_selection(out_dir, selection)
     figure = plot_checkpoint_kid(out_dir / "checkpoint_kid.png", selection["scores"], best.checkpoint)
     summary = [f"{score.checkpoint:>20} (step {score.step:>6}): KID x1000 {1000 * score.kid.mean:.2f} +- "
                f"{1000 * score.kid.std:.2f}" for score in scores]
     summary += [f"recommended: {reason}", f"sample from it: {command}", f"report: {markdown_path}"]
-    return QualityOutcome(out_dir, [json_path, markdown_path, figure], summary)
+    return QualityOutcome(out_dir, [json_path, markdown_path, figure], summary, selection["warnings"])

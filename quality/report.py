@@ -195,6 +195,8 @@ def format_selection_markdown(selection: dict) -> str:
         lines.append(f"| {score['checkpoint']} | {score['step']} | {_kid_cell(score['kid'])} | {mark} |")
     lines += ["", f"**Recommendation**: {selection['reason']}", "", f"Sample from it: `{selection['sample_command']}`",
               "", "![KID per checkpoint](checkpoint_kid.png)", ""]
+    for warning in selection.get("warnings", []):
+        lines += [f"> **WARNING**: {warning}", ""]
     return "\n".join(lines)
 
 

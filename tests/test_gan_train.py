@@ -12,7 +12,7 @@ import pytest
 from conftest import make_folder_dataset
 from xgan.dataset import load_dataset
 from xgan.errors import UserError
-from xgan.gan import GanConfig, TrainingStopped, list_checkpoints, resume_gan, train_gan
+from xgan.gan import GanConfig, TrainingStopped, list_checkpoints, resume_gan, train_gan, training_problems
 from xgan.gan.run_state import STATE_FILE, read_arrays
 from xgan.splits import resolve_splits
 
@@ -89,6 +89,7 @@ def test_run_folder_is_self_describing(uninterrupted, xrays):
     assert config["class_name"] == "covid" and config["num_training_images"] == 8
     assert config["dataset_fingerprint"] == dataset.fingerprint and config["splits"].endswith("splits.json")
     assert GanConfig.from_dict(config).epochs == 2
+    assert config["real_preview_diversity"] > 0  # the yardstick training_problems judges collapse by
     assert list_checkpoints(run_dir) == ["epoch_0001", "epoch_0002"]
 
 
@@ -146,6 +147,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(xrays, tmp_path):
     assert state(run_dir)[1]["epoch"] == 1
     history = json.loads((run_dir / "history.json").read_text())
     assert history[-1]["epoch"] == 2 and history[-1]["d_loss"] is None
+    # After the process, the run folder alone still says why it failed.
+    assert training_problems(run_dir) == ["training diverged at epoch 2: the losses became NaN or infinite"]
 
 
 def test_unknown_class_is_refused_before_training(xrays, tmp_path):
