@@ -371,6 +371,41 @@ def run_command(data, class_name, ratio, seeds, preset, size, num_synthetic, gan
     click.echo(f"study folder {folder}; report {folder / 'report.md'}")
 
 
+@cli.group()
+def cache():
+    """Show or clear the cache of decoded images (folder: $XGAN_CACHE_DIR, default ~/.cache/xgan).
+
+    Every command decodes a dataset's image files once and keeps the resized pixels there, memory
+    mapped; later commands on the same folder read only new or changed files. XGAN_CACHE_DIR=off
+    switches the cache off.
+    """
+
+
+@cache.command("info")
+def cache_info():
+    """List the cached datasets, their image sizes and the disk space they take."""
+    from .cache import cache_summary
+
+    summary = cache_summary()
+    if summary["folder"] is None:
+        click.echo("the image cache is off (XGAN_CACHE_DIR=off)")
+        return
+    click.echo(f"cache folder: {summary['folder']}")
+    for entry in summary["datasets"]:
+        sizes = ", ".join(f"{s} px" for s in entry["sizes"]) or "metadata only"
+        click.echo(f"  {entry['source']}: {sizes}, {entry['bytes'] / 2**20:.1f} MiB")
+    click.echo(f"{len(summary['datasets'])} dataset(s), {summary['bytes'] / 2**20:.1f} MiB in all")
+
+
+@cache.command("clear")
+def cache_clear():
+    """Delete every cached dataset; the next command on a dataset decodes it again."""
+    from .cache import clear_cache
+
+    num_datasets, num_bytes = clear_cache()
+    click.echo(f"deleted the cache of {num_datasets} dataset(s), {num_bytes / 2**20:.1f} MiB")
+
+
 def main() -> None:
     """Entry point of the `xgan` console script."""
     cli(prog_name="xgan")

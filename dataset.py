@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import load_cached_files, pixel_hash
 from .errors import UserError
-from .images import IMAGE_SUFFIXES, read_gray, resize_square, to_gray_uint8
+from .images import IMAGE_SUFFIXES, resize_square, to_gray_uint8
 
 log = logging.getLogger("xgan")
 
@@ -201,29 +202,28 @@ def _read_manifest(manifest: Path) -> list[Record]:
 
 
 def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, size: int | None) -> Dataset:
-    records, images, shapes, hashes, skipped = [], [], [], [], []
+    images_only, skipped = [], []
     for record in candidates:
         if record.path.suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((record.key, f"not an image file type ({record.path.suffix or 'no suffix'})"))
             log.warning("skipping %s: not an image file type", record.path)
-            continue
-        try:
-            image = read_gray(record.path)
-        except (OSError, ValueError) as error:
-            skipped.append((record.key, str(error)))
-            log.warning("skipping %s: %s", record.path, error)
-            continue
-        records.append(record)
-        shapes.append(image.shape)
-        hashes.append(_pixel_hash(image))
-        if size is not None:
-            images.append(resize_square(image, size))
+        else:
+            images_only.append(record)
+    # Decoding, hashing and resizing go through the on-disk cache: only new or changed files are decoded.
+    records, shapes, hashes, images, failed = load_cached_files(source, images_only, size)
+    paths = {r.key: r.path for r in images_only}
+    for key, reason in failed:
+        log.warning("skipping %s: %s", paths[key], reason)
+    failed_keys = dict(failed)
+    skipped = [entry for entry in skipped] + [(r.key, failed_keys[r.key]) for r in images_only if r.key in failed_keys]
+    order = {r.key: i for i, r in enumerate(candidates)}
+    skipped.sort(key=lambda entry: order[entry[0]])
     return Dataset(
         name=source.stem if source.is_file() else source.name,
         source=source, kind=kind,
         class_names=sorted({r.label for r in candidates}),
         records=records,
-        images=_stack(images, size) if size is not None else None,
+        images=images,
         original_shapes=shapes, content_hashes=hashes, skipped=skipped,
     )
 
@@ -246,7 +246,7 @@ def _load_npz(source: Path, size: int | None) -> Dataset:
             image = to_gray_uint8(pixels)
             records.append(Record(f"{split}/{index}", names[int(label)], split=split))
             shapes.append(image.shape)
-            hashes.append(_pixel_hash(image))
+            hashes.append(pixel_hash(image))
             if size is not None:
                 images.append(resize_square(image, size))
     return Dataset(
@@ -281,12 +281,6 @@ def _npz_class_names(source: Path, arrays: dict, label_values: list[int]) -> dic
     if names is None or max(label_values) >= len(names):
         return {v: str(v) for v in label_values}
     return {v: names[v] for v in label_values}
-
-
-def _pixel_hash(image: np.ndarray) -> str:
-    digest = hashlib.blake2b(image.tobytes(), digest_size=12)
-    digest.update(str(image.shape).encode())
-    return digest.hexdigest()
 
 
 def _stack(images: list[np.ndarray], size: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -73,6 +74,18 @@ def npz_dataset(tmp_path) -> Path:
     np.savez(path, train_images=train_images, train_labels=train_labels,
              val_images=val_images, val_labels=val_labels)
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_image_cache(tmp_path_factory):
+    """Point xgan's decoded-image cache (and that of CLI subprocesses) at a folder of this test session."""
+    previous = os.environ.get("XGAN_CACHE_DIR")
+    os.environ["XGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("xgan-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XGAN_CACHE_DIR", None)
+    else:
+        os.environ["XGAN_CACHE_DIR"] = previous
 
 
 _XGAN_LOGGER = logging.getLogger("xgan")

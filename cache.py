@@ -1,0 +1,301 @@
+"""Decode once: the decoded, resized pixels of image folders, kept on disk behind `load_dataset`.
+
+Every command loads its dataset through `dataset.load_dataset`, which used to decode every file on
+every call (tens of minutes for NIH ChestX-ray14 on two cores). Now it asks this cache first:
+
+- one folder per dataset source under the cache root (`XGAN_CACHE_DIR`, default
+  `$XDG_CACHE_HOME/xgan` or `~/.cache/xgan`; set `XGAN_CACHE_DIR=off` to switch the cache off);
+- `files.json`: per image file, its stat signature (size, mtime in ns, inode), its original shape and
+  the hash of its decoded pixels, or why it could not be decoded;
+- `pixels-<size>-<token>.npy`: the images resized to size x size, uint8, one row per record in the
+  dataset's order, opened memory-mapped so no command holds a copy in RAM; `pixels-<size>.json`
+  names the current file and the key and signature of each row.
+
+A file whose signature changed, or a new file, is decoded again (in parallel threads: OpenCV and
+hashlib release the GIL); every other row is copied from the previous array, so an edit invalidates
+that file, not the cache. Writes are atomic (a new array, then its index in one rename), so a
+command killed half-way or two commands filling the cache at once leave a usable cache. Delete
+the cache root, or run `xgan cache clear`, to free the space.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .images import read_gray, resize_square
+from .runs import atomic_path, write_text
+
+log = logging.getLogger("xgan")
+
+CACHE_ENV = "XGAN_CACHE_DIR"
+DISABLED_VALUES = ("off", "none", "0")
+FILES_INDEX = "files.json"
+PROGRESS_MIN_FILES = 200  # fewer files decode in a blink: no progress bar
+DECODE_CHUNK = 64  # files per task: amortises the executor's overhead, keeps the bar moving
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    """What decoding one file gave: its original shape and pixel hash, its resized pixels, or an error."""
+
+    shape: tuple[int, int] | None = None
+    hash: str | None = None
+    pixels: np.ndarray | None = None
+    error: str | None = None
+
+
+def cache_root() -> Path | None:
+    """The cache folder from `XGAN_CACHE_DIR` (or the per-user default), or None when switched off."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None and value.strip().lower() in DISABLED_VALUES + ("",):
+        return None
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "xgan"
+
+
+def pixel_hash(image: np.ndarray) -> str:
+    """A hash of decoded pixels and their shape: equal for exact duplicates, whatever the file format."""
+    digest = hashlib.blake2b(image.tobytes(), digest_size=12)
+    digest.update(str(image.shape).encode())
+    return digest.hexdigest()
+
+
+def file_signature(path: Path) -> list[int]:
+    """(size, mtime in ns, inode) of a file: any write, replacement or copy over it changes it."""
+    stat = Path(path).stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def decode_file(path: Path, size: int | None) -> DecodedFile:
+    """Decode one file: shape and hash of the full image, plus the size x size pixels when a size is given."""
+    try:
+        image = read_gray(path)
+    except (OSError, ValueError) as error:
+        return DecodedFile(error=str(error))
+    pixels = resize_square(image, size) if size is not None else None
+    return DecodedFile(tuple(image.shape), pixel_hash(image), pixels)
+
+
+def decode_files(paths: list[Path], size: int | None, on_result, description: str = "decoding") -> None:
+    """Decode files in parallel threads, calling `on_result(position, DecodedFile)` in the calling thread.
+
+    A progress bar is shown from PROGRESS_MIN_FILES files up.
+    """
+    from .progress import progress_bar
+
+    if not paths:
+        return
+    chunks = [range(start, min(start + DECODE_CHUNK, len(paths))) for start in range(0, len(paths), DECODE_CHUNK)]
+    bar = progress_bar(len(paths), description, "img") if len(paths) >= PROGRESS_MIN_FILES else None
+    workers = min(len(chunks), os.cpu_count() or 1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xgan-decode") as executor:
+            for chunk, results in zip(chunks, executor.map(lambda c: [decode_file(paths[i], size) for i in c], chunks)):
+                for position, result in zip(chunk, results):
+                    on_result(position, result)
+                if bar is not None:
+                    bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class ImageCache:
+    """The cache folder of one dataset source (a class-per-folder directory or a manifest).
+
+    Args:
+        root: the cache root (see `cache_root`).
+        source: the dataset source, as given to `load_dataset`.
+    """
+
+    def __init__(self, root: Path, source: Path):
+        resolved = Path(source).resolve()
+        digest = hashlib.blake2b(str(resolved).encode(), digest_size=8).hexdigest()
+        self.source = resolved
+        self.folder = Path(root) / f"{resolved.name or 'root'}-{digest}"
+
+    # ---- per-file metadata: shape, hash or error ----
+
+    def describe(self, paths: dict[str, Path], signatures: dict[str, list[int]]) -> dict[str, dict]:
+        """Shape and hash (or error) of every file, decoding only those the cache does not hold as they are now.
+
+        Args:
+            paths: key -> file.
+            signatures: key -> `file_signature` of the file.
+
+        Returns:
+            key -> {"signature", "shape", "hash"} or {"signature", "error"}.
+        """
+        known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
+        entries = {key: known[key] for key in paths if key in known and known[key]["signature"] == signatures[key]}
+        stale = [key for key in paths if key not in entries]
+        if stale:
+            log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(paths))
+
+            def keep(position, result):
+                key = stale[position]
+                entries[key] = _entry(signatures[key], result)
+
+            decode_files([paths[key] for key in stale], None, keep, "reading images")
+            self._write_files_index(entries)
+        return entries
+
+    def _write_files_index(self, entries: dict[str, dict]) -> None:
+        known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
+        known.update(entries)  # keep keys of other views of the same folder (a manifest listing fewer files)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_text(self.folder / FILES_INDEX, json.dumps({"version": FORMAT_VERSION, "source": str(self.source), "entries": known}))
+
+    # ---- resized pixels ----
+
+    def pixels(self, keys: list[str], paths: dict[str, Path], signatures: dict[str, list[int]],
+               size: int, entries: dict[str, dict]) -> np.ndarray:
+        """The (len(keys), size, size) uint8 pixels of the given (decodable) files, memory-mapped read-only.
+
+        Rows whose file is unchanged are copied from the previous array; the rest are decoded. When
+        nothing changed, the previous array is returned as it is, without reading it.
+        """
+        if not keys:
+            return np.zeros((0, size, size), np.uint8)
+        index_path = self.folder / f"pixels-{size}.json"
+        index = self._read_json(index_path, "keys")
+        old_rows, old_pixels = {}, None
+        if index is not None:
+            try:
+                old_pixels = np.load(self.folder / index["file"], mmap_mode="r")
+            except (OSError, ValueError):
+                index = None
+        if index is not None and old_pixels.shape[1:] == (size, size) and len(old_pixels) == len(index["keys"]):
+            old_rows = {key: row for row, (key, signature) in enumerate(zip(index["keys"], index["signatures"]))
+                        if key in signatures and signature == signatures[key]}
+            if index["keys"] == keys and len(old_rows) == len(keys):
+                return old_pixels
+        stale = [position for position, key in enumerate(keys) if key not in old_rows]
+        name = f"pixels-{size}-{uuid.uuid4().hex[:12]}.npy"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.folder / name) as temporary:
+            pixels = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(keys), size, size))
+            reused = [(position, old_rows[key]) for position, key in enumerate(keys) if key in old_rows]
+            for start in range(0, len(reused), 4096):  # in blocks, so the copy never holds the whole array
+                block = np.array(reused[start:start + 4096], dtype=np.int64).reshape(-1, 2)
+                pixels[block[:, 0]] = old_pixels[block[:, 1]]
+            if stale:
+                log.info("%s: decoding %d of %d image(s) at %d px not in the cache", self.source, len(stale), len(keys), size)
+            failed = []
+
+            def store(position, result):
+                if result.error is not None:
+                    failed.append((keys[stale[position]], result.error))
+                else:
+                    pixels[stale[position]] = result.pixels
+
+            decode_files([paths[keys[p]] for p in stale], size, store, f"decoding at {size} px")
+            if failed:  # the file changed between describe() and now; the next load sees it
+                raise OSError(f"{paths[failed[0][0]]} could not be decoded again: {failed[0][1]}")
+            pixels.flush()
+            del pixels
+        write_text(index_path, json.dumps({"version": FORMAT_VERSION, "file": name, "keys": keys,
+                                           "signatures": [signatures[key] for key in keys]}))
+        for other in self.folder.glob(f"pixels-{size}-*.npy"):
+            if other.name != name:
+                other.unlink(missing_ok=True)  # a process that has it mapped keeps reading it (POSIX)
+        return np.load(self.folder / name, mmap_mode="r")
+
+    @staticmethod
+    def _read_json(path: Path, required: str) -> dict | None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or required not in data:
+            return None
+        return data if required != "entries" else data["entries"]
+
+
+def _entry(signature: list[int], result: DecodedFile) -> dict:
+    if result.error is not None:
+        return {"signature": signature, "error": result.error}
+    return {"signature": signature, "shape": list(result.shape), "hash": result.hash}
+
+
+def load_cached_files(source: Path, records: list, size: int | None) -> tuple[list, list, list, np.ndarray | None, list]:
+    """Decode (or take from the cache) the image files of a dataset.
+
+    Args:
+        source: the dataset source (names the cache folder).
+        records: `dataset.Record`s whose files have an image suffix.
+        size: resize to size x size and return the pixels, or None for metadata only.
+
+    Returns:
+        (records that decoded, their original shapes, their pixel hashes, their pixels or None,
+        [(key, reason)] of the files that did not decode).
+    """
+    root = cache_root()
+    paths = {record.key: record.path for record in records}
+    if root is None:
+        return _decode_uncached(records, size)
+    cache = ImageCache(root, source)
+    signatures = {key: file_signature(path) for key, path in paths.items()}
+    entries = cache.describe(paths, signatures)
+    kept = [record for record in records if "error" not in entries[record.key]]
+    failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
+    shapes = [tuple(entries[r.key]["shape"]) for r in kept]
+    hashes = [entries[r.key]["hash"] for r in kept]
+    pixels = None
+    if size is not None:
+        pixels = cache.pixels([r.key for r in kept], paths, signatures, size, entries)
+    return kept, shapes, hashes, pixels, failed
+
+
+def _decode_uncached(records: list, size: int | None):
+    results: list[DecodedFile | None] = [None] * len(records)
+
+    def keep(position, result):
+        results[position] = result
+
+    decode_files([r.path for r in records], size, keep, "reading images")
+    kept = [r for r, result in zip(records, results) if result.error is None]
+    good = [result for result in results if result.error is None]
+    failed = [(r.key, result.error) for r, result in zip(records, results) if result.error is not None]
+    pixels = None
+    if size is not None:
+        pixels = np.stack([result.pixels for result in good]) if good else np.zeros((0, size, size), np.uint8)
+    return kept, [result.shape for result in good], [result.hash for result in good], pixels, failed
+
+
+def cache_summary(root: Path | None = None) -> dict:
+    """What the cache holds: its folder, and per dataset source its path, sizes cached and bytes on disk."""
+    root = cache_root() if root is None else Path(root)
+    summary = {"folder": str(root) if root else None, "datasets": [], "bytes": 0}
+    if root is None or not root.is_dir():
+        return summary
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        num_bytes = sum(p.stat().st_size for p in files)
+        source = ImageCache._read_json(folder / FILES_INDEX, "source")
+        sizes = sorted(int(p.stem.split("-")[1]) for p in folder.glob("pixels-*.json") if p.stem.split("-")[1].isdigit())
+        summary["datasets"].append({"source": source["source"] if source else None, "folder": folder.name,
+                                    "sizes": sizes, "bytes": num_bytes})
+        summary["bytes"] += num_bytes
+    return summary
+
+
+def clear_cache(root: Path | None = None) -> tuple[int, int]:
+    """Delete every dataset folder under the cache root; returns (folders deleted, bytes freed)."""
+    summary = cache_summary(root)
+    if summary["folder"] is None:
+        return 0, 0
+    for entry in summary["datasets"]:
+        shutil.rmtree(Path(summary["folder"]) / entry["folder"], ignore_errors=True)
+    return len(summary["datasets"]), summary["bytes"]

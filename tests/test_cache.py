@@ -1,0 +1,102 @@
+"""The decoded-image cache behind load_dataset: decode once, re-decode only what changed."""
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xgan import cache as image_cache
+from xgan.cli import cli
+from xgan.dataset import load_dataset
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("XGAN_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The files the cache decodes, in order."""
+    opened = []
+    original = image_cache.read_gray
+    monkeypatch.setattr(image_cache, "read_gray", lambda path: opened.append(path.name) or original(path))
+    return opened
+
+
+def test_second_load_decodes_nothing_and_maps_the_same_pixels(folder_dataset, cache_dir, decoded):
+    first = load_dataset(folder_dataset, 16)
+    assert len(decoded) == 2 * 40  # once for shape and hash, once at 16 px
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert decoded == []
+    assert isinstance(second.images, np.memmap) and not second.images.flags.writeable
+    np.testing.assert_array_equal(first.images, second.images)
+    assert second.content_hashes == first.content_hashes and second.original_shapes == first.original_shapes
+    assert [r.key for r in second.records] == [r.key for r in first.records]
+
+
+def test_cached_pixels_equal_uncached_ones(folder_dataset, cache_dir, monkeypatch):
+    cached = load_dataset(folder_dataset, 24)
+    monkeypatch.setenv("XGAN_CACHE_DIR", "off")
+    plain = load_dataset(folder_dataset, 24)
+    np.testing.assert_array_equal(cached.images, plain.images)
+    assert cached.content_hashes == plain.content_hashes
+    assert not isinstance(plain.images, np.memmap)
+
+
+def test_a_changed_file_and_an_added_file_are_the_only_ones_decoded_again(folder_dataset, cache_dir, decoded):
+    load_dataset(folder_dataset, 16)
+    changed = folder_dataset / "covid" / "covid_003.png"
+    cv2.imwrite(str(changed), np.full((32, 32), 7, np.uint8))
+    cv2.imwrite(str(folder_dataset / "normal" / "normal_new.png"), np.full((20, 30), 200, np.uint8))
+    decoded.clear()
+    dataset = load_dataset(folder_dataset, 16)
+    assert sorted(decoded) == sorted(["covid_003.png", "normal_new.png"] * 2)
+    keys = [r.key for r in dataset.records]
+    assert len(keys) == 41
+    np.testing.assert_array_equal(dataset.images[keys.index("covid/covid_003.png")], 7)
+    np.testing.assert_array_equal(dataset.images[keys.index("normal/normal_new.png")], 200)
+    assert dataset.original_shapes[keys.index("normal/normal_new.png")] == (20, 30)
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning_every_time_but_decoded_once(folder_dataset, cache_dir, decoded, caplog):
+    (folder_dataset / "normal" / "broken.png").write_bytes(b"not a png")
+    for _ in range(2):
+        caplog.clear()
+        dataset = load_dataset(folder_dataset, 16)
+        assert ("normal/broken.png", "not a readable image (corrupt, truncated or unsupported format)") in dataset.skipped
+        assert "broken.png" in caplog.text
+        assert len(dataset.records) == 40
+    assert decoded.count("broken.png") == 1
+
+
+def test_removed_file_gives_a_consistent_array(folder_dataset, cache_dir, decoded):
+    first = load_dataset(folder_dataset, 16)
+    (folder_dataset / "covid" / "covid_000.png").unlink()
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert decoded == []
+    np.testing.assert_array_equal(second.images, first.images[1:])
+
+
+def test_sizes_are_cached_side_by_side_and_cli_lists_and_clears_them(folder_dataset, cache_dir):
+    load_dataset(folder_dataset, 16)
+    load_dataset(folder_dataset, 8)
+    summary = image_cache.cache_summary()
+    assert [entry["sizes"] for entry in summary["datasets"]] == [[8, 16]]
+    assert summary["datasets"][0]["source"] == str(folder_dataset.resolve())
+    info = CliRunner().invoke(cli, ["cache", "info"])
+    assert info.exit_code == 0 and "8 px, 16 px" in info.output
+    cleared = CliRunner().invoke(cli, ["cache", "clear"])
+    assert cleared.exit_code == 0 and "1 dataset(s)" in cleared.output
+    assert image_cache.cache_summary()["datasets"] == []
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "0", ""])
+def test_the_cache_can_be_switched_off(folder_dataset, monkeypatch, value):
+    monkeypatch.setenv("XGAN_CACHE_DIR", value)
+    assert image_cache.cache_root() is None
+    assert load_dataset(folder_dataset, 8).images.shape == (40, 8, 8)
