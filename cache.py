@@ -25,12 +25,12 @@ import os
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .images import read_gray, resize_square
+from .images import read_image, resize_square
 from .runs import atomic_path, write_text
 
 log = logging.getLogger("xgan")
@@ -45,12 +45,16 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class DecodedFile:
-    """What decoding one file gave: its original shape and pixel hash, its resized pixels, or an error."""
+    """What decoding one file gave: its original shape and pixel hash, its resized pixels, or an error.
+
+    `patient_id` is the PatientID a DICOM file carries, else None.
+    """
 
     shape: tuple[int, int] | None = None
     hash: str | None = None
     pixels: np.ndarray | None = None
     error: str | None = None
+    patient_id: str | None = None
 
 
 def cache_root() -> Path | None:
@@ -80,11 +84,11 @@ def file_signature(path: Path) -> list[int]:
 def decode_file(path: Path, size: int | None) -> DecodedFile:
     """Decode one file: shape and hash of the full image, plus the size x size pixels when a size is given."""
     try:
-        image = read_gray(path)
+        image, patient_id = read_image(path)
     except (OSError, ValueError) as error:
         return DecodedFile(error=str(error))
     pixels = resize_square(image, size) if size is not None else None
-    return DecodedFile(tuple(image.shape), pixel_hash(image), pixels)
+    return DecodedFile(tuple(image.shape), pixel_hash(image), pixels, patient_id=patient_id)
 
 
 def decode_files(paths: list[Path], size: int | None, on_result, description: str = "decoding") -> None:
@@ -226,7 +230,17 @@ class ImageCache:
 def _entry(signature: list[int], result: DecodedFile) -> dict:
     if result.error is not None:
         return {"signature": signature, "error": result.error}
-    return {"signature": signature, "shape": list(result.shape), "hash": result.hash}
+    entry = {"signature": signature, "shape": list(result.shape), "hash": result.hash}
+    if result.patient_id is not None:
+        entry["patient_id"] = result.patient_id
+    return entry
+
+
+def _with_patient(record, patient_id: str | None):
+    """The record with the file's own patient id (a DICOM's PatientID) where its source gave none."""
+    if record.patient_id is None and patient_id is not None:
+        return replace(record, patient_id=patient_id)
+    return record
 
 
 def load_cached_files(source: Path, records: list, size: int | None) -> tuple[list, list, list, np.ndarray | None, list]:
@@ -234,7 +248,7 @@ def load_cached_files(source: Path, records: list, size: int | None) -> tuple[li
 
     Args:
         source: the dataset source (names the cache folder).
-        records: `dataset.Record`s whose files have an image suffix.
+        records: `dataset.Record`s whose files are images (by suffix, or DICOM by preamble).
         size: resize to size x size and return the pixels, or None for metadata only.
 
     Returns:
@@ -248,7 +262,7 @@ def load_cached_files(source: Path, records: list, size: int | None) -> tuple[li
     cache = ImageCache(root, source)
     signatures = {key: file_signature(path) for key, path in paths.items()}
     entries = cache.describe(paths, signatures)
-    kept = [record for record in records if "error" not in entries[record.key]]
+    kept = [_with_patient(record, entries[record.key].get("patient_id")) for record in records if "error" not in entries[record.key]]
     failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
     shapes = [tuple(entries[r.key]["shape"]) for r in kept]
     hashes = [entries[r.key]["hash"] for r in kept]
@@ -265,7 +279,7 @@ def _decode_uncached(records: list, size: int | None):
         results[position] = result
 
     decode_files([r.path for r in records], size, keep, "reading images")
-    kept = [r for r, result in zip(records, results) if result.error is None]
+    kept = [_with_patient(r, result.patient_id) for r, result in zip(records, results) if result.error is None]
     good = [result for result in results if result.error is None]
     failed = [(r.key, result.error) for r, result in zip(records, results) if result.error is not None]
     pixels = None

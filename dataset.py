@@ -17,7 +17,7 @@ import numpy as np
 
 from .cache import load_cached_files, pixel_hash
 from .errors import UserError
-from .images import IMAGE_SUFFIXES, resize_square, to_gray_uint8
+from .images import is_image_file, resize_square, to_gray_uint8
 
 log = logging.getLogger("xgan")
 
@@ -124,6 +124,8 @@ def load_dataset(source: Path | str | None = None, size: int | None = None) -> D
         source: a folder with one sub-folder per class, a folder holding `manifest.csv`, a
             `manifest.csv` with columns `file,label[,patient_id]` (paths relative to it), or a
             MedMNIST-style `.npz`. None means the bundled default dataset.
+            Images are PNG, JPEG, BMP, TIFF or DICOM (`.dcm`, or any file with the DICM preamble);
+            a DICOM's PatientID is the patient id wherever no manifest gives one.
         size: when given, every image is resized to size x size and kept in `Dataset.images`.
 
     Raises:
@@ -169,7 +171,7 @@ def _scan_class_folders(root: Path) -> list[Record]:
     for class_dir in class_dirs:
         files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
-            raise UserError(f"{class_dir}: empty class folder; expected image files (PNG, JPEG, BMP or TIFF)")
+            raise UserError(f"{class_dir}: empty class folder; expected image files (PNG, JPEG, BMP, TIFF or DICOM)")
         for path in files:
             records.append(Record(path.relative_to(root).as_posix(), class_dir.name, path=path))
     return records
@@ -204,7 +206,7 @@ def _read_manifest(manifest: Path) -> list[Record]:
 def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, size: int | None) -> Dataset:
     images_only, skipped = [], []
     for record in candidates:
-        if record.path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image_file(record.path):
             skipped.append((record.key, f"not an image file type ({record.path.suffix or 'no suffix'})"))
             log.warning("skipping %s: not an image file type", record.path)
         else:

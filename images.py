@@ -1,10 +1,17 @@
-"""Reading, converting and writing gray images; the only place that decodes or encodes pixels."""
+"""Reading, converting and writing gray images; the only place that decodes or encodes pixels.
 
+DICOM files are decoded by `dicom.py` (pydicom); everything else by OpenCV, with OpenCV's own log
+lines ("[ WARN:0@0.1] global grfmt_png.cpp ... incomplete") held back while it decodes: a file that
+does not decode raises ValueError, and xgan's caller writes the one warning line about it.
+"""
+
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .dicom import is_dicom_file, read_dicom
 from .runs import atomic_path
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
@@ -52,15 +59,47 @@ def decode_gray(data: bytes) -> np.ndarray:
     """
     if not data:
         raise ValueError("empty file")
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with opencv_quiet():
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise ValueError("not a readable image (corrupt, truncated or unsupported format)")
     return to_gray_uint8(decoded)
 
 
+@contextmanager
+def opencv_quiet():
+    """Hold back OpenCV's warnings (its log goes straight to stderr) for the duration; errors still show."""
+    logging_module = cv2.utils.logging
+    previous = logging_module.getLogLevel()
+    logging_module.setLogLevel(min(previous, logging_module.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        logging_module.setLogLevel(previous)
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a file xgan can try to decode: a PNG/JPEG/BMP/TIFF suffix, or a DICOM file (by suffix or preamble)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES or is_dicom_file(path)
+
+
+def read_image(path: Path) -> tuple[np.ndarray, str | None]:
+    """Read one image file as (H, W) uint8 gray pixels, and the Patient ID a DICOM file carries (else None).
+
+    Raises:
+        ValueError: when the file cannot be decoded or holds no image.
+        OSError: when it cannot be read.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES and is_dicom_file(path):
+        dicom = read_dicom(path)
+        return dicom.pixels, dicom.patient_id
+    return decode_gray(path.read_bytes()), None
+
+
 def read_gray(path: Path) -> np.ndarray:
-    """Read one image file as (H, W) uint8 gray; ValueError if it cannot be decoded."""
-    return decode_gray(Path(path).read_bytes())
+    """Read one image file (any format `read_image` reads) as (H, W) uint8 gray; ValueError if it cannot be decoded."""
+    return read_image(path)[0]
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
