@@ -5,6 +5,7 @@ lines ("[ WARN:0@0.1] global grfmt_png.cpp ... incomplete") held back while it d
 does not decode raises ValueError, and xgan's caller writes the one warning line about it.
 """
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from .dicom import is_dicom_file, read_dicom
 from .runs import atomic_path
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0  # threads inside opencv_quiet()
+_saved_level = None  # OpenCV's log level before the first of them entered
 
 
 def to_gray_uint8(image: np.ndarray) -> np.ndarray:
@@ -68,14 +73,24 @@ def decode_gray(data: bytes) -> np.ndarray:
 
 @contextmanager
 def opencv_quiet():
-    """Hold back OpenCV's warnings (its log goes straight to stderr) for the duration; errors still show."""
-    logging_module = cv2.utils.logging
-    previous = logging_module.getLogLevel()
-    logging_module.setLogLevel(min(previous, logging_module.LOG_LEVEL_ERROR))
+    """Hold back OpenCV's warnings (its log goes straight to stderr) while any thread decodes; errors still show.
+
+    OpenCV's log level is process-wide and files decode in parallel threads, so the first thread in
+    lowers it and the last one out restores it.
+    """
+    global _quiet_depth, _saved_level
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _saved_level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(min(_saved_level, cv2.utils.logging.LOG_LEVEL_ERROR))
+        _quiet_depth += 1
     try:
         yield
     finally:
-        logging_module.setLogLevel(previous)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                cv2.utils.logging.setLogLevel(_saved_level)
 
 
 def is_image_file(path: Path) -> bool:

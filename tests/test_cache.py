@@ -21,8 +21,8 @@ def cache_dir(tmp_path, monkeypatch):
 def decoded(monkeypatch):
     """The files the cache decodes, in order."""
     opened = []
-    original = image_cache.read_gray
-    monkeypatch.setattr(image_cache, "read_gray", lambda path: opened.append(path.name) or original(path))
+    original = image_cache.read_image
+    monkeypatch.setattr(image_cache, "read_image", lambda path: opened.append(path.name) or original(path))
     return opened
 
 
