@@ -126,6 +126,13 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
+def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize every image of a (N, H, W) batch with `resize_square`; the batch itself when already that size."""
+    if images.shape[1:] == (size, size):
+        return images
+    return np.stack([resize_square(image, size) for image in images])
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write a (H, W) or (H, W, 3) uint8 image as PNG, atomically."""
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image))

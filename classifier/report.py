@@ -37,19 +37,17 @@ def _number(value, digits: int = 3, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _pyplot():
-    import matplotlib
+def _figure(rows: int, columns: int, figsize: tuple[float, float]):
+    """A matplotlib `Figure` (no pyplot state, no backend switch) and its (rows, columns) axes."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only; never a window
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, columns, squeeze=False)
 
 
 def _save(figure, path: Path) -> None:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
 
 
 def plot_training_curves(path: Path, histories: dict[str, list[tuple[int, list[dict], int]]]) -> None:
@@ -59,12 +57,12 @@ def plot_training_curves(path: Path, histories: dict[str, list[tuple[int, list[d
         histories: per arm, (seed, per-epoch history, best epoch) of each model; the best epoch,
             whose weights the model keeps, is marked with a dot on the validation curve.
     """
+    from matplotlib import rcParams
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
     arms = list(histories)
-    figure, axes = plt.subplots(len(arms), 2, figsize=(10, 2.7 * len(arms)), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure, axes = _figure(len(arms), 2, (10, 2.7 * len(arms)))
+    colours = rcParams["axes.prop_cycle"].by_key()["color"]
     for row, arm in enumerate(arms):
         for column, metric in enumerate(("loss", "accuracy")):
             axis = axes[row, column]
@@ -93,11 +91,10 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
     """One panel per arm, one ROC curve per seed (probabilities: (seeds, N) per arm), with its AUC in the legend."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _pyplot()
     arms = list(probabilities)
     columns = min(3, len(arms))
     rows = math.ceil(len(arms) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows), squeeze=False)
+    figure, axes = _figure(rows, columns, (4 * columns, 4 * rows))
     defined = len(np.unique(y_true)) == 2
     for axis, arm in zip(axes.flat, arms):
         axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
@@ -121,11 +118,10 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
 
 def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_names: list[str], num_seeds: int) -> None:
     """One panel per arm: counts summed over seeds, rows true class, columns predicted."""
-    plt = _pyplot()
     arms = list(matrices)
     columns = min(3, len(arms))
     rows = math.ceil(len(arms) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), squeeze=False)
+    figure, axes = _figure(rows, columns, (3.6 * columns, 3.4 * rows))
     for axis, arm in zip(axes.flat, arms):
         matrix = np.asarray(matrices[arm])
         axis.imshow(matrix, cmap="Blues", vmin=0)

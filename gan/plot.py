@@ -22,15 +22,13 @@ def plot_history(history: list[dict], path: Path) -> Path:
         history: per-epoch dicts, each with `epoch` and metric values.
         path: PNG to write (atomically).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot state, no backend switch: files only
 
     panels = plot_panels(history)
     columns = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.2 * rows), squeeze=False)
+    figure = Figure(figsize=(5.5 * columns, 3.2 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis, (title, keys) in zip(axes.flat, panels):
         for key in keys:
             points = [(entry["epoch"], entry[key]) for entry in history if _is_number(entry.get(key))]
@@ -49,7 +47,6 @@ def plot_history(history: list[dict], path: Path) -> Path:
     figure.tight_layout()
     with atomic_path(Path(path)) as temporary:
         figure.savefig(temporary, format="png", dpi=90)
-    plt.close(figure)
     return Path(path)
 
 

@@ -51,7 +51,10 @@ def generate_from_latents(generator, latents: np.ndarray) -> np.ndarray:
     latents = np.asarray(latents, dtype=np.float32)
     function = _compiled.get(generator)
     if function is None:
-        function = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        # The function reaches its generator through a weak reference: a closure holding the key
+        # itself would keep every generator (and its weights) alive for the life of the process.
+        reference = weakref.ref(generator)
+        function = tf.function(lambda z: reference()(z, training=False), reduce_retracing=True)
         _compiled[generator] = function
     outputs = []
     for start in range(0, len(latents), SAMPLE_BATCH):

@@ -15,10 +15,10 @@ Three extractors, all available offline:
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import UserError
+from ..images import resize_batch
 
 log = logging.getLogger("xgan")
 
@@ -34,14 +34,6 @@ def _check_images(images) -> np.ndarray:
         raise ValueError(f"Invalid value received for argument `images`. Expected a (N, S, S) uint8 array. "
                          f"Received: images with shape {images.shape} and dtype {images.dtype}")
     return images
-
-
-def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize every image of a (N, H, W) batch to size x size (area interpolation when shrinking)."""
-    if images.shape[1:] == (size, size):
-        return images
-    interpolation = cv2.INTER_AREA if images.shape[1] * images.shape[2] >= size * size else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(image, (size, size), interpolation=interpolation) for image in images])
 
 
 class PixelFeatures:

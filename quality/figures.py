@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..gan.preview import make_image_grid
 from ..runs import atomic_path
 
 REAL_COLOUR, SYNTHETIC_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
@@ -97,18 +98,6 @@ def plot_feature_spaces(path: Path, spaces: dict[str, dict]) -> Path:
     return save_figure(figure, path)
 
 
-def mosaic(images, columns: int) -> np.ndarray:
-    """Tile (N, S, S) images into one image, `columns` wide, with a 2-pixel white gap."""
-    images = np.asarray(images)
-    rows = int(np.ceil(len(images) / columns))
-    size, gap = images.shape[1], 2
-    canvas = np.full((rows * (size + gap) - gap, columns * (size + gap) - gap), 255, np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        canvas[row * (size + gap):row * (size + gap) + size, column * (size + gap):column * (size + gap) + size] = image
-    return canvas
-
-
 def plot_sample_grid(path: Path, real_images, synthetic_images, num_images: int = 16, seed: int = 0) -> Path:
     """Random real training images (left) and synthetic images (right), for a look by eye."""
     rng = np.random.default_rng(seed)
@@ -117,7 +106,7 @@ def plot_sample_grid(path: Path, real_images, synthetic_images, num_images: int 
                                                 (synthetic_images, "synthetic images")), start=1):
         chosen = np.sort(rng.choice(len(images), min(num_images, len(images)), replace=False))
         axes = figure.add_subplot(1, 2, position)
-        axes.imshow(mosaic(np.asarray(images)[chosen], 4), cmap="gray", vmin=0, vmax=255)
+        axes.imshow(make_image_grid(np.asarray(images)[chosen], 4, padding=2, fill=255), cmap="gray", vmin=0, vmax=255)
         axes.axis("off")
         axes.set_title(f"{title} (random {len(chosen)} of {len(images)})", fontsize=9)
     return save_figure(figure, path)

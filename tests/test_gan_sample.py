@@ -83,3 +83,18 @@ def test_not_a_run_is_a_clear_error(tmp_path):
         sample_to_folder(tmp_path, 3)
     with pytest.raises(UserError, match="no GAN run folder found"):
         sample_to_folder(None, 3, runs_parent=tmp_path)
+
+
+def test_a_sampled_generator_is_freed_once_nobody_holds_it(run_dir):
+    import gc
+    import weakref
+
+    from xgan.gan import sample as sample_module
+
+    generator, info = load_generator(run_dir)
+    generate_images(generator, 3, 0, info["latent_dim"])
+    assert len(sample_module._compiled) >= 1
+    alive = weakref.ref(generator)
+    del generator
+    gc.collect()
+    assert alive() is None  # the compiled sampling function must not keep its generator alive
