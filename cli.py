@@ -13,6 +13,8 @@ import click
 from . import __version__
 from .errors import UserError
 
+# Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
+SEED = click.IntRange(0, 2**32 - 1)
 DATA_HELP = "Dataset: a class-per-folder directory, a manifest.csv or a MedMNIST .npz [default: the bundled covid_ccby set]."
 
 
@@ -56,7 +58,7 @@ def cli(verbose):
 data_argument = click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
-split_seed_option = click.option("--split-seed", type=int, default=None,
+split_seed_option = click.option("--split-seed", type=SEED, default=None,
                                  help="Seed of the train/val/test split when it is first made [default: 0].")
 
 
@@ -64,7 +66,7 @@ split_seed_option = click.option("--split-seed", type=int, default=None,
 @data_argument
 @splits_option
 @split_seed_option
-@click.option("--seed", type=int, default=0, help="Unused by info; accepted so every command takes --seed.", hidden=True)
+@click.option("--seed", type=SEED, default=0, help="Unused by info; accepted so every command takes --seed.", hidden=True)
 def info(data, splits_file, split_seed, seed):
     """Show class counts, imbalance, image sizes and split sizes of DATA.
 
@@ -89,7 +91,7 @@ def info(data, splits_file, split_seed, seed):
 @click.option("--dry-run", is_flag=True, help="Print the summary, write nothing.")
 @click.option("--copy", is_flag=True, help="Copy the chosen synthetic PNGs beside the manifest instead of referencing them.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing training manifest.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of which synthetic (or repeated) images are chosen.")
+@click.option("--seed", type=SEED, default=0, help="Seed of which synthetic (or repeated) images are chosen.")
 @splits_option
 def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed, splits_file):
     """Write a training manifest: the real training split plus images that bring each class to a target.
@@ -137,7 +139,7 @@ def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed,
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder [default: <run>/quality or <synthetic>/quality].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in the report folder.")
-@click.option("--seed", type=int, default=0, help="Seed of the latents, KID subsets, folds and feature classifier.")
+@click.option("--seed", type=SEED, default=0, help="Seed of the latents, KID subsets, folds and feature classifier.")
 def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, checkpoints, num_images, features,
             features_model, features_epochs, inception_weights, inception_size, copy_threshold, neighbours,
             kid_subsets, kid_subset_size, num_folds, num_pairs, out, overwrite, seed):
@@ -195,7 +197,7 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
+@click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
              optimizer, learning_rate, lr_decay, monitor, positive, out, seed):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
@@ -218,7 +220,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Images to score, all as test data: a class-per-folder directory, a manifest.csv or an .npz (e.g. test_* keys only).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for metrics.json and plots [default: samples/NNNNN-evaluate].")
-@click.option("--seed", type=int, default=0, help="Unused: evaluation is deterministic; accepted so every command takes --seed.", hidden=True)
+@click.option("--seed", type=SEED, default=0, help="Unused: evaluation is deterministic; accepted so every command takes --seed.", hidden=True)
 def evaluate(model_path, data, out, seed):
     """Score a saved classifier on every image of a dataset and print accuracy, sensitivity, specificity, ROC-AUC...
 
@@ -232,7 +234,7 @@ def evaluate(model_path, data, out, seed):
 @cli.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Classifier run folder or its model.keras.")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--seed", type=int, default=0, help="Unused: prediction is deterministic; accepted so every command takes --seed.", hidden=True)
+@click.option("--seed", type=SEED, default=0, help="Unused: prediction is deterministic; accepted so every command takes --seed.", hidden=True)
 def predict(model_path, images, seed):
     """Print the predicted class and its probability for each IMAGE."""
     from .classifier.predict import format_predictions, predict_images
@@ -245,22 +247,22 @@ def predict(model_path, images, seed):
 @click.option("--class", "class_name", default=None, help="Class to generate [default: the class with the fewest training images].")
 @splits_option
 @split_seed_option
-@click.option("--size", "image_size", type=int, default=64, help="Image side in pixels: 32, 64 or 128 (one gray channel).")
-@click.option("--epochs", type=int, default=None, show_default="1000",
+@click.option("--size", "image_size", type=click.Choice([32, 64, 128]), default=64, help="Image side in pixels (one gray channel).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, show_default="1000",
               help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
-@click.option("--kimg", type=float, default=None, help="Train for this many thousand real images instead of --epochs.")
-@click.option("--batch-size", type=int, default=32, help="Images per step (the study's 32).")
-@click.option("--learning-rate", type=float, default=2e-4, help="Adam learning rate of both networks.")
-@click.option("--beta-1", type=float, default=0.5, help="Adam's beta_1.")
-@click.option("--latent-dim", type=int, default=100, help="Length of the generator's input vector.")
-@click.option("--width", type=int, default=64, help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=None, help="Train for this many thousand real images instead of --epochs.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=32, help="Images per step (the study's 32; batch norm needs two).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-4, help="Adam learning rate of both networks.")
+@click.option("--beta-1", type=click.FloatRange(0, 1, max_open=True), default=0.5, help="Adam's beta_1.")
+@click.option("--latent-dim", type=click.IntRange(min=1), default=100, help="Length of the generator's input vector.")
+@click.option("--width", type=click.IntRange(min=1), default=64, help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
 @click.option("--augment", default="translation,cutout,brightness,contrast",
               help='DiffAugment policy for real and fake images alike: any of translation, cutout, brightness, contrast; "" for none.')
-@click.option("--ema-kimg", type=float, default=1.0, help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
-@click.option("--ema-rampup", type=float, default=0.05, help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
-@click.option("--preview-every", type=int, default=25, help="Epochs between preview grids and loss plots.")
-@click.option("--checkpoint-every", type=int, default=50, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
-@click.option("--snapshot-every", type=int, default=100, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
+@click.option("--ema-kimg", type=click.FloatRange(min=0), default=1.0, help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
+@click.option("--ema-rampup", type=click.FloatRange(min=0), default=0.05, help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
+@click.option("--preview-every", type=click.IntRange(min=1), default=25, help="Epochs between preview grids and loss plots.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=50, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
+@click.option("--snapshot-every", type=click.IntRange(min=1), default=100, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Parent folder of the numbered run folders.")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
@@ -268,7 +270,7 @@ def predict(model_path, images, seed):
 @click.option("--kid-every", type=click.IntRange(min=0), default=10,
               help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
                    "logged as `kid` in history.json and losses.png; 0 = off.")
-@click.option("--seed", type=int, default=0, help="Seed of the weights, latents, batches and augmentation.")
+@click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @click.pass_context
 def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
@@ -324,7 +326,7 @@ def _kid_callbacks(every: int) -> list:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write [default: <run>/synthetic].")
 @click.option("--overwrite", is_flag=True, help="Replace the images an earlier `xgan sample` wrote in that folder.")
 @click.option("--checkpoint", default=None, help="Generator snapshot, e.g. epoch_0200 [default: the latest in <run>/snapshots/].")
-@click.option("--seed", type=int, default=0, help="Seed of the latents: the same seed writes byte-identical PNGs.")
+@click.option("--seed", type=SEED, default=0, help="Seed of the latents: the same seed writes byte-identical PNGs.")
 def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
     """Write N gray PNGs from a GAN run's averaged (EMA) generator, with manifest.csv and contact_sheet.png."""
     from .gan import sample_to_folder
