@@ -15,6 +15,7 @@ import numpy as np
 from ..balance import TrainingRow, check_no_leak, check_training_only
 from ..dataset import Dataset
 from ..errors import UserError
+from ..image_rows import image_rows
 from ..images import read_gray, resize_square
 from ..runs import read_json
 from ..splits import Splits
@@ -43,7 +44,7 @@ class LabeledImages:
     """Images with their class names and where they came from.
 
     Attributes:
-        images: (N, S, S) uint8.
+        images: (N, S, S) uint8: an array, or an `ImageRows` view of the dataset's memory-mapped cache.
         labels: class name of each image.
         keys: dataset key of each real image; None for a synthetic one.
         origins: "real", "oversampled" or "synthetic" per image.
@@ -91,12 +92,12 @@ def split_images(dataset: Dataset, splits: Splits, split: str) -> LabeledImages:
     if not keys:
         raise UserError(f"{splits.path}: the {split} split is empty; expected images in train, val and test")
     indices = dataset.select(keys)
-    return LabeledImages(dataset.images[indices], [dataset.records[i].label for i in indices], list(keys), ["real"] * len(keys))
+    return LabeledImages(image_rows(dataset.images, indices), [dataset.records[i].label for i in indices], list(keys), ["real"] * len(keys))
 
 
 def all_images(dataset: Dataset) -> LabeledImages:
     """Every image of a dataset, as evaluation data."""
-    return LabeledImages(dataset.images, [r.label for r in dataset.records], [r.key for r in dataset.records], ["real"] * len(dataset.records))
+    return LabeledImages(image_rows(dataset.images, np.arange(len(dataset.records))), [r.label for r in dataset.records], [r.key for r in dataset.records], ["real"] * len(dataset.records))
 
 
 def rows_to_images(rows: list[TrainingRow], dataset: Dataset, splits: Splits) -> LabeledImages:
@@ -121,6 +122,9 @@ def rows_to_images(rows: list[TrainingRow], dataset: Dataset, splits: Splits) ->
     check_no_leak(gan_runs, splits, dataset)
     size = dataset.images.shape[1]
     real_keys = [row.key for row in rows if row.origin != "synthetic"]
+    if not synthetic:  # real and oversampled rows only: a view of the (memory-mapped) dataset, nothing copied
+        pixels = image_rows(dataset.images, dataset.select(real_keys)) if real_keys else np.zeros((0, size, size), np.uint8)
+        return LabeledImages(pixels, [row.label for row in rows], [row.key for row in rows], [row.origin for row in rows], gan_runs)
     real_pixels = iter(dataset.images[dataset.select(real_keys)]) if real_keys else iter(())
     images = []
     for row in rows:

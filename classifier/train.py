@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..image_rows import ImageRows
 from .config import ClassifierConfig
 from .model import PENULTIMATE_LAYER, build_classifier, compile_classifier
 
@@ -44,18 +45,43 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (pixels, 0/1 label), from memory; reshuffled every epoch when a seed is given.
+def make_dataset(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batches of (pixels, 0/1 label); reshuffled every epoch when a seed is given.
 
-    Pixels stay uint8 in the dataset (4x less memory than float) and are cast per batch.
+    Pixels stay uint8 in the dataset (4x less memory than float) and are cast per batch. An array in
+    memory is sliced by tf.data; a memory-mapped one (the image cache, or an `ImageRows` view of it)
+    is read batch by batch, so memory does not grow with the dataset. Both give the same batches in
+    the same order: the shuffle permutes positions the same way whatever the elements are.
     """
-    images = np.asarray(images)
     labels = np.asarray(labels, np.float32).reshape(-1, 1)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32)[..., None], y), num_parallel_calls=tf.data.AUTOTUNE)
+    if isinstance(images, (ImageRows, np.memmap)):
+        dataset = _streamed_batches(images, labels, batch_size, shuffle_seed)
+    else:
+        images = np.asarray(images)
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+        if shuffle_seed is not None:
+            dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size)
+    dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32)[..., None], y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _streamed_batches(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None) -> tf.data.Dataset:
+    """Batches read from a memory-mapped array by position: only positions travel through tf.data."""
+    size = images.shape[1]
+
+    def read(positions):
+        return np.asarray(images[positions]), labels[positions]
+
+    positions = tf.data.Dataset.range(len(images))
+    if shuffle_seed is not None:
+        positions = positions.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def fetch(batch):
+        pixels, targets = tf.numpy_function(read, [batch], (tf.uint8, tf.float32), stateful=False)
+        return tf.ensure_shape(pixels, (None, size, size)), tf.ensure_shape(targets, (None, 1))
+
+    return positions.batch(batch_size).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -110,8 +136,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     labels = check_binary_labels(labels)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
-    if np.asarray(images).shape[1:3] != (config.image_size, config.image_size):
-        raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={np.asarray(images).shape}")
+    if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
+        raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
     keras.utils.set_random_seed(config.seed)
     model = compile_classifier(build_classifier(config), config)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
@@ -125,7 +151,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
             monitor = "val_loss"
         stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_auc" else "min",
                                                  patience=config.patience, restore_best_weights=True)
-        callbacks = [ValidationMetrics(np.asarray(val_images), val_labels), stopping]
+        callbacks = [ValidationMetrics(val_images, val_labels), stopping]
     start = time.perf_counter()
     fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
@@ -166,9 +192,9 @@ def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:
     Called directly rather than through `model.predict`, which traces a new tf.function for every
     model and floods the log with retracing warnings when a comparison trains fifteen of them.
     """
-    pixels = to_model_input(images)
-    outputs = [model(pixels[start:start + PREDICT_BATCH_SIZE], training=False).numpy()
-               for start in range(0, len(pixels), PREDICT_BATCH_SIZE)]
+    # Converted batch by batch: a whole split as float32 would be 4x its (memory-mapped) uint8 size.
+    outputs = [model(to_model_input(images[start:start + PREDICT_BATCH_SIZE]), training=False).numpy()
+               for start in range(0, len(images), PREDICT_BATCH_SIZE)]
     return np.concatenate(outputs)
 
 
