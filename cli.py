@@ -198,8 +198,9 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
 @click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
+@click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
-             optimizer, learning_rate, lr_decay, monitor, positive, out, seed):
+             optimizer, learning_rate, lr_decay, monitor, positive, out, seed, tensorboard):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -211,7 +212,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
     config = ClassifyConfig(data=data, splits=splits_file, with_gan=with_gan, synthetic=tuple(synthetic), manifest=manifest,
                             ratio=ratio, compare=compare, seeds=seeds, size=size, epochs=epochs, patience=patience,
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
-                            positive=positive, out=out, seed=seed)
+                            positive=positive, out=out, seed=seed, tensorboard=tensorboard)
     click.echo(run_classify(config).summary)
 
 
@@ -270,11 +271,12 @@ def predict(model_path, images, seed):
 @click.option("--kid-every", type=click.IntRange(min=0), default=10,
               help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
                    "logged as `kid` in history.json and losses.png; 0 = off.")
+@click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
 @click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @click.pass_context
 def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
-          kid_every, seed):
+          kid_every, tensorboard, seed):
     """Train a DCGAN on one class of the training split (never on validation or test images).
 
     Writes a run folder under --out (samples/00000-gan-covid/): config.json, training_keys.json,
@@ -300,7 +302,7 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
                 epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                 preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
-                out=str(out), seed=seed)
+                out=str(out), tensorboard=tensorboard, seed=seed)
             run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:
@@ -352,9 +354,10 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
 @click.option("--resume", is_flag=True, help="Resume the latest unfinished study under --out (or --study).")
 @click.option("--study", "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Study folder to resume (implies --resume).")
+@click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs in the GAN run and beside every classifier model.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the GAN, the sampling and the first classifier seed.")
 def run_command(data, class_name, ratio, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs, quality,
-                splits_file, out, resume, study_dir, seed):
+                splits_file, out, resume, study_dir, tensorboard, seed):
     """Run the whole study: split, train the GAN on the minority training images, sample, measure quality,
     balance, train every classifier arm over several seeds, evaluate on real held-out images, write one report.
 
@@ -368,7 +371,8 @@ def run_command(data, class_name, ratio, seeds, preset, size, num_synthetic, gan
     else:
         config = StudyConfig(data=str(data) if data else None, class_name=class_name, ratio=ratio, seeds=seeds, preset=preset,
                              size=int(size), num_synthetic=num_synthetic, gan_epochs=gan_epochs, classifier_epochs=classifier_epochs,
-                             quality=quality, splits=str(splits_file) if splits_file else None, out=str(out), seed=seed)
+                             quality=quality, splits=str(splits_file) if splits_file else None, out=str(out),
+                             tensorboard=tensorboard, seed=seed)
         folder = run_study(config)
     click.echo(f"study folder {folder}; report {folder / 'report.md'}")
 

@@ -47,6 +47,7 @@ class StudyConfig:
     splits: str | None = None  # splits.json; None = beside the dataset
     out: str = "samples"  # parent of the numbered study folder
     seed: int = 0  # GAN, sampling, choice of synthetic images and the first classifier seed
+    tensorboard: bool = False  # TensorBoard logs in the GAN run and beside every classifier model
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -165,7 +166,7 @@ def _stage_gan(state: StudyState) -> None:
             log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
         gan_config = GanConfig(data=config.data, class_name=config.class_name, splits=state.stages["data"]["splits"],
                                image_size=config.size, width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
-                               out=str(parent), seed=config.seed)
+                               out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
         run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     state.finish("gan", run=str(run_dir))
 
@@ -209,7 +210,7 @@ def _stage_classify(state: StudyState) -> None:
         data=Path(config.data) if config.data else None, splits=Path(state.stages["data"]["splits"]),
         synthetic=(Path(state.stages["sample"]["folder"]),), ratio=config.ratio, compare=True, seeds=config.seeds,
         size=config.size, epochs=config.classifier_epochs, patience=preset["patience"],
-        out=state.folder / "classify", seed=config.seed))
+        out=state.folder / "classify", seed=config.seed, tensorboard=config.tensorboard))
     print(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 

@@ -59,6 +59,7 @@ class ClassifyConfig:
     positive: str | None = None  # positive class; None: the minority
     out: Path = Path("samples")  # parent of the numbered run folder
     seed: int = 0  # first training seed; also seeds the choice of synthetic / repeated images
+    tensorboard: bool = False  # also write TensorBoard logs (training and validation scalars) beside each model's history.json
 
     def __post_init__(self):
         self.synthetic = tuple(Path(p) for p in self.synthetic)
@@ -80,6 +81,10 @@ class ClassifyConfig:
             raise UserError("--with-gan needs the synthetic images: pass --synthetic DIR (written by `xgan sample`) or --manifest FILE (written by `xgan balance`)")
         if (self.synthetic or self.manifest) and not (self.with_gan or self.compare):
             raise UserError("--synthetic and --manifest are used with --with-gan (train on them) or --compare (the GAN arm)")
+        if self.tensorboard:
+            from ..tensorboard_logs import require_tensorboard
+
+            require_tensorboard()
         parse_target(self.ratio)
         try:
             self.classifier_config()
@@ -113,7 +118,8 @@ class ClassifyConfig:
                 "manifest": None if self.manifest is None else str(self.manifest), "ratio": self.ratio, "compare": self.compare,
                 "seeds": self.seeds, "size": self.size, "epochs": self.epochs, "patience": self.patience,
                 "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
-                "lr_decay": self.lr_decay, "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed}
+                "lr_decay": self.lr_decay, "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed,
+                "tensorboard": self.tensorboard}
 
 
 @dataclass
@@ -247,7 +253,8 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     network = config.classifier_config(seed=seed, augment=arm == "classic", class_names=experiment.class_names,
                                        positive_class=experiment.positive)
     validation = (experiment.validation.images, experiment.validation.targets(experiment.positive))
-    result = train_classifier(network, images.images, images.targets(experiment.positive), validation, class_weight=weights)
+    result = train_classifier(network, images.images, images.targets(experiment.positive), validation, class_weight=weights,
+                              tensorboard_run=run_dir if config.tensorboard else None)
     probabilities = predict_probabilities(result.model, experiment.test.images)
     metrics = binary_metrics(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive))
     composition = images.composition()

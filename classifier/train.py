@@ -3,6 +3,7 @@
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -118,7 +119,7 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
 
 
 def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
-                     class_weight: dict[int, float] | None = None) -> TrainingResult:
+                     class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None) -> TrainingResult:
     """Train a fresh CNN.
 
     Args:
@@ -129,6 +130,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         validation: (images, labels) of the real validation split: early stopping on
             `config.monitor` with the best epoch's weights restored. None trains `config.epochs` epochs.
         class_weight: loss weight per label (0 and 1), for the class-weight arm.
+        tensorboard_run: a run folder: write TensorBoard logs of every epoch's training and
+            validation scalars to its `tensorboard/` sub-folder.
 
     Returns:
         A TrainingResult.
@@ -152,6 +155,10 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_auc" else "min",
                                                  patience=config.patience, restore_best_weights=True)
         callbacks = [ValidationMetrics(val_images, val_labels), stopping]
+    if tensorboard_run is not None:  # after ValidationMetrics, so the val_* scalars are in the logs it writes
+        from ..tensorboard_logs import tensorboard_callback
+
+        callbacks.insert(len(callbacks) - (stopping is not None), tensorboard_callback(tensorboard_run))
     start = time.perf_counter()
     fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start

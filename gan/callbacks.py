@@ -39,6 +39,7 @@ class RunRecorder(keras.callbacks.Callback):
         diverged_at: the epoch whose loss was NaN/infinite, or None.
         stopped_at: the epoch after which a stop request was honoured, or None.
         last_checkpoint: the epoch of the newest resume checkpoint written, or None.
+        last_preview: the epoch of the newest preview grid written, or None.
     """
 
     def __init__(self, run_dir: Path, config: GanConfig, history: list[dict], num_epochs: int,
@@ -55,6 +56,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.stop_signal: int | None = None
         self.diverged_at: int | None = None
         self.stopped_at: int | None = None
+        self.last_preview: int | None = None
         self._warned: set[str] = set()
         self._epoch_start = time.perf_counter()
 
@@ -103,6 +105,7 @@ class RunRecorder(keras.callbacks.Callback):
         """Write the preview grid of the fixed latents, and warn when the images all look alike."""
         images = generate_from_latents(self.model.ema_generator, self.preview_latents)
         save_image_grid(preview_path(self.run_dir, epoch), images)
+        self.last_preview = epoch
         diversity = image_diversity(images)
         self.history[-1]["preview_diversity"] = round(diversity, 3)
         best = max((e.get("preview_diversity", 0.0) for e in self.history), default=0.0)

@@ -70,6 +70,7 @@ class GanConfig:
     checkpoint_every: int = 50  # epochs between resume checkpoints (also at the end and on interrupt)
     snapshot_every: int = 100  # epochs between saved EMA-generator snapshots for checkpoint selection
     out: str = "samples"  # parent folder of the numbered run folders
+    tensorboard: bool = False  # also write TensorBoard logs (scalars, preview grids) to <run>/tensorboard
     seed: int = 0  # weights, latents, augmentation and batch order all follow from it
 
     def __post_init__(self):
@@ -92,6 +93,10 @@ class GanConfig:
         if not self.ema_rampup >= 0:
             raise _invalid("ema_rampup", "a non-negative fraction (0 = no ramp-up)", self.ema_rampup)
         parse_policy(self.augment)
+        if self.tensorboard:
+            from ..tensorboard_logs import require_tensorboard
+
+            require_tensorboard()
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

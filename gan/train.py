@@ -193,10 +193,28 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
         recorder.write_history()
     progress = ProgressBar(num_epochs, start_epoch, description=f"GAN {data.class_name}")
     with _stop_on_signals(recorder):
-        fit_model(model, config, num_epochs, start_epoch, len(data.keys), [progress, *callbacks, recorder])
+        fit_model(model, config, num_epochs, start_epoch, len(data.keys), [progress, *callbacks, *_tensorboard(run_dir, config, recorder)])
     _raise_if_stopped(run_dir, recorder, num_epochs)
     log.info("GAN run finished: %s (%d epochs)", run_dir, num_epochs)
     return run_dir
+
+
+def _tensorboard(run_dir: Path, config: GanConfig, recorder) -> list:
+    """The recorder, with TensorBoard's scalars before it and the preview grids after it when asked for.
+
+    The scalars see what earlier callbacks (a KID monitor) added to the logs; the preview grid is
+    the PNG the recorder has just written.
+    """
+    if not config.tensorboard:
+        return [recorder]
+    from ..images import read_gray
+    from ..tensorboard_logs import ImageLogger, tensorboard_callback
+    from .callbacks import preview_path
+
+    def written_preview(epoch: int):
+        return read_gray(preview_path(run_dir, epoch)) if recorder.last_preview == epoch else None
+
+    return [tensorboard_callback(run_dir), recorder, ImageLogger(run_dir, "preview", written_preview)]
 
 
 def _preview_latents(run_dir: Path, config: GanConfig) -> np.ndarray:
