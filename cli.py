@@ -25,13 +25,19 @@ class UserErrorExit(click.ClickException):
 
 
 class XganGroup(click.Group):
-    """A click group that turns library `UserError`s into one-line messages."""
+    """A click group that turns library `UserError`s, and a command's bad options, into one-line messages."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as error:
             raise UserErrorExit(str(error)) from None
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            # Click would print the usage line and a hint before the message; the message names the
+            # option and what it expects, which is all a user needs (--help has the rest).
+            raise UserErrorExit(error.format_message()) from None
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -109,7 +115,7 @@ def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed,
 
 @cli.command()
 @click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="GAN run folder: sample from it; its dataset, class and training_keys.json define the real reference.")
+              help="GAN run folder: sample from it; its dataset, class and training keys (the real images it read) define the real reference.")
 @click.option("--synthetic", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of generated PNGs (e.g. from `xgan sample`) to assess instead of sampling from --run.")
 @click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
@@ -279,7 +285,7 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
           kid_every, tensorboard, seed):
     """Train a DCGAN on one class of the training split (never on validation or test images).
 
-    Writes a run folder under --out (samples/00000-gan-covid/): config.json, training_keys.json,
+    Writes a run folder under --out (samples/00000-gan-covid/): config.json, the keys of the real images it read,
     reals.png, previews/, losses.png, history.json, checkpoints/ and snapshots/. Ctrl-C or SIGTERM
     saves a checkpoint after the current epoch; continue with --resume.
     """

@@ -6,10 +6,13 @@ folder. Other packages call these functions instead of spelling the names.
 """
 
 import contextlib
+import csv
+import io
 import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +21,10 @@ from .errors import UserError
 CONFIG_FILE = "config.json"
 TRAINING_KEYS_FILE = "training_keys.json"  # only GAN run folders hold it: the keys of every real image the GAN read
 HISTORY_FILE = "history.json"
+SYNTHETIC_MANIFEST = "manifest.csv"
+# One row per image of a synthetic folder: enough to make the same pixels again (contract 2).
+SYNTHETIC_COLUMNS = ("file", "label", "dataset", "dataset_fingerprint", "run", "checkpoint", "checkpoint_step", "seed", "index")
+SYNTHETIC_FOLDER = "synthetic"  # a GAN run's default sample folder
 
 
 @contextlib.contextmanager
@@ -115,6 +122,44 @@ def is_gan_run(path: Path) -> bool:
     return (Path(path) / TRAINING_KEYS_FILE).is_file()
 
 
+def latest_gan_run(parent: Path) -> Path | None:
+    """The highest-numbered GAN run folder under `parent`, or None."""
+    return latest_run_dir(parent, TRAINING_KEYS_FILE)
+
+
+def find_gan_run(run_dir: Path | str | None, parent: Path | str = "samples") -> Path:
+    """`run_dir` if it is a GAN run folder, or the latest one under `parent` when None.
+
+    Raises:
+        UserError: not a GAN run, or no GAN run under `parent`.
+    """
+    if run_dir is None:
+        found = latest_gan_run(Path(parent))
+        if found is None:
+            raise UserError(f"{parent}: no GAN run folder found (a folder with {TRAINING_KEYS_FILE}); "
+                            "train one with `xgan train` or pass --run DIR")
+        return found
+    run_dir = Path(run_dir)
+    if not is_gan_run(run_dir):
+        raise UserError(f"{run_dir}: not a GAN run folder (no {TRAINING_KEYS_FILE}); expected a folder written by `xgan train`")
+    return run_dir
+
+
+def resolve_run_entry(text: str, folder: Path) -> Path | None:
+    """The run folder a synthetic manifest's `run` entry names, absolute; None when no such folder exists.
+
+    The entry may be absolute, relative to the working directory (where `xgan sample` ran) or
+    relative to the synthetic folder. A candidate that is a GAN run wins over one that is only a
+    folder (whose missing training keys the caller then reports).
+    """
+    candidates = [Path(text)] if Path(text).is_absolute() else [Path(text), Path(folder) / text]
+    for test in (is_gan_run, Path.is_dir):
+        found = next((c for c in candidates if test(c)), None)
+        if found is not None:
+            return Path(os.path.abspath(found))
+    return None
+
+
 def read_gan_config(run_dir: Path) -> dict:
     """A GAN run's config.json: its options plus what the run added (class, dataset, fingerprint...).
 
@@ -156,3 +201,174 @@ def read_history(run_dir: Path) -> list[dict]:
 def write_history(run_dir: Path, history: list[dict]) -> None:
     """Write a run's history.json."""
     write_json(Path(run_dir) / HISTORY_FILE, history)
+
+
+def write_synthetic_manifest(folder: Path, rows: list[dict]) -> None:
+    """Write a synthetic folder's manifest.csv (columns `SYNTHETIC_COLUMNS`), atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SYNTHETIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(Path(folder) / SYNTHETIC_MANIFEST, buffer.getvalue())
+
+
+def read_synthetic_manifest(folder: Path) -> tuple[list[str], list[dict]]:
+    """The columns and rows of a synthetic folder's manifest.csv, as written; no checks beyond readability.
+
+    Raises:
+        UserError: the file is missing or not a readable CSV.
+    """
+    manifest = Path(folder) / SYNTHETIC_MANIFEST
+    if not manifest.is_file():
+        raise UserError(f"{folder}: no {SYNTHETIC_MANIFEST}; expected a synthetic folder written by `xgan sample` "
+                        f"(PNGs plus {SYNTHETIC_MANIFEST} with columns {','.join(SYNTHETIC_COLUMNS)})")
+    try:
+        with open(manifest, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{manifest}: cannot read it ({error}); expected a CSV with columns {','.join(SYNTHETIC_COLUMNS)}") from None
+    return columns, rows
+
+
+@dataclass(frozen=True)
+class SyntheticImage:
+    """One generated image and how to make it again.
+
+    Attributes:
+        path: the image file, absolute.
+        label: the class it was generated for (None: a folder without manifest, or an empty cell).
+        run: the GAN run folder that made it, absolute (None when unknown or not found).
+        checkpoint: the generator checkpoint's name.
+        checkpoint_step: the training step of that checkpoint.
+        seed: the sampling seed.
+        index: its position among the images drawn with that seed.
+    """
+
+    path: Path
+    label: str | None = None
+    run: Path | None = None
+    checkpoint: str | None = None
+    checkpoint_step: int | None = None
+    seed: int | None = None
+    index: int | None = None
+
+    @property
+    def identity(self) -> tuple:
+        """What makes the image: the same identity gives the same pixels."""
+        return (self.run, self.checkpoint, self.seed, self.index)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class SyntheticFolder:
+    """A folder of generated images, read from its manifest (or its image files when it has none).
+
+    Attributes:
+        path: the folder.
+        images: its images in manifest order.
+        datasets: the dataset names its manifest gives.
+        fingerprints: the dataset fingerprints its manifest gives.
+    """
+
+    path: Path
+    images: tuple[SyntheticImage, ...]
+    datasets: frozenset[str] = frozenset()
+    fingerprints: frozenset[str] = frozenset()
+
+    @property
+    def labels(self) -> list[str]:
+        """The classes of its images, sorted."""
+        return sorted({image.label for image in self.images if image.label})
+
+    @property
+    def runs(self) -> list[Path]:
+        """The GAN runs that made its images (those found), sorted."""
+        return sorted({image.run for image in self.images if image.run is not None})
+
+    @property
+    def checkpoints(self) -> list[str]:
+        """The generator checkpoints its images came from, sorted."""
+        return sorted({image.checkpoint for image in self.images if image.checkpoint})
+
+
+# Files `xgan sample` writes beside the images, which are not synthetic images themselves.
+NOT_SYNTHETIC = frozenset({"contact_sheet.png"})
+_REQUIRED = ("file", "label", "dataset_fingerprint", "run")
+_INTEGERS = ("checkpoint_step", "seed", "index")
+
+
+def read_synthetic_folder(folder: Path, *, complete: bool = True, class_name: str | None = None,
+                          image_suffixes: tuple[str, ...] = (".png",)) -> SyntheticFolder:
+    """Read a synthetic folder: its manifest's rows, checked, with every image file present.
+
+    Args:
+        folder: the folder.
+        complete: True (training on the images) requires what `xgan sample` writes: a manifest
+            with every column, every row's file, label, dataset_fingerprint and run filled, and
+            each run a GAN run folder that exists (its training keys prove what the GAN read).
+            False (only looking at the images) also takes a manifest with just a `file` column, a
+            run that cannot be found (None), or a folder of images without a manifest.
+        class_name: keep only rows of this class (and rows without a label).
+        image_suffixes: what counts as an image file in a folder without manifest.
+
+    Raises:
+        UserError: no folder, no manifest (when `complete`), missing columns, no rows, a bad row,
+            a missing image file, or a GAN run folder that does not exist (when `complete`).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such synthetic folder; expected a folder of generated PNGs written by `xgan sample`")
+    manifest = folder / SYNTHETIC_MANIFEST
+    if not complete and not manifest.is_file():
+        files = sorted(p.name for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in image_suffixes and p.name not in NOT_SYNTHETIC)
+        if not files:
+            raise UserError(f"{folder}: no synthetic images; expected PNGs (listed in {SYNTHETIC_MANIFEST} when there is one)")
+        return SyntheticFolder(folder, tuple(SyntheticImage(Path(os.path.abspath(folder / f))) for f in files))
+    columns, records = read_synthetic_manifest(folder)
+    required = SYNTHETIC_COLUMNS if complete else ("file",)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise UserError(f"{manifest}: missing column(s) {', '.join(missing)}; expected {','.join(SYNTHETIC_COLUMNS)}")
+    if not records:
+        raise UserError(f"{manifest}: no rows; the synthetic folder lists no images")
+    runs: dict[str, Path | None] = {}
+    images, seen = [], set()
+    for line, record in enumerate(records, start=2):
+        where = f"{manifest}, line {line}"
+        values = {c: (record.get(c) or "").strip() for c in SYNTHETIC_COLUMNS}
+        for column in (_REQUIRED if complete else ("file",)):
+            if not values[column]:
+                raise UserError(f"{where}: empty {column!r}; every row needs {', '.join(_REQUIRED if complete else ('file',))}")
+        if class_name is not None and values["label"] not in ("", class_name):
+            continue
+        path = folder / values["file"]
+        if not path.is_file():
+            raise UserError(f"{where}: image {values['file']!r} does not exist (paths are relative to the manifest's folder)")
+        if values["file"] in seen:
+            raise UserError(f"{where}: image {values['file']!r} is listed twice")
+        seen.add(values["file"])
+        if values["run"] and values["run"] not in runs:
+            runs[values["run"]] = resolve_run_entry(values["run"], folder)
+            if runs[values["run"]] is None and complete:
+                raise UserError(f"{where}: GAN run folder {values['run']!r} not found (looked for it as given and inside "
+                                f"{folder}); its {TRAINING_KEYS_FILE} is needed to prove it saw no validation or test image")
+        try:
+            numbers = {c: int(values[c]) if values[c] or complete else None for c in _INTEGERS}
+        except ValueError:
+            raise UserError(f"{where}: checkpoint_step, seed and index must be integers; found "
+                            f"{values['checkpoint_step']!r}, {values['seed']!r}, {values['index']!r}") from None
+        images.append(SyntheticImage(Path(os.path.abspath(path)), values["label"] or None, runs.get(values["run"]),
+                                     values["checkpoint"] or None, **numbers))
+    if not images:
+        raise UserError(f"{folder}: no synthetic images of class {class_name!r} in {SYNTHETIC_MANIFEST}")
+    return SyntheticFolder(
+        path=folder, images=tuple(images),
+        datasets=frozenset(v for r in records if (v := (r.get("dataset") or "").strip())),
+        fingerprints=frozenset(v for r in records if (v := (r.get("dataset_fingerprint") or "").strip())),
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .dataset import load_dataset
 from .errors import UserError
-from .runs import latest_run_dir, new_run_dir, read_json, write_json, write_text
+from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_json, write_json, write_text
 from .splits import resolve_splits
 from .summary import format_summary
 
@@ -158,7 +158,7 @@ def _stage_gan(state: StudyState) -> None:
 
     config = state.config
     parent = state.folder / "gan"
-    existing = latest_run_dir(parent, "training_keys.json")
+    existing = latest_gan_run(parent)
     if existing is not None and (existing / STATE_FILE).is_file():
         run_dir = resume_gan(existing, epochs=config.gan_epochs, callbacks=_gan_callbacks(config))
     else:

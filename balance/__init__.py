@@ -1,6 +1,6 @@
 """Balancing a training set to a target: with GAN images, by random oversampling, or by class weights.
 
-Reads synthetic folders through their manifest.csv and their GAN runs through training_keys.json and
+Reads synthetic folders through their manifest.csv and their GAN runs through their training keys and
 config.json only; nothing here imports the GAN package or TensorFlow.
 """
 

@@ -17,12 +17,11 @@ from ..dataset import Dataset
 from ..errors import UserError
 from ..image_rows import image_rows
 from ..images import read_gray, resize_square
-from ..runs import read_json
+from ..runs import TRAINING_KEYS_FILE, read_training_keys
 from ..splits import Splits
 
 log = logging.getLogger("xgan")
 
-GAN_TRAINING_KEYS = "training_keys.json"  # contract 1: the dataset keys every GAN run read
 DEFAULT_IMAGE_SIZE = 64  # the GAN's image size
 
 
@@ -117,7 +116,7 @@ def rows_to_images(rows: list[TrainingRow], dataset: Dataset, splits: Splits) ->
     synthetic = [row for row in rows if row.origin == "synthetic"]
     missing_run = next((row for row in synthetic if row.run is None), None)
     if missing_run is not None:
-        raise UserError(f"synthetic image {missing_run.path} has no GAN run; without the run's {GAN_TRAINING_KEYS} it cannot be shown to be free of held-out images")
+        raise UserError(f"synthetic image {missing_run.path} has no GAN run; without the run's {TRAINING_KEYS_FILE} it cannot be shown to be free of held-out images")
     gan_runs = sorted({Path(row.run) for row in synthetic})
     check_no_leak(gan_runs, splits, dataset)
     size = dataset.images.shape[1]
@@ -144,7 +143,7 @@ def check_evaluation_set(evaluation: LabeledImages, splits: Splits, training: li
 
     Every evaluation image must be real (have a dataset key), lie in the test split, not be a key
     of any training set, and not be a key that a GAN behind a training set's synthetic images read
-    (its training_keys.json).
+    (its training keys).
 
     Raises:
         UserError: naming the first offending image and why.
@@ -160,6 +159,6 @@ def check_evaluation_set(evaluation: LabeledImages, splits: Splits, training: li
         if seen:
             raise UserError(f"evaluation image {sorted(seen)[0]!r} is also a training image; evaluation must use unseen images")
         for run in images.gan_runs:
-            read = evaluation_keys.intersection(read_json(Path(run) / GAN_TRAINING_KEYS))
+            read = evaluation_keys.intersection(read_training_keys(Path(run)))
             if read:
                 raise UserError(f"evaluation image {sorted(read)[0]!r} was read by GAN run {run}; its synthetic images cannot be trained on when it is evaluated")

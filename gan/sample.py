@@ -5,8 +5,6 @@ Latents come from numpy's generator seeded with `seed`, and the generator always
 images are drawn, and the same seed writes byte-identical PNGs.
 """
 
-import csv
-import io
 import logging
 import weakref
 from pathlib import Path
@@ -15,18 +13,16 @@ import numpy as np
 
 from ..errors import UserError
 from ..images import write_png
-from ..runs import latest_run_dir, write_text
+from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_synthetic_manifest,
+                    write_synthetic_manifest)
 from .run_state import load_generator
 from .preview import grid_columns, make_image_grid
 
 log = logging.getLogger("xgan")
 
 SAMPLE_BATCH = 100
-MANIFEST_COLUMNS = ("file", "label", "dataset", "dataset_fingerprint", "run", "checkpoint", "checkpoint_step", "seed", "index")
-MANIFEST = "manifest.csv"
 CONTACT_SHEET = "contact_sheet.png"
 CONTACT_SHEET_MAX = 400
-RUN_MARKER = "training_keys.json"  # only GAN run folders hold it
 
 _compiled = weakref.WeakKeyDictionary()
 
@@ -83,23 +79,6 @@ def generate_images(generator, num_images: int, seed: int, latent_dim: int) -> n
     return generate_from_latents(generator, draw_latents(num_images, seed, latent_dim))
 
 
-def find_gan_run(run_dir: Path | str | None, parent: Path | str = "samples") -> Path:
-    """`run_dir` if it is a GAN run folder, or the latest one under `parent` when None.
-
-    Raises:
-        UserError: no such run, or no GAN run under `parent`.
-    """
-    if run_dir is None:
-        found = latest_run_dir(Path(parent), RUN_MARKER)
-        if found is None:
-            raise UserError(f"{parent}: no GAN run folder found (a folder with {RUN_MARKER}); train one with `xgan train` or pass --run DIR")
-        return found
-    run_dir = Path(run_dir)
-    if not (run_dir / RUN_MARKER).is_file():
-        raise UserError(f"{run_dir}: not a GAN run folder (no {RUN_MARKER}); expected a folder written by `xgan train`")
-    return run_dir
-
-
 def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path | str | None = None, *,
                      checkpoint: str | None = None, seed: int = 0, overwrite: bool = False,
                      runs_parent: Path | str = "samples") -> Path:
@@ -122,7 +101,7 @@ def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path 
     if num_images < 1:
         raise UserError(f"Invalid value received for argument `num_images` (--n). Expected a positive integer. Received: num_images={num_images}")
     run_dir = find_gan_run(run_dir, runs_parent)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / "synthetic"
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / SYNTHETIC_FOLDER
     file_names = [f"gen_s{seed}_{index:05d}.png" for index in range(num_images)]
     _prepare_folder(out_dir, file_names, overwrite)
     generator, info = load_generator(run_dir, checkpoint)
@@ -142,15 +121,7 @@ def write_synthetic_images(out_dir: Path, file_names: list[str], images: np.ndar
         write_png(out_dir / name, image)
         rows.append({"file": name, **provenance, "index": index})
     write_png(out_dir / CONTACT_SHEET, make_image_grid(images[:CONTACT_SHEET_MAX], grid_columns(min(len(images), CONTACT_SHEET_MAX))))
-    write_text(out_dir / MANIFEST, _manifest_text(rows))
-
-
-def _manifest_text(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    write_synthetic_manifest(out_dir, rows)
 
 
 def _prepare_folder(out_dir: Path, file_names: list[str], overwrite: bool) -> None:
@@ -160,17 +131,15 @@ def _prepare_folder(out_dir: Path, file_names: list[str], overwrite: bool) -> No
         return
     if not out_dir.is_dir():
         raise UserError(f"{out_dir}: exists and is not a folder; pass another --out")
-    existing = sorted(p.name for p in out_dir.iterdir() if p.suffix.lower() == ".png" or p.name == MANIFEST)
+    existing = sorted(p.name for p in out_dir.iterdir() if p.suffix.lower() == ".png" or p.name == SYNTHETIC_MANIFEST)
     if not existing:
         return
     if not overwrite:
         raise UserError(f"{out_dir}: already holds {len(existing)} image/manifest file(s) (e.g. {existing[0]}); pass --overwrite to replace them or choose another --out")
     # Remove only what an earlier sample wrote (its manifest's files), never other images.
-    previous = out_dir / MANIFEST
-    if previous.is_file():
-        with open(previous, newline="") as handle:
-            for row in csv.DictReader(handle):
-                name = (row.get("file") or "").strip()
-                if name and "/" not in name and name not in file_names:
-                    (out_dir / name).unlink(missing_ok=True)
+    if (out_dir / SYNTHETIC_MANIFEST).is_file():
+        for row in read_synthetic_manifest(out_dir)[1]:
+            name = (row.get("file") or "").strip()
+            if name and "/" not in name and name not in file_names:
+                (out_dir / name).unlink(missing_ok=True)
     (out_dir / CONTACT_SHEET).unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """`train_gan` and `resume_gan`: a DCGAN run on one class of the training split, in its own folder.
 
-A run folder (contract 1) holds `config.json`, `training_keys.json`, `reals.png`, `previews/`,
-`history.json`, `losses.png`, `checkpoints/state.npz` (exact resume) and `snapshots/` (EMA
-generators for sampling). A run is never overwritten: `train_gan` always makes a new folder, and
+A run folder (contract 1; its file names and readers live in `xgan.runs`) holds its config, the
+keys of the real images it read, `reals.png`, `previews/`, its history, `losses.png`,
+`checkpoints/state.npz` (exact resume) and `snapshots/` (EMA generators for sampling). A run is never overwritten: `train_gan` always makes a new folder, and
 `resume_gan` only continues a run from its own checkpoint.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from ..runs import (atomic_path, is_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_history, read_training_keys,
+from ..runs import (TRAINING_KEYS_FILE, atomic_path, is_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_history, read_training_keys,
                     write_gan_config, write_training_keys)
 from .run_state import STATE_FILE, list_checkpoints, read_training_state_meta, restore_training_state
 from .config import GanConfig
@@ -93,7 +93,7 @@ def find_resumable_run(run_dir: Path | str | None, parent: Path | str = "samples
     if run_dir is not None:
         run_dir = Path(run_dir)
         if not is_gan_run(run_dir):
-            raise UserError(f"{run_dir}: not a GAN run folder (no training_keys.json); expected a folder written by `xgan train`")
+            raise UserError(f"{run_dir}: not a GAN run folder (no {TRAINING_KEYS_FILE}); expected a folder written by `xgan train`")
         if not (run_dir / STATE_FILE).is_file():
             raise UserError(f"{run_dir}: has no checkpoint ({STATE_FILE}) yet; it stopped before the first one was written, so start a new run")
         return run_dir

@@ -21,8 +21,8 @@ from .features import (ClassifierFeatures, InceptionFeatures, PixelFeatures, fit
                        load_classifier_features)
 from .figures import (plot_checkpoint_kid, plot_closest_pairs, plot_feature_spaces, plot_nearest_correlations,
                       plot_sample_grid)
-from .inputs import (RealReference, RunInfo, all_training_images, find_run_of_folder, load_reference, read_run,
-                     read_synthetic_folder)
+from .inputs import (RealReference, RunInfo, all_training_images, load_reference, load_synthetic_images, read_run,
+                     run_of_folder)
 from .memorization import find_memorization
 from .report import REPORT_JSON, SELECTION_JSON, write_report, write_selection
 from .selection import recommend_checkpoint, resolve_checkpoints, sample_command, score_checkpoints
@@ -70,15 +70,15 @@ def run_quality(config: QualityConfig) -> QualityOutcome:
 def _synthetic_images(config: QualityConfig) -> tuple[np.ndarray, list[str], dict, RunInfo | None, set[str]]:
     """Synthetic images, their names, their provenance, the GAN run (when known) and claimed fingerprints."""
     if config.synthetic:
-        folder = read_synthetic_folder(Path(config.synthetic), config.class_name)
-        run_path = Path(config.run) if config.run else find_run_of_folder(folder)
+        folder, images = load_synthetic_images(Path(config.synthetic), config.class_name)
+        run_path = Path(config.run) if config.run else run_of_folder(folder)
         run = read_run(run_path) if run_path else None
-        provenance = {"source": "folder", "folder": str(folder.path), "num_images": len(folder.images),
-                      "run": str(run.path) if run else None, "checkpoints": sorted(folder.checkpoints),
-                      "labels": sorted(folder.labels)}
+        provenance = {"source": "folder", "folder": str(folder.path), "num_images": len(images),
+                      "run": str(run.path) if run else None, "checkpoints": folder.checkpoints,
+                      "labels": folder.labels}
         if len(folder.labels) > 1 and not config.class_name:
-            raise UserError(f"{folder.path}: holds images of classes {', '.join(sorted(folder.labels))}; pass --class to pick one")
-        return folder.images, folder.names, provenance, run, folder.fingerprints
+            raise UserError(f"{folder.path}: holds images of classes {', '.join(folder.labels)}; pass --class to pick one")
+        return images, [image.name for image in folder.images], provenance, run, set(folder.fingerprints)
     run = read_run(Path(config.run))
     from ..gan import generate_images, load_generator
 
@@ -153,7 +153,7 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
         The output folder, the files written and summary lines.
 
     Raises:
-        UserError: bad inputs (see `read_run`, `read_synthetic_folder`, `load_reference`), or an
+        UserError: bad inputs (see `read_run`, `load_synthetic_images`, `load_reference`), or an
             existing report without `overwrite`.
     """
     started = time.perf_counter()

@@ -16,7 +16,7 @@ class QualityConfig:
 
     Synthetic images come either from a GAN run (`run`, sampled from `checkpoint`) or from a folder
     (`synthetic`). The real reference set is the class's real training images: the keys in the run's
-    training_keys.json (what the GAN saw) when the run is known, else the class's training split.
+    training keys (what the GAN saw) when the run is known, else the class's training split.
     """
 
     run: str | None = None  # GAN run folder: sample from it, and take dataset, class and training keys from it

@@ -2,14 +2,12 @@
 
 Synthetic images come from a GAN run (sampled from one of its generator checkpoints) or from a folder
 of PNGs. The real reference set is the class's real *training* images, the ones the GAN saw (its
-run's training_keys.json), because memorization can only copy what was seen; the class's held-out
+run's training keys), because memorization can only copy what was seen; the class's held-out
 validation images are kept as a second, small reference.
 """
 
-import csv
 import logging
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +15,11 @@ import numpy as np
 from ..dataset import Dataset, load_dataset
 from ..errors import UserError
 from ..images import IMAGE_SUFFIXES, read_gray
-from ..runs import read_json
+from ..runs import (TRAINING_KEYS_FILE, SyntheticFolder, is_gan_run, read_gan_config, read_synthetic_folder,
+                    read_training_keys)
 from ..splits import Splits, resolve_splits
 
 log = logging.getLogger("xgan")
-
-RUN_CONFIG = "config.json"
-TRAINING_KEYS = "training_keys.json"
-SYNTHETIC_MANIFEST = "manifest.csv"
-NOT_SYNTHETIC = frozenset({"contact_sheet.png"})  # files `xgan sample` writes beside the images
 
 
 @dataclass
@@ -59,7 +53,7 @@ class RunInfo:
 
 
 def read_run(run_dir: Path) -> RunInfo:
-    """Read a GAN run folder's config.json and training_keys.json.
+    """Read a GAN run folder's config and training keys.
 
     Raises:
         UserError: no such folder, or either file missing or unreadable.
@@ -67,37 +61,11 @@ def read_run(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such GAN run folder; expected a folder written by `xgan train` (e.g. samples/00000-gan-covid)")
-    values = []
-    for name, expected in ((RUN_CONFIG, dict), (TRAINING_KEYS, list)):
-        path = run_dir / name
-        if not path.is_file():
-            raise UserError(f"{run_dir}: no {name}; expected a GAN run folder written by `xgan train`")
-        try:
-            value = read_json(path)
-        except (OSError, ValueError) as error:
-            raise UserError(f"{path}: not readable JSON ({error})") from None
-        if not isinstance(value, expected):
-            raise UserError(f"{path}: expected a JSON {expected.__name__}; found {type(value).__name__}")
-        values.append(value)
-    return RunInfo(run_dir, values[0], [str(k) for k in values[1]])
+    return RunInfo(run_dir, read_gan_config(run_dir), read_training_keys(run_dir))
 
 
-@dataclass
-class SyntheticFolderImages:
-    """Images read from a synthetic folder, with what its manifest says about them."""
-
-    path: Path
-    images: np.ndarray
-    names: list[str]
-    labels: set[str] = field(default_factory=set)
-    runs: set[str] = field(default_factory=set)
-    datasets: set[str] = field(default_factory=set)
-    fingerprints: set[str] = field(default_factory=set)
-    checkpoints: set[str] = field(default_factory=set)
-
-
-def read_synthetic_folder(folder: Path, class_name: str | None = None) -> SyntheticFolderImages:
-    """Read a folder of generated images: the files in its manifest.csv, or every image file in it.
+def load_synthetic_images(folder: Path, class_name: str | None = None) -> tuple[SyntheticFolder, np.ndarray]:
+    """A synthetic folder (any folder of generated images, with or without manifest) and its pixels.
 
     With a manifest, only rows of `class_name` are kept when it is given. All images must share one
     square size.
@@ -105,57 +73,23 @@ def read_synthetic_folder(folder: Path, class_name: str | None = None) -> Synthe
     Raises:
         UserError: no folder, no images (of that class), an unreadable image or mixed sizes.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: no such synthetic folder; expected a folder of generated PNGs (e.g. from `xgan sample`)")
-    manifest = folder / SYNTHETIC_MANIFEST
-    rows = []
-    if manifest.is_file():
-        try:
-            with open(manifest, newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise UserError(f"{manifest}: cannot read it ({error}); expected a CSV with at least columns file,label") from None
-        if not rows or "file" not in rows[0]:
-            raise UserError(f"{manifest}: expected a CSV with at least columns file,label and one row per image")
-        if class_name is not None:
-            rows = [row for row in rows if (row.get("label") or "").strip() in ("", class_name)]
-        files = [(row.get("file") or "").strip() for row in rows]
-    else:
-        files = sorted(p.name for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.name not in NOT_SYNTHETIC)
-    if not files:
-        which = f" of class {class_name!r}" if class_name and manifest.is_file() else ""
-        raise UserError(f"{folder}: no synthetic images{which}; expected PNGs (listed in {SYNTHETIC_MANIFEST} when there is one)")
+    folder = read_synthetic_folder(folder, complete=False, class_name=class_name, image_suffixes=tuple(IMAGE_SUFFIXES))
     images = []
-    for file in files:
+    for image in folder.images:
         try:
-            images.append(read_gray(folder / file))
+            images.append(read_gray(image.path))
         except (OSError, ValueError) as error:
-            raise UserError(f"{folder / file}: cannot read it as an image ({error})") from None
+            raise UserError(f"{image.path}: cannot read it as an image ({error})") from None
     shapes = sorted({image.shape for image in images})
     if len(shapes) > 1 or shapes[0][0] != shapes[0][1]:
-        raise UserError(f"{folder}: images have sizes {', '.join(f'{w}x{h}' for h, w in shapes[:4])}; expected one square size")
-    result = SyntheticFolderImages(folder, np.stack(images), files)
-    for row in rows:
-        for attribute, column in (("labels", "label"), ("runs", "run"), ("datasets", "dataset"),
-                                  ("fingerprints", "dataset_fingerprint"), ("checkpoints", "checkpoint")):
-            value = (row.get(column) or "").strip()
-            if value:
-                getattr(result, attribute).add(value)
-    return result
+        raise UserError(f"{folder.path}: images have sizes {', '.join(f'{w}x{h}' for h, w in shapes[:4])}; expected one square size")
+    return folder, np.stack(images)
 
 
-def find_run_of_folder(folder: SyntheticFolderImages) -> Path | None:
-    """The GAN run folder that made a synthetic folder's images, when its manifest names exactly one that exists.
-
-    A `run` entry may be absolute, relative to the working directory or relative to the folder.
-    """
-    if len(folder.runs) != 1:
-        return None
-    text = next(iter(folder.runs))
-    candidates = [Path(text)] if Path(text).is_absolute() else [Path(text), folder.path / text]
-    return next((Path(os.path.abspath(c)) for c in candidates if (c / TRAINING_KEYS).is_file()), None)
+def run_of_folder(folder: SyntheticFolder) -> Path | None:
+    """The GAN run folder that made a synthetic folder's images, when its manifest names exactly one that exists."""
+    runs = folder.runs
+    return runs[0] if len(runs) == 1 and is_gan_run(runs[0]) else None
 
 
 @dataclass
@@ -199,7 +133,7 @@ def load_reference(source: str | Path | None, splits_file: str | Path | None, cl
         splits_file: its splits.json (None: beside the dataset).
         class_name: the compared class.
         image_size: side the images are resized to: the synthetic images' side.
-        run: the GAN run, when known: its training_keys.json is the training reference.
+        run: the GAN run, when known: its training keys are the training reference.
         fingerprints: dataset fingerprints the synthetic images claim; each must match.
 
     Raises:
@@ -220,15 +154,15 @@ def load_reference(source: str | Path | None, splits_file: str | Path | None, cl
     if run is not None:
         unknown = [key for key in run.training_keys if key not in labels]
         if unknown:
-            raise UserError(f"{run.path / TRAINING_KEYS}: {len(unknown)} key(s) are not images of {dataset.source} "
+            raise UserError(f"{run.path / TRAINING_KEYS_FILE}: {len(unknown)} key(s) are not images of {dataset.source} "
                             f"(e.g. {unknown[0]!r}); the GAN was trained on other data")
         train_keys = sorted(key for key in run.training_keys if labels[key] == class_name)
-        note = (f"the {len(train_keys)} real '{class_name}' images the GAN read ({run.path.name}/{TRAINING_KEYS}), "
+        note = (f"the {len(train_keys)} real '{class_name}' images the GAN read ({run.path.name}/{TRAINING_KEYS_FILE}), "
                 f"i.e. its training split of that class")
     else:
         train_keys = [key for key in splits.keys("train") if labels.get(key) == class_name]
         note = (f"the {len(train_keys)} real '{class_name}' images of the training split ({splits.path.name}); "
-                "the GAN's own training_keys.json was not available")
+                f"the GAN's own {TRAINING_KEYS_FILE} was not available")
     if len(train_keys) < 2:
         raise UserError(f"{dataset.source}: only {len(train_keys)} real training image(s) of class {class_name!r}; "
                         "at least 2 are needed to compare with")

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from xgan.balance import (build_training_set, check_no_leak, check_training_only, read_synthetic_folder,
                           read_training_manifest)
 from xgan.balance.command import BalanceConfig, run_balance
-from xgan.balance.synthetic import COLUMNS as SYNTHETIC_COLUMNS
+from xgan.runs import SYNTHETIC_COLUMNS
 from xgan.cli import cli
 from xgan.dataset import bundled_dataset_path, load_dataset
 from xgan.errors import UserError

@@ -14,9 +14,9 @@ def xrays(tmp_path):
 
 @pytest.mark.parametrize("options, match", [
     (["--class", "cat"], "Expected one of covid, normal. Received: class_name='cat'"),
-    (["--size", "48"], "Expected one of 32, 64 or 128 (option --size). Received: image_size=48"),
+    (["--size", "48"], "Invalid value for '--size': '48' is not one of '32', '64', '128'."),
     (["--augment", "color"], "Received: augment='color' (unknown: color)"),
-    (["--epochs", "0"], "Received: epochs=0"),
+    (["--epochs", "0"], "Invalid value for '--epochs': 0 is not in the range x>=1."),
 ])
 def test_train_errors_are_one_line_with_exit_code_2(xrays, tmp_path, options, match):
     result = CliRunner().invoke(cli, ["train", "--data", str(xrays), "--out", str(tmp_path / "runs"), *options])

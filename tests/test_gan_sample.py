@@ -8,7 +8,7 @@ import pytest
 from conftest import make_folder_dataset
 from xgan.errors import UserError
 from xgan.gan import GanConfig, generate_images, list_checkpoints, load_generator, sample_to_folder, train_gan
-from xgan.gan.sample import MANIFEST_COLUMNS
+from xgan.runs import SYNTHETIC_COLUMNS as MANIFEST_COLUMNS
 
 
 @pytest.fixture(scope="module")

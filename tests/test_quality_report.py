@@ -173,7 +173,7 @@ def test_cli_user_errors_are_one_line(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(cli, ["quality", "--run", "empty"])
     assert result.exit_code == 2
-    assert result.output.strip() == "Error: empty: no config.json; expected a GAN run folder written by `xgan train`"
+    assert result.output.strip() == "Error: empty: no config.json; expected a GAN run folder written by `xgan train` (e.g. samples/00000-gan-covid)"
     result = CliRunner().invoke(cli, ["quality", "--synthetic", "empty", "--class", "covid"])
     assert result.exit_code == 2 and "no synthetic images" in result.output
 
