@@ -159,18 +159,15 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
     """
     from .quality import QualityConfig, run_quality
 
-    try:
-        config = QualityConfig(
-            run=run_dir and str(run_dir), synthetic=synthetic and str(synthetic), data=data and str(data),
-            splits=splits_file and str(splits_file), class_name=class_name, checkpoint=checkpoint,
-            checkpoints=checkpoints, num_images=num_images, features=tuple(features),
-            features_model=features_model and str(features_model), features_epochs=features_epochs,
-            inception_weights=inception_weights and str(inception_weights), inception_size=inception_size,
-            copy_threshold=copy_threshold, neighbours=neighbours, kid_subsets=kid_subsets,
-            kid_subset_size=kid_subset_size, num_folds=num_folds, num_pairs=num_pairs, out=out and str(out),
-            overwrite=overwrite, seed=seed)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    config = QualityConfig(
+        run=run_dir and str(run_dir), synthetic=synthetic and str(synthetic), data=data and str(data),
+        splits=splits_file and str(splits_file), class_name=class_name, checkpoint=checkpoint,
+        checkpoints=checkpoints, num_images=num_images, features=tuple(features),
+        features_model=features_model and str(features_model), features_epochs=features_epochs,
+        inception_weights=inception_weights and str(inception_weights), inception_size=inception_size,
+        copy_threshold=copy_threshold, neighbours=neighbours, kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size, num_folds=num_folds, num_pairs=num_pairs, out=out and str(out),
+        overwrite=overwrite, seed=seed)
     outcome = run_quality(config)
     click.echo("\n".join(outcome.summary))
     for warning in outcome.warnings:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import load_cached_files, pixel_hash
-from .errors import UserError
+from .errors import UserError, invalid_argument
 from .images import is_image_file, resize_square, to_gray_uint8
 
 log = logging.getLogger("xgan")
@@ -134,7 +134,7 @@ def load_dataset(source: Path | str | None = None, size: int | None = None) -> D
     """
     source = bundled_dataset_path() if source is None else Path(source)
     if size is not None and size < 1:
-        raise UserError(f"Invalid value received for argument `size`. Expected a positive integer. Received: size={size}")
+        raise invalid_argument("size", "a positive integer", size)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder; expected a class-per-folder directory, a manifest.csv or an .npz")
     if source.is_file() and source.suffix.lower() == ".npz":

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import Dataset
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..splits import Splits
 from .manifest import TrainingRow
 from .strategy import Target, resolve_target, target_label
@@ -50,7 +50,7 @@ def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, meth
             or too few synthetic images.
     """
     if method not in METHODS:
-        raise UserError(f"Invalid value received for argument `method`. Expected one of {', '.join(METHODS)}. Received: method={method!r}")
+        raise invalid_argument("method", f"one of {', '.join(METHODS)}", method)
     synthetic_dirs = [Path(d) for d in ([synthetic_dirs] if isinstance(synthetic_dirs, (str, Path)) else synthetic_dirs)]
     records = {r.key: r for r in dataset.records}
     train_keys = splits.keys("train")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..dataset import Dataset, load_dataset
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..runs import atomic_path, write_json
 from ..splits import Splits, default_splits_path, resolve_splits
 from .builder import METHODS, build_training_set
@@ -42,9 +42,9 @@ class BalanceConfig:
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         parse_target(self.ratio)
         if self.method not in METHODS:
-            raise UserError(f"Invalid value received for argument `method`. Expected one of {', '.join(METHODS)}. Received: method={self.method!r}")
+            raise invalid_argument("method", f"one of {', '.join(METHODS)}", self.method)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise UserError(f"Invalid value received for argument `seed`. Expected a non-negative integer. Received: seed={self.seed!r}")
+            raise invalid_argument("seed", "a non-negative integer", self.seed)
         if self.method == "gan" and not self.synthetic:
             raise UserError("method 'gan' needs at least one synthetic folder: pass --synthetic DIR (written by `xgan sample`), or use --method oversample")
         if self.method == "oversample" and self.synthetic:
@@ -52,7 +52,7 @@ class BalanceConfig:
         if self.copy and self.method != "gan":
             raise UserError("--copy copies synthetic images; method 'oversample' has none to copy")
         if self.out is not None and Path(self.out).suffix.lower() != ".csv":
-            raise UserError(f"Invalid value received for argument `out`. Expected a .csv file. Received: out={self.out}")
+            raise invalid_argument("out", "a .csv file", str(self.out))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numbers
 import re
 from fractions import Fraction
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 
 AUTO = "auto"
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
@@ -39,7 +39,7 @@ def parse_target(text: str) -> Target:
         UserError: for anything else, naming what was received and what is expected.
     """
     if not isinstance(text, str):
-        raise UserError(f"Invalid value received for argument `ratio`. Expected {_EXPECTED}. Received: ratio={text!r}")
+        raise invalid_argument("ratio", _EXPECTED, text)
     stripped = text.strip()
     if stripped.lower() == AUTO:
         return AUTO
@@ -49,12 +49,12 @@ def parse_target(text: str) -> Target:
     if ratio:
         minority, majority = float(ratio.group(1)), float(ratio.group(2))
         if majority == 0:
-            raise UserError(f"Invalid value received for argument `ratio`. Expected a ratio minority:majority with a non-zero majority. Received: ratio={text!r}")
+            raise invalid_argument("ratio", "a ratio minority:majority with a non-zero majority", text)
         return _check_float(minority / majority, text)
     try:
         value = float(stripped)
     except ValueError:
-        raise UserError(f"Invalid value received for argument `ratio`. Expected {_EXPECTED}. Received: ratio={text!r}") from None
+        raise invalid_argument("ratio", _EXPECTED, text) from None
     return _check_float(value, text)
 
 
@@ -73,7 +73,7 @@ def _parse_counts(text: str) -> dict[str, int]:
 
 def _check_float(value: float, received) -> float:
     if not (0 < value <= 1):  # also refuses NaN
-        raise UserError(f"Invalid value received for argument `ratio`. Expected a float in (0, 1]: the minority count after balancing over the majority count. Received: ratio={received!r}")
+        raise invalid_argument("ratio", "a float in (0, 1]: the minority count after balancing over the majority count", received)
     return value
 
 
@@ -110,7 +110,7 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
     if isinstance(target, str):
         target = parse_target(target)
     if isinstance(target, bool) or not isinstance(target, (numbers.Real, dict, str)):
-        raise UserError(f"Invalid value received for argument `target`. Expected {_EXPECTED}. Received: target={target!r}")
+        raise invalid_argument("target", _EXPECTED, target)
     if isinstance(target, numbers.Real):
         return _resolve_float(counts, float(target))  # numpy floats too
     if isinstance(target, dict):
@@ -121,7 +121,7 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
         if wanted == counts:
             raise UserError(f"every class already has {majority} images, the target 'auto' asks for {majority}: nothing to add")
         return wanted
-    raise UserError(f"Invalid value received for argument `target`. Expected {_EXPECTED}. Received: target={target!r}")
+    raise invalid_argument("target", _EXPECTED, target)
 
 
 def _resolve_float(counts: dict[str, int], ratio: float) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass, field, fields
 
+from ..errors import invalid_argument
+
 # The study this follows trained with SGD, momentum 5/6, learning rate 1e-4 with decay and batch 40.
 # Those values are kept here (`ClassifierConfig.study()`); the defaults differ where a measurement
 # showed the study's optimizer too slow for a few-minute run (see README / classifier report).
@@ -18,10 +20,6 @@ def optimizer_defaults(optimizer: str) -> dict:
     source = STUDY_OPTIMIZER if optimizer == "sgd" else {f.name: f.default for f in fields(ClassifierConfig)}
     return {"learning_rate": source["learning_rate"], "lr_decay": source["lr_decay"]}
 MONITORS = ("val_auc", "val_loss")
-
-
-def _invalid(argument: str, expected: str, value) -> ValueError:
-    return ValueError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
 
 
 @dataclass
@@ -56,36 +54,36 @@ class ClassifierConfig:
         self.dense_units = tuple(int(u) for u in self.dense_units)
         self.class_names = list(self.class_names)
         if not isinstance(self.image_size, int) or self.image_size < 8:
-            raise _invalid("image_size", "an integer of at least 8", self.image_size)
+            raise invalid_argument("image_size", "an integer of at least 8", self.image_size)
         if not self.conv_filters or min(self.conv_filters) < 1:
-            raise _invalid("conv_filters", "one or more positive filter counts", self.conv_filters)
+            raise invalid_argument("conv_filters", "one or more positive filter counts", self.conv_filters)
         if self.image_size >> len(self.conv_filters) < 1:
-            raise _invalid("conv_filters", f"at most {self.image_size.bit_length() - 1} blocks for {self.image_size}-px images (each halves the size)", self.conv_filters)
+            raise invalid_argument("conv_filters", f"at most {self.image_size.bit_length() - 1} blocks for {self.image_size}-px images (each halves the size)", self.conv_filters)
         if any(u < 1 for u in self.dense_units):
-            raise _invalid("dense_units", "positive unit counts", self.dense_units)
+            raise invalid_argument("dense_units", "positive unit counts", self.dense_units)
         if not 0 <= self.dropout < 1:
-            raise _invalid("dropout", "a float in [0, 1)", self.dropout)
+            raise invalid_argument("dropout", "a float in [0, 1)", self.dropout)
         if self.leaky_relu_slope < 0:
-            raise _invalid("leaky_relu_slope", "a non-negative float", self.leaky_relu_slope)
+            raise invalid_argument("leaky_relu_slope", "a non-negative float", self.leaky_relu_slope)
         if self.optimizer not in OPTIMIZERS:
-            raise _invalid("optimizer", f"one of {OPTIMIZERS}", self.optimizer)
+            raise invalid_argument("optimizer", f"one of {OPTIMIZERS}", self.optimizer)
         if not self.learning_rate > 0:
-            raise _invalid("learning_rate", "a positive float", self.learning_rate)
+            raise invalid_argument("learning_rate", "a positive float", self.learning_rate)
         if not 0 <= self.momentum < 1:
-            raise _invalid("momentum", "a float in [0, 1)", self.momentum)
+            raise invalid_argument("momentum", "a float in [0, 1)", self.momentum)
         if self.lr_decay < 0:
-            raise _invalid("lr_decay", "a non-negative float", self.lr_decay)
+            raise invalid_argument("lr_decay", "a non-negative float", self.lr_decay)
         for name in ("batch_size", "epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise _invalid(name, "a positive integer", getattr(self, name))
+                raise invalid_argument(name, "a positive integer", getattr(self, name))
         if not isinstance(self.patience, int) or self.patience < 0:
-            raise _invalid("patience", "a non-negative integer", self.patience)
+            raise invalid_argument("patience", "a non-negative integer", self.patience)
         if self.monitor not in MONITORS:
-            raise _invalid("monitor", f"one of {MONITORS}", self.monitor)
+            raise invalid_argument("monitor", f"one of {MONITORS}", self.monitor)
         if self.class_names and len(self.class_names) != 2:
-            raise _invalid("class_names", "exactly two class names (the classifier is binary)", self.class_names)
+            raise invalid_argument("class_names", "exactly two class names (the classifier is binary)", self.class_names)
         if self.positive_class is not None and self.class_names and self.positive_class not in self.class_names:
-            raise _invalid("positive_class", f"one of {self.class_names}", self.positive_class)
+            raise invalid_argument("positive_class", f"one of {self.class_names}", self.positive_class)
 
     @classmethod
     def study(cls, **overrides) -> "ClassifierConfig":

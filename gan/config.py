@@ -3,7 +3,7 @@
 import dataclasses
 from dataclasses import dataclass
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 
 IMAGE_SIZES = (32, 64, 128)
 DEFAULT_EPOCHS = 1000  # the study's length
@@ -27,7 +27,7 @@ def parse_policy(policy: str) -> tuple[str, ...]:
         UserError: the policy names an operation that does not exist.
     """
     if not isinstance(policy, str):
-        raise UserError(f"Invalid value received for argument `augment`. Expected a comma-separated string. Received: augment={policy!r}")
+        raise invalid_argument("augment", "a comma-separated string", policy)
     names = {name.strip() for name in policy.split(",") if name.strip()}
     unknown = sorted(names - set(AUGMENT_OPERATIONS))
     if unknown:
@@ -36,10 +36,6 @@ def parse_policy(policy: str) -> tuple[str, ...]:
             f"{', '.join(sorted(AUGMENT_OPERATIONS))} (or an empty string for none). "
             f"Received: augment={policy!r} (unknown: {', '.join(unknown)})")
     return tuple(name for name in AUGMENT_OPERATIONS if name in names)
-
-
-def _invalid(argument: str, expected: str, value) -> UserError:
-    return UserError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
 
 
 @dataclass
@@ -75,23 +71,23 @@ class GanConfig:
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
-            raise _invalid("image_size", "one of 32, 64 or 128 (option --size)", self.image_size)
+            raise invalid_argument("image_size", "one of 32, 64 or 128 (option --size)", self.image_size)
         for name in ("latent_dim", "width", "epochs", "preview_every", "checkpoint_every", "snapshot_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise _invalid(name, "a positive integer", value)
+                raise invalid_argument(name, "a positive integer", value)
         if not isinstance(self.batch_size, int) or self.batch_size < 2:
-            raise _invalid("batch_size", "an integer of at least 2 (batch norm needs two images)", self.batch_size)
+            raise invalid_argument("batch_size", "an integer of at least 2 (batch norm needs two images)", self.batch_size)
         if self.kimg is not None and not self.kimg > 0:
-            raise _invalid("kimg", "a positive number of thousand images, or None", self.kimg)
+            raise invalid_argument("kimg", "a positive number of thousand images, or None", self.kimg)
         if not self.learning_rate > 0:
-            raise _invalid("learning_rate", "a positive number", self.learning_rate)
+            raise invalid_argument("learning_rate", "a positive number", self.learning_rate)
         if not 0 <= self.beta_1 < 1:
-            raise _invalid("beta_1", "a number in [0, 1)", self.beta_1)
+            raise invalid_argument("beta_1", "a number in [0, 1)", self.beta_1)
         if not self.ema_kimg >= 0:
-            raise _invalid("ema_kimg", "a non-negative number", self.ema_kimg)
+            raise invalid_argument("ema_kimg", "a non-negative number", self.ema_kimg)
         if not self.ema_rampup >= 0:
-            raise _invalid("ema_rampup", "a non-negative fraction (0 = no ramp-up)", self.ema_rampup)
+            raise invalid_argument("ema_rampup", "a non-negative fraction (0 = no ramp-up)", self.ema_rampup)
         parse_policy(self.augment)
         if self.tensorboard:
             from ..tensorboard_logs import require_tensorboard

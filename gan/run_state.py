@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..runs import atomic_path, read_gan_config
 from .config import GanConfig
 
@@ -154,7 +154,7 @@ def load_generator(run_dir: Path, checkpoint: str | None = None):
         raise UserError(f"{run_dir}: no generator snapshots in {SNAPSHOT_DIR}/ yet; train longer (they are saved every snapshot_every epochs and at the end)")
     name = checkpoint or names[-1]
     if name not in names:
-        raise UserError(f"Invalid value received for argument `checkpoint`. Expected one of {', '.join(names)}. Received: checkpoint={name!r}")
+        raise invalid_argument("checkpoint", f"one of {', '.join(names)}", name)
     path = run_dir / SNAPSHOT_DIR / f"{name}.npz"
     arrays, meta = read_arrays(path)
     generator = build_generator(config.image_size, config.latent_dim, config.width)

@@ -2,12 +2,9 @@
 
 from dataclasses import asdict, dataclass
 
+from ..errors import invalid_argument
 from .features import FEATURE_KINDS, INCEPTION_DEFAULT_SIZE, INCEPTION_MIN_SIZE
 from .memorization import DEFAULT_COPY_THRESHOLD
-
-
-def _invalid(argument: str, expected: str, value) -> ValueError:
-    return ValueError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
 
 
 @dataclass
@@ -47,36 +44,36 @@ class QualityConfig:
         if self.inception_weights and "inception" not in self.features:
             self.features = (*self.features, "inception")
         if self.run is None and self.synthetic is None:
-            raise _invalid("run", "a GAN run folder, or a synthetic folder given as `synthetic`", None)
+            raise invalid_argument("run", "a GAN run folder, or a synthetic folder given as `synthetic`", None)
         if self.checkpoints is not None and self.run is None:
-            raise _invalid("checkpoints", "to be used with a GAN run (`run`)", self.checkpoints)
+            raise invalid_argument("checkpoints", "to be used with a GAN run (`run`)", self.checkpoints)
         if self.checkpoints is not None and self.synthetic is not None:
-            raise _invalid("checkpoints", "no synthetic folder: checkpoints are scored on images sampled from the run", self.checkpoints)
+            raise invalid_argument("checkpoints", "no synthetic folder: checkpoints are scored on images sampled from the run", self.checkpoints)
         if self.checkpoint is not None and self.synthetic is not None:
-            raise _invalid("checkpoint", "no synthetic folder: the folder's images are used as they are", self.checkpoint)
+            raise invalid_argument("checkpoint", "no synthetic folder: the folder's images are used as they are", self.checkpoint)
         if not self.features or any(kind not in FEATURE_KINDS for kind in self.features):
-            raise _invalid("features", f"one or more of {FEATURE_KINDS}", self.features)
+            raise invalid_argument("features", f"one or more of {FEATURE_KINDS}", self.features)
         if "inception" in self.features and not self.inception_weights:
-            raise _invalid("features", "a local weights file in `inception_weights` for the inception features "
+            raise invalid_argument("features", "a local weights file in `inception_weights` for the inception features "
                            "(xgan never downloads weights)", self.features)
         if not isinstance(self.num_images, int) or self.num_images < 10:
-            raise _invalid("num_images", "an integer >= 10", self.num_images)
+            raise invalid_argument("num_images", "an integer >= 10", self.num_images)
         if not isinstance(self.features_epochs, int) or self.features_epochs < 1:
-            raise _invalid("features_epochs", "a positive integer", self.features_epochs)
+            raise invalid_argument("features_epochs", "a positive integer", self.features_epochs)
         if self.inception_size < INCEPTION_MIN_SIZE:
-            raise _invalid("inception_size", f"an integer >= {INCEPTION_MIN_SIZE}", self.inception_size)
+            raise invalid_argument("inception_size", f"an integer >= {INCEPTION_MIN_SIZE}", self.inception_size)
         if not 0 < self.copy_threshold <= 1:
-            raise _invalid("copy_threshold", "a correlation in (0, 1]", self.copy_threshold)
+            raise invalid_argument("copy_threshold", "a correlation in (0, 1]", self.copy_threshold)
         if self.neighbours < 1:
-            raise _invalid("neighbours", "a positive integer", self.neighbours)
+            raise invalid_argument("neighbours", "a positive integer", self.neighbours)
         if self.kid_subsets < 1:
-            raise _invalid("kid_subsets", "a positive integer", self.kid_subsets)
+            raise invalid_argument("kid_subsets", "a positive integer", self.kid_subsets)
         if self.kid_subset_size < 2:
-            raise _invalid("kid_subset_size", "an integer >= 2", self.kid_subset_size)
+            raise invalid_argument("kid_subset_size", "an integer >= 2", self.kid_subset_size)
         if self.num_folds < 2:
-            raise _invalid("num_folds", "an integer >= 2", self.num_folds)
+            raise invalid_argument("num_folds", "an integer >= 2", self.num_folds)
         if self.num_pairs < 1:
-            raise _invalid("num_pairs", "a positive integer", self.num_pairs)
+            raise invalid_argument("num_pairs", "a positive integer", self.num_pairs)
 
     def to_dict(self) -> dict:
         data = asdict(self)

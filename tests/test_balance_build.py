@@ -328,7 +328,7 @@ def test_copy_puts_synthetic_images_beside_the_manifest(study):
     (dict(synthetic=()), r"method 'gan' needs at least one synthetic folder: pass --synthetic DIR"),
     (dict(method="oversample"), r"method 'oversample' repeats real images and takes no --synthetic folder"),
     (dict(method="oversample", synthetic=(), copy=True), r"--copy copies synthetic images; method 'oversample' has none"),
-    (dict(out=Path("train.txt")), r"Expected a .csv file. Received: out=train.txt"),
+    (dict(out=Path("train.txt")), r"Expected a .csv file. Received: out='train.txt'"),
     (dict(seed=-1), r"Expected a non-negative integer. Received: seed=-1"),
 ])
 def test_balance_config_refusals(study, overrides, message):
