@@ -372,3 +372,23 @@ def read_synthetic_folder(folder: Path, *, complete: bool = True, class_name: st
         datasets=frozenset(v for r in records if (v := (r.get("dataset") or "").strip())),
         fingerprints=frozenset(v for r in records if (v := (r.get("dataset_fingerprint") or "").strip())),
     )
+
+
+def latest_synthetic_folder(parent: Path, fingerprint: str, label: str) -> Path | None:
+    """The most recently written `xgan sample` output under `parent` for one dataset and class, or None.
+
+    Looks at `parent/*/` and `parent/*/*/` (a run's own `synthetic/` folder or any `--out` beside
+    the runs) for a complete manifest whose every row has this dataset fingerprint and label;
+    the newest manifest wins.
+    """
+    parent = Path(parent)
+    found = []
+    for manifest in [*parent.glob(f"*/{SYNTHETIC_MANIFEST}"), *parent.glob(f"*/*/{SYNTHETIC_MANIFEST}")]:
+        try:
+            columns, rows = read_synthetic_manifest(manifest.parent)
+        except UserError:
+            continue
+        if (rows and all(c in columns for c in SYNTHETIC_COLUMNS)
+                and all(row.get("dataset_fingerprint") == fingerprint and row.get("label") == label for row in rows)):
+            found.append((manifest.stat().st_mtime_ns, str(manifest.parent), manifest.parent))
+    return max(found)[2] if found else None

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..balance import build_training_set, class_weights, parse_target, read_training_manifest
+from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target
 from ..dataset import Dataset, load_dataset
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
-from ..runs import new_run_dir, read_json, write_json, write_text
+from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
@@ -72,13 +72,11 @@ class ClassifyConfig:
         if self.lr_decay is None:
             self.lr_decay = defaults["lr_decay"]
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise UserError(f"Invalid value received for argument `seed`. Expected a non-negative integer. Received: seed={self.seed!r}")
+            raise invalid_argument("seed", "a non-negative integer", self.seed)
         if not isinstance(self.seeds, int) or self.seeds < 1:
-            raise UserError(f"Invalid value received for argument `seeds`. Expected a positive integer. Received: seeds={self.seeds!r}")
+            raise invalid_argument("seeds", "a positive integer", self.seeds)
         if self.synthetic and self.manifest:
             raise UserError("pass either --synthetic folders (balanced to --ratio here) or a --manifest from `xgan balance`, not both")
-        if self.with_gan and not (self.synthetic or self.manifest):
-            raise UserError("--with-gan needs the synthetic images: pass --synthetic DIR (written by `xgan sample`) or --manifest FILE (written by `xgan balance`)")
         if (self.synthetic or self.manifest) and not (self.with_gan or self.compare):
             raise UserError("--synthetic and --manifest are used with --with-gan (train on them) or --compare (the GAN arm)")
         if self.tensorboard:
@@ -86,10 +84,7 @@ class ClassifyConfig:
 
             require_tensorboard()
         parse_target(self.ratio)
-        try:
-            self.classifier_config()
-        except ValueError as error:
-            raise UserError(str(error)) from None
+        self.classifier_config()  # its checks raise UserError
 
     @property
     def arms(self) -> list[str]:
@@ -187,6 +182,27 @@ def prepare_experiment(config: ClassifyConfig) -> Experiment:
         elif missing:
             raise UserError(f"{splits.path}: the train split has no image of class {missing[0]}; the classifier needs both classes")
     return experiment
+
+
+def default_synthetic_folders(config: ClassifyConfig, experiment: Experiment) -> tuple[Path, ...]:
+    """For --with-gan without --synthetic: the latest `xgan sample` output under `config.out` for each
+    class that balancing to `config.ratio` adds images to.
+
+    Raises:
+        UserError: a class that needs images has no such folder.
+    """
+    counts = experiment.dataset.class_counts(set(experiment.splits.keys("train")))
+    needed = [name for name, wanted in resolve_target(counts, config.ratio).items() if wanted > counts[name]]
+    folders = []
+    for name in needed:
+        folder = latest_synthetic_folder(config.out, experiment.dataset.fingerprint, name)
+        if folder is None:
+            raise UserError(f"--with-gan needs synthetic images of class {name!r}: found no `xgan sample` output for it and "
+                            f"dataset {experiment.dataset.name} under {config.out}; run `xgan train` and `xgan sample` first, "
+                            "or pass --synthetic DIR or --manifest FILE (written by `xgan balance`)")
+        log.info("--with-gan: using %s, the latest `xgan sample` output for %s", folder, name)
+        folders.append(folder)
+    return tuple(folders)
 
 
 def check_manifest_dataset(manifest: Path, dataset: Dataset) -> None:
@@ -299,6 +315,11 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
 
     start = time.perf_counter()
     experiment = prepare_experiment(config)
+    found = ""
+    if config.with_gan and not (config.synthetic or config.manifest):
+        config.synthetic = default_synthetic_folders(config, experiment)
+        found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
+                        for folder in config.synthetic)
     arms = config.arms
     # Every arm's first training set is built before any training: bad input fails in seconds, not minutes.
     prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms}
@@ -319,9 +340,10 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     if config.compare:
         report = compare_arms(runs, experiment, config.seed)
         report["seconds"] = time.perf_counter() - start
+        report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
         summary = write_compare_report(run_dir, report, runs, experiment)
     else:
         report = None
         summary = write_single_report(run_dir, runs[0], experiment)
     seconds = time.perf_counter() - start
-    return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}\nrun folder {run_dir} ({seconds:.0f} s)")
+    return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..balance import TrainingRow, check_no_leak, check_training_only
 from ..dataset import Dataset
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..image_rows import image_rows
 from ..images import read_gray, resize_square
 from ..runs import TRAINING_KEYS_FILE, read_training_keys
@@ -81,7 +81,7 @@ def choose_positive(dataset: Dataset, positive: str | None = None) -> str:
     if positive is None:
         return dataset.minority_class
     if positive not in dataset.class_names:
-        raise UserError(f"Invalid value received for argument `positive`. Expected one of {', '.join(dataset.class_names)}. Received: positive={positive!r}")
+        raise invalid_argument("positive", f"one of {', '.join(dataset.class_names)}", positive)
     return positive
 
 

@@ -227,6 +227,8 @@ def format_report(report: dict) -> str:
         f"- validation: {report['validation_set']['num_images']} real images, used only to stop early (best weights restored)",
         f"- seeds: {', '.join(map(str, seeds))}; every arm uses the same splits and the same seeds",
         f"- time: {report.get('seconds', 0):.0f} s",
+        *([f"- GAN images from: {', '.join(f'`{folder}`' for folder in report['synthetic_folders'])}"]
+          if report.get("synthetic_folders") else []),
         "",
         "## Arms and their training sets",
         "",

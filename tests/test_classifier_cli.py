@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def test_predict_a_bad_path_is_one_line(compare_run, tmp_path):
 
 
 @pytest.mark.parametrize("arguments, match", [
-    (["--with-gan"], "--with-gan needs the synthetic images"),
+    (["--with-gan"], "--with-gan needs synthetic images of class 'covid': found no `xgan sample` output for it"),
     (["--positive", "pneumonia"], "argument `positive`. Expected one of covid, normal"),
     (["--ratio", "3:1"], "argument `ratio`"),
     (["--manifest", "missing.csv"], "are used with --with-gan"),
@@ -113,6 +114,23 @@ def test_classify_errors_are_one_line_exit_2(folder_dataset, tmp_path, arguments
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and result.output.startswith("Error: ") and match in result.output
     assert not out.exists()  # no run folder before the input was checked
+
+
+def test_with_gan_alone_uses_the_latest_sample_output_of_the_dataset_and_class(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 12, "normal": 28}, size=16)
+    dataset = load_dataset(data)
+    splits = resolve_splits(dataset)
+    samples = tmp_path / "samples"
+    older, _ = make_synthetic_folder(samples / "00000-gan-covid", dataset, splits, "covid", 4, size=16)
+    newer, _ = make_synthetic_folder(samples / "00001-gan-covid", dataset, splits, "covid", 20, size=16)
+    other_class, _ = make_synthetic_folder(samples / "00002-gan-normal", dataset, splits, "normal", 4, size=16)
+    os.utime(older / "manifest.csv", ns=(1, 1))  # whatever the file system's clock resolution
+    os.utime(other_class / "manifest.csv", ns=(2 * 10**18, 2 * 10**18))  # newest, but of the class that needs none
+    result = CliRunner().invoke(cli, ["classify", "--data", str(data), "--with-gan", "--out", str(samples), *TINY])
+    assert result.exit_code == 0, result.output
+    assert f"GAN images: {newer} (the latest `xgan sample` output for this dataset and class under {samples})" in result.output
+    options = json.loads(next(samples.glob("*-classify-gan/options.json")).read_text())
+    assert options["synthetic"] == [str(newer)]
 
 
 @pytest.mark.parametrize("arguments, match", [
