@@ -3,7 +3,8 @@
 A target has imbalanced-learn's `sampling_strategy` meaning, for over-sampling only:
 
 - a float in (0, 1]: for two classes, the minority count after balancing over the majority count
-  (the study this follows went from 1366:295 to 1366:628, a ratio of 0.46);
+  (the study this follows went from 1366:295 to 1366:628, a ratio of 0.46); with three or more,
+  every class below that fraction of the majority count is brought up to it;
 - `"1:2"`: the same, written as minority:majority (here 0.5);
 - a dict `{class: count}`: the count each named class should reach; other classes keep theirs;
 - `"auto"`: every class up to the majority count.
@@ -92,7 +93,7 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
 
     Args:
         counts: images per class in the training split, `{class: n}`.
-        target: a float in (0, 1] (two classes only), a dict `{class: count}`, `"auto"`, or any
+        target: a float in (0, 1] (with more than two classes: every class up to that fraction of the majority), a dict `{class: count}`, `"auto"`, or any
             string `parse_target` reads (`"0.5"`, `"1:2"`, `"covid=300"`).
 
     Returns:
@@ -101,7 +102,7 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
         0.5 of 413 is 207.
 
     Raises:
-        UserError: a float for more than two classes or outside (0, 1], an unknown class, a count
+        UserError: a float outside (0, 1], an unknown class, a count
             below what a class already has, or a target that adds nothing.
     """
     counts = dict(counts)
@@ -126,14 +127,15 @@ def resolve_target(counts: dict[str, int], target: Target) -> dict[str, int]:
 
 def _resolve_float(counts: dict[str, int], ratio: float) -> dict[str, int]:
     _check_float(ratio, ratio)
-    if len(counts) != 2:
-        raise UserError(f"a float target ({ratio:g}) needs exactly two classes; the dataset has {len(counts)} "
-                        f"({', '.join(counts)}): give counts per class (e.g. {','.join(f'{n}={c}' for n, c in counts.items())}) or 'auto'")
     majority_class = max(counts, key=counts.get)
-    minority_class = min(counts, key=counts.get) if len(set(counts.values())) > 1 else next(n for n in counts if n != majority_class)
     majority = counts[majority_class]
     # Exact decimal arithmetic: float(0.29) * 100 is 28.999..., which must still give 29.
     wanted = math.floor(Fraction(repr(ratio)) * majority + Fraction(1, 2))
+    if len(counts) > 2:  # every class below ratio x majority comes up to it
+        if all(n >= wanted for name, n in counts.items() if name != majority_class):
+            raise UserError(f"every class already has at least {wanted} images, the target {ratio:g} of the majority ({majority}) asks for {wanted}: nothing to add")
+        return {name: (max(n, wanted) if name != majority_class else n) for name, n in counts.items()}
+    minority_class = min(counts, key=counts.get) if len(set(counts.values())) > 1 else next(n for n in counts if n != majority_class)
     have = counts[minority_class]
     if wanted <= have:
         raise UserError(f"class {minority_class} already has {have} images, the target {ratio:g} asks for {wanted}: nothing to add")

@@ -31,6 +31,8 @@ STUDY = {"covid": 295, "normal": 1366}  # the study this follows: 1366:295, bala
     (COVID, "auto", {"covid": 413, "normal": 413}),
     (COVID, "AUTO", {"covid": 413, "normal": 413}),
     ({"a": 5, "b": 10, "c": 20}, "auto", {"a": 20, "b": 20, "c": 20}),
+    ({"a": 5, "b": 10, "c": 20}, 0.5, {"a": 10, "b": 10, "c": 20}),  # three classes: each up to half the majority
+    ({"a": 5, "b": 12, "c": 20}, "1:2", {"a": 10, "b": 12, "c": 20}),
     (COVID, {"covid": 300}, {"covid": 300, "normal": 413}),
     (COVID, {"covid": 300, "normal": 413}, {"covid": 300, "normal": 413}),
     (COVID, "covid=300,normal=413", {"covid": 300, "normal": 413}),
@@ -74,7 +76,7 @@ def test_target_label(target, label):
     ({"covid": 50, "normal": 50}, "auto", "every class already has 50 images, the target 'auto' asks for 50: nothing to add"),
     (COVID, {"covid": 32}, "already has covid 32 images, the target covid=32 asks for the same: nothing to add"),
     (COVID, {"normal": 300}, "class normal already has 413 images, the target asks for 300: balancing only adds images"),
-    ({"a": 5, "b": 10, "c": 20}, 0.5, r"a float target \(0.5\) needs exactly two classes; the dataset has 3 \(a, b, c\)"),
+    ({"a": 15, "b": 10, "c": 20}, 0.5, r"every class already has at least 10 images, the target 0.5 of the majority \(20\) asks for 10: nothing to add"),
     (COVID, 1.5, r"Expected a float in \(0, 1\].*Received: ratio=1.5"),
     (COVID, 0.0, r"Expected a float in \(0, 1\].*Received: ratio=0.0"),
     (COVID, -0.2, r"Expected a float in \(0, 1\]"),
