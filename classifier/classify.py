@@ -123,7 +123,7 @@ class Experiment:
 
     dataset: Dataset
     splits: Splits
-    positive: str
+    positive: str | None  # None with three or more classes
     train: LabeledImages
     validation: LabeledImages
     test: LabeledImages
@@ -134,8 +134,20 @@ class Experiment:
         return list(self.dataset.class_names)
 
     @property
-    def negative(self) -> str:
+    def negative(self) -> str | None:
+        """The other class of a binary experiment; None with three or more classes."""
+        if self.positive is None:
+            return None
         return next(name for name in self.class_names if name != self.positive)
+
+    @property
+    def is_multiclass(self) -> bool:
+        """Three or more classes: a softmax model, macro-averaged and per-class metrics."""
+        return self.positive is None
+
+    def targets(self, images: "LabeledImages") -> np.ndarray:
+        """0/1 targets of the positive class, or class indices with three or more classes."""
+        return images.model_targets(self.positive, self.class_names)
 
 
 @dataclass
@@ -180,7 +192,7 @@ def prepare_experiment(config: ClassifyConfig) -> Experiment:
         if missing and name != "train":
             log.warning("the %s split has no image of class %s: some metrics are undefined", name, missing[0])
         elif missing:
-            raise UserError(f"{splits.path}: the train split has no image of class {missing[0]}; the classifier needs both classes")
+            raise UserError(f"{splits.path}: the train split has no image of class {missing[0]}; the classifier needs every class")
     return experiment
 
 
@@ -237,6 +249,8 @@ def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed:
         return experiment.train, None
     if arm == "class_weights":
         weights = class_weights(dataset.class_counts(set(splits.keys("train"))))
+        if experiment.is_multiclass:
+            return experiment.train, {index: weights[name] for index, name in enumerate(experiment.class_names)}
         return experiment.train, {1: weights[experiment.positive], 0: weights[experiment.negative]}
     if arm == "oversample":
         rows = build_training_set(dataset, splits, balancing_target(config, experiment), method="oversample", seed=seed)
@@ -257,7 +271,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
         prepared: the arm's training set for this seed when already built (`training_set`).
     """
     # Imported here: TensorFlow takes seconds to import and the CLI imports this module lazily anyway.
-    from .metrics import binary_metrics
+    from .metrics import binary_metrics, multiclass_metrics
     from .report import json_ready
     from .saving import save_classifier
     from .train import predict_probabilities, train_classifier
@@ -268,16 +282,19 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
     network = config.classifier_config(seed=seed, augment=arm == "classic", class_names=experiment.class_names,
                                        positive_class=experiment.positive)
-    validation = (experiment.validation.images, experiment.validation.targets(experiment.positive))
-    result = train_classifier(network, images.images, images.targets(experiment.positive), validation, class_weight=weights,
+    validation = (experiment.validation.images, experiment.targets(experiment.validation))
+    result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
                               tensorboard_run=run_dir if config.tensorboard else None)
     probabilities = predict_probabilities(result.model, experiment.test.images)
-    metrics = binary_metrics(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive))
+    if experiment.is_multiclass:
+        metrics = multiclass_metrics(experiment.targets(experiment.test), probabilities, experiment.class_names)
+    else:
+        metrics = binary_metrics(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive))
     composition = images.composition()
     save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm],
                     dataset=str(experiment.dataset.source), dataset_fingerprint=experiment.dataset.fingerprint,
                     splits=str(experiment.splits.path), training_set=composition,
-                    class_weight=None if weights is None else {experiment.positive: weights[1], experiment.negative: weights[0]},
+                    class_weight=None if weights is None else {name: weights[index] for index, name in _weighted_classes(experiment)},
                     gan_runs=[str(r) for r in images.gan_runs])
     # The pixel hashes of every image the model trained or stopped on, so `xgan evaluate` can leave them out.
     seen = {*images.keys, *experiment.validation.keys} - {None}
@@ -286,16 +303,32 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     write_json(run_dir / "history.json", result.history)
     write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
                                           "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}"})
-    write_predictions(run_dir / "predictions.csv", experiment.test, probabilities, experiment.positive)
+    write_predictions(run_dir / "predictions.csv", experiment.test, probabilities, experiment.positive, experiment.class_names)
     keras.backend.clear_session()  # drops the finished model's graph state before the next one
     log.info("%s seed %d: balanced accuracy %.3f, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], metrics["roc_auc"])
     return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir)
 
 
-def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarray, positive: str) -> None:
-    """A CSV of key, true label and positive-class probability per evaluation image."""
-    lines = [f"key,label,probability_{positive}"]
-    lines += [f"{_csv_field(key)},{_csv_field(label)},{p:.6f}" for key, label, p in zip(images.keys, images.labels, probabilities)]
+def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
+    """(label index, class name) as the class weights are keyed: 1 positive and 0 negative, or each class's index."""
+    if experiment.is_multiclass:
+        return list(enumerate(experiment.class_names))
+    return [(1, experiment.positive), (0, experiment.negative)]
+
+
+def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarray, positive: str | None,
+                      class_names: list[str] | None = None) -> None:
+    """A CSV of key, true label and positive-class probability per evaluation image.
+
+    With three or more classes (no positive class): the predicted class and one probability column per class.
+    """
+    if positive is None:
+        lines = ["key,label,predicted," + ",".join(f"probability_{_csv_field(name)}" for name in class_names)]
+        lines += [f"{_csv_field(key)},{_csv_field(label)},{_csv_field(class_names[int(np.argmax(row))])}," + ",".join(f"{p:.6f}" for p in row)
+                  for key, label, row in zip(images.keys, images.labels, probabilities)]
+    else:
+        lines = [f"key,label,probability_{positive}"]
+        lines += [f"{_csv_field(key)},{_csv_field(label)},{p:.6f}" for key, label, p in zip(images.keys, images.labels, probabilities)]
     write_text(path, "\n".join(lines) + "\n")
 
 

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 
-from .metrics import METRICS, batched_metric, mcnemar_exact, paired_bootstrap, summarize_runs
+from .metrics import METRICS, mcnemar_exact, paired_bootstrap, summarize_runs
 
 # The differences the report states in words; all METRICS get an interval in report.json.
 HEADLINE_METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
+PER_CLASS_METRICS = ("sensitivity", "specificity", "roc_auc")  # per class, one-vs-rest, with three or more classes
 NUM_RESAMPLES = 2000
 CONFIDENCE = 0.95
 SIGNIFICANCE = 0.05
@@ -42,7 +43,7 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         non-baseline arm a `paired_comparison` with the baseline, and `gan_vs_oversample` when both
         arms ran.
     """
-    y_true = experiment.test.targets(experiment.positive)
+    y_true = test_targets(experiment)
     arms = list(dict.fromkeys(run.arm for run in runs))
     by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
     seeds = [r.seed for r in by_arm[arms[0]]]
@@ -58,7 +59,7 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         "positive_class": experiment.positive,
         "seeds": seeds,
         "baseline": baseline,
-        "test_set": {"num_images": int(len(y_true)), "num_positive": int(y_true.sum()), "num_negative": int(len(y_true) - y_true.sum()),
+        "test_set": {**_test_counts(y_true, experiment),
                      "source": f"test split of {experiment.splits.path}: real images only, none read by the classifier or by any GAN"},
         "validation_set": {"num_images": len(experiment.validation), "use": "early stopping (best weights restored)"},
         "arms": {},
@@ -73,6 +74,10 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
                      for r in arm_runs],
             "summary": {m: summarize_runs([r.metrics[m] for r in arm_runs]) for m in METRICS},
         }
+        if experiment.positive is None:  # three or more classes: per class: mean and std over seeds of its one-vs-rest metrics
+            report["arms"][arm]["per_class"] = {
+                name: {m: summarize_runs([r.metrics["per_class"][name][m] for r in arm_runs]) for m in PER_CLASS_METRICS}
+                for name in experiment.class_names}
     if baseline not in probabilities:
         return report
     for arm in arms:
@@ -84,8 +89,33 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
     return report
 
 
+def test_targets(experiment) -> np.ndarray:
+    """The test images' targets: 0/1 for the positive class, or class indices when there is none (three or more classes)."""
+    if experiment.positive is None:
+        return experiment.test.class_indices(experiment.class_names)
+    return experiment.test.targets(experiment.positive)
+
+
+def _test_counts(y_true: np.ndarray, experiment) -> dict:
+    """The test set's size, and its positive and negative counts (binary) or its count per class."""
+    if experiment.positive is None:
+        return {"num_images": int(len(y_true)),
+                "num_per_class": {name: int((y_true == index).sum()) for index, name in enumerate(experiment.class_names)}}
+    return {"num_images": int(len(y_true)), "num_positive": int(y_true.sum()), "num_negative": int(len(y_true) - y_true.sum())}
+
+
+def correct_calls(probabilities: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    """Whether each image is called right: positive probability at 0.5 for a binary model, the top class for a softmax."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim == 2:  # (N, classes)
+        return probabilities.argmax(axis=1) == y_true
+    return (probabilities >= 0.5) == y_true
+
+
 def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0) -> dict:
     """Arm against a reference arm, both (seeds, N) probabilities on the same test images.
+
+    With three or more classes, (seeds, N, classes) softmax outputs and macro-averaged metrics.
 
     Returns:
         differences (a bootstrap interval per metric), verdicts, and McNemar's exact test per seed
@@ -93,12 +123,12 @@ def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray
     """
     intervals = {m: paired_bootstrap(y_true, arm, reference, m, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed)
                  for m in METRICS}
-    per_seed = [{"seed": s, **mcnemar_exact((reference[k] >= 0.5) == y_true, (arm[k] >= 0.5) == y_true)} for k, s in enumerate(seeds)]
+    per_seed = [{"seed": s, **mcnemar_exact(correct_calls(reference[k], y_true), correct_calls(arm[k], y_true))} for k, s in enumerate(seeds)]
     ensemble_arm, ensemble_reference = arm.mean(0), reference.mean(0)
     return {
         "differences": intervals,
         "verdicts": {m: verdict(intervals[m]) for m in METRICS},
-        "mcnemar": {"per_seed": per_seed, "ensemble": mcnemar_exact((ensemble_reference >= 0.5) == y_true, (ensemble_arm >= 0.5) == y_true),
-                    "ensemble_accuracy": {"reference": float(batched_metric("accuracy", y_true, ensemble_reference)),
-                                          "arm": float(batched_metric("accuracy", y_true, ensemble_arm))}},
+        "mcnemar": {"per_seed": per_seed, "ensemble": mcnemar_exact(correct_calls(ensemble_reference, y_true), correct_calls(ensemble_arm, y_true)),
+                    "ensemble_accuracy": {"reference": float(correct_calls(ensemble_reference, y_true).mean()),
+                                          "arm": float(correct_calls(ensemble_arm, y_true).mean())}},
     }

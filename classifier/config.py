@@ -28,7 +28,8 @@ class ClassifierConfig:
 
     The network: `len(conv_filters)` convolution blocks (Conv 3x3 -> BatchNorm -> activation ->
     MaxPool), then `len(dense_units)` hidden dense layers with dropout and one sigmoid output unit:
-    with the defaults three convolution blocks and three dense layers, the study's best.
+    with the defaults three convolution blocks and three dense layers, the study's best. With three
+    or more `class_names` the output is a softmax over them instead (no positive class).
     """
 
     image_size: int = 64  # input side in pixels: the GAN's 64; 28 for PneumoniaMNIST
@@ -47,7 +48,7 @@ class ClassifierConfig:
     monitor: str = "val_auc"  # "val_auc" (maximized) or "val_loss" (minimized) on the real validation split
     seed: int = 0  # weights, dropout, augmentation and shuffling
     class_names: list[str] = field(default_factory=list)  # set from the data: sorted class names
-    positive_class: str | None = None  # the class the sigmoid output scores; default the minority
+    positive_class: str | None = None  # the class the sigmoid output scores (two classes only); default the minority
 
     def __post_init__(self):
         self.conv_filters = tuple(int(f) for f in self.conv_filters)
@@ -80,15 +81,27 @@ class ClassifierConfig:
             raise invalid_argument("patience", "a non-negative integer", self.patience)
         if self.monitor not in MONITORS:
             raise invalid_argument("monitor", f"one of {MONITORS}", self.monitor)
-        if self.class_names and len(self.class_names) != 2:
-            raise invalid_argument("class_names", "exactly two class names (the classifier is binary)", self.class_names)
+        if self.class_names and (len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names)):
+            raise invalid_argument("class_names", "two or more distinct class names", self.class_names)
         if self.positive_class is not None and self.class_names and self.positive_class not in self.class_names:
             raise invalid_argument("positive_class", f"one of {self.class_names}", self.positive_class)
+        if self.positive_class is not None and self.is_multiclass:
+            raise invalid_argument("positive_class", f"None with {len(self.class_names)} classes (a softmax over all of them has no positive class)", self.positive_class)
 
     @classmethod
     def study(cls, **overrides) -> "ClassifierConfig":
         """The study's optimizer settings (SGD, momentum 5/6, lr 1e-4 with decay, batch 40)."""
         return cls(**{**STUDY_OPTIMIZER, **overrides})
+
+    @property
+    def is_multiclass(self) -> bool:
+        """Three or more classes: a softmax output over `class_names`, not one sigmoid unit."""
+        return len(self.class_names) > 2
+
+    @property
+    def num_outputs(self) -> int:
+        """Output units: 1 (the positive class's probability) for two classes, one per class otherwise."""
+        return len(self.class_names) if self.is_multiclass else 1
 
     @property
     def negative_class(self) -> str | None:

@@ -63,6 +63,15 @@ class LabeledImages:
         """1 where the label is the positive class, else 0."""
         return np.array([label == positive for label in self.labels], np.int64)
 
+    def class_indices(self, class_names: list[str]) -> np.ndarray:
+        """The index of each image's class in `class_names` (the targets of a multi-class model)."""
+        index = {name: i for i, name in enumerate(class_names)}
+        return np.array([index[label] for label in self.labels], np.int64)
+
+    def model_targets(self, positive: str | None, class_names: list[str]) -> np.ndarray:
+        """What the model is trained and scored against: 0/1 for the positive class, or class indices when there is none (3+ classes)."""
+        return self.targets(positive) if positive is not None else self.class_indices(class_names)
+
     def composition(self) -> dict[str, dict[str, int]]:
         """Images per class and origin, e.g. `{"covid": {"real": 32, "synthetic": 381}}`."""
         counts = Counter(zip(self.labels, self.origins))
@@ -70,14 +79,19 @@ class LabeledImages:
                 for label in sorted(set(self.labels))}
 
 
-def choose_positive(dataset: Dataset, positive: str | None = None) -> str:
-    """The positive class: `positive` when given, else the dataset's minority class.
+def choose_positive(dataset: Dataset, positive: str | None = None) -> str | None:
+    """The positive class of a two-class dataset: `positive` when given, else the minority class.
+
+    Three or more classes have none: the classifier is then a softmax over all of them.
 
     Raises:
-        UserError: a positive class the dataset lacks, or a dataset without exactly two classes.
+        UserError: a positive class the dataset lacks, or one asked for with three or more classes.
     """
-    if len(dataset.class_names) != 2:
-        raise UserError(f"{dataset.source}: {len(dataset.class_names)} classes ({', '.join(dataset.class_names)}); the classifier is binary and needs exactly two")
+    if len(dataset.class_names) > 2:
+        if positive is not None:
+            raise UserError(f"--positive {positive}: {dataset.source} has {len(dataset.class_names)} classes ({', '.join(dataset.class_names)}); "
+                            "a positive class needs exactly two (with more, every class is scored one-vs-rest)")
+        return None
     if positive is None:
         return dataset.minority_class
     if positive not in dataset.class_names:

@@ -70,8 +70,8 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
         UserError: a missing model, a dataset with a class the model does not know, or a dataset
             whose every image the model has seen.
     """
-    from .metrics import binary_metrics
-    from .report import format_metrics, json_ready, plot_confusion_matrices, plot_roc_curves
+    from .metrics import binary_metrics, multiclass_metrics
+    from .report import format_metrics, json_ready, plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
     from .classify import write_predictions
     from .train import predict_probabilities
 
@@ -96,19 +96,30 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
     images.origins = ["real"] * len(images.labels)
     model = load_classifier(model_path)
     probabilities = predict_probabilities(model, images.images)
-    y_true = images.targets(config.positive_class)
-    names = (config.negative_class, config.positive_class)
-    metrics = binary_metrics(y_true, probabilities, names)
+    y_true = images.model_targets(config.positive_class, config.class_names)
+    if config.is_multiclass:
+        names = tuple(config.class_names)
+        metrics = multiclass_metrics(y_true, probabilities, names)
+    else:
+        names = (config.negative_class, config.positive_class)
+        metrics = binary_metrics(y_true, probabilities, names)
     out = Path(out) if out is not None else new_run_dir(parent, "evaluate")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {**json_ready(metrics), "model": str(model_path), "data": str(dataset.source),
                                       "dataset_fingerprint": dataset.fingerprint, "num_excluded_seen": num_excluded,
                                       "trained_on": details.get("dataset"), "arm": details.get("arm")})
-    write_predictions(out / "predictions.csv", images, probabilities, config.positive_class)
+    write_predictions(out / "predictions.csv", images, probabilities, config.positive_class, config.class_names)
     title = f"{details.get('arm') or 'model'} on {dataset.name}"
-    plot_roc_curves(out / "roc_curve.png", y_true, {title: probabilities[None]}, config.positive_class)
+    if config.is_multiclass:
+        plot_one_vs_rest_roc_curves(out / "roc_curve.png", y_true, {title: probabilities}, list(names))
+    else:
+        plot_roc_curves(out / "roc_curve.png", y_true, {title: probabilities[None]}, config.positive_class)
     plot_confusion_matrices(out / "confusion_matrix.png", {title: np.asarray(metrics["confusion_matrix"]["matrix"])}, list(names), 1)
     excluded = f", {num_excluded} seen image(s) left out" if num_excluded else ""
-    title = f"{model_path} on {dataset.source}: {len(y_true)} image(s) ({int(y_true.sum())} {config.positive_class}){excluded}"
+    if config.is_multiclass:
+        counts = ", ".join(f"{n} {name}" for name, n in metrics["num_per_class"].items())
+    else:
+        counts = f"{int(y_true.sum())} {config.positive_class}"
+    title = f"{model_path} on {dataset.source}: {len(y_true)} image(s) ({counts}){excluded}"
     summary = f"{format_metrics(metrics, title)}\nwrote {out}"
     return EvaluateResult(metrics, out, num_excluded, summary)

@@ -64,6 +64,103 @@ def binary_metrics(y_true, probability, class_names=("negative", "positive"), th
     }
 
 
+def multiclass_metrics(y_true, probabilities, class_names) -> dict:
+    """Every metric of one softmax model on one evaluation set of three or more classes.
+
+    The keys of METRICS keep their meaning as macro averages over the classes, so reports and
+    comparisons treat both kinds of model alike: sensitivity is the mean per-class recall (equal to
+    balanced accuracy), specificity, precision and F1 the means of the one-vs-rest ones, and roc_auc
+    the mean one-vs-rest ROC-AUC. A class absent from `y_true` is left out of the means (NaN for it).
+
+    Args:
+        y_true: the index of each image's class in `class_names`.
+        probabilities: (N, classes) softmax outputs.
+        class_names: the class of each column.
+
+    Returns:
+        The METRICS, `per_class` (sensitivity, specificity, precision, f1, roc_auc and support per
+        class), the confusion matrix (rows true, columns predicted, in `class_names` order), counts,
+        and scikit-learn's classification report as a dict and as text.
+    """
+    names = list(class_names)
+    y_true = np.asarray(y_true).reshape(-1).astype(np.int64)
+    probabilities = np.asarray(probabilities, np.float64)
+    if probabilities.shape != (len(y_true), len(names)):
+        raise ValueError(f"Invalid value received for argument `probabilities`. Expected shape ({len(y_true)}, {len(names)}): one row per label, one column per class. Received: {probabilities.shape}")
+    if not np.isin(y_true, np.arange(len(names))).all():
+        raise ValueError(f"Invalid value received for argument `y_true`. Expected class indices 0 to {len(names) - 1}. Received: values {sorted(set(y_true.tolist()))[:5]}")
+    predicted = probabilities.argmax(axis=1)
+    labels = list(range(len(names)))
+    matrix = skm.confusion_matrix(y_true, predicted, labels=labels)
+    per_class = {}
+    for index, name in enumerate(names):
+        is_class, called = y_true == index, predicted == index
+        support = int(is_class.sum())
+        defined = 0 < support < len(y_true)
+        per_class[name] = {
+            "support": support,
+            "sensitivity": float((called & is_class).sum() / support) if support else math.nan,
+            "specificity": float((~called & ~is_class).sum() / (~is_class).sum()) if (~is_class).any() else math.nan,
+            "precision": float((called & is_class).sum() / called.sum()) if called.any() else 0.0,
+            "f1": float(skm.f1_score(is_class, called, zero_division=0)),
+            "roc_auc": float(skm.roc_auc_score(is_class, probabilities[:, index])) if defined else math.nan,
+        }
+
+    def macro(metric):
+        values = [c[metric] for c in per_class.values() if c["support"] and math.isfinite(c[metric])]
+        return float(np.mean(values)) if values else math.nan
+
+    report_args = {"labels": labels, "target_names": names, "zero_division": 0}
+    return {
+        "num_images": int(len(y_true)),
+        "num_per_class": {name: c["support"] for name, c in per_class.items()},
+        "accuracy": float(skm.accuracy_score(y_true, predicted)),
+        "balanced_accuracy": macro("sensitivity"),
+        "sensitivity": macro("sensitivity"),
+        "specificity": macro("specificity"),
+        "precision": macro("precision"),
+        "f1": macro("f1"),
+        "roc_auc": macro("roc_auc"),
+        "averaging": "macro over classes present; roc_auc one-vs-rest",
+        "per_class": per_class,
+        "confusion_matrix": {"labels": names, "rows": "true", "columns": "predicted", "matrix": matrix.tolist()},
+        "classification_report": skm.classification_report(y_true, predicted, output_dict=True, **report_args),
+        "classification_report_text": skm.classification_report(y_true, predicted, digits=3, **report_args),
+    }
+
+
+def batched_multiclass_metric(name: str, y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """One macro-averaged metric (as `multiclass_metrics` defines it) along the image axis of stacked arrays.
+
+    Args:
+        name: one of METRICS.
+        y_true: (..., N) class indices.
+        probabilities: (..., N, C) softmax outputs, broadcastable with `y_true` over the leading axes.
+
+    Returns:
+        An array of the broadcast leading shape; classes absent from a row are left out of its mean.
+    """
+    if name not in METRICS:
+        raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(METRICS)}. Received: name={name!r}")
+    probabilities = np.asarray(probabilities, np.float64)
+    num_classes = probabilities.shape[-1]
+    y_true = np.asarray(y_true, np.int64)
+    y_true, _ = np.broadcast_arrays(y_true, probabilities[..., 0])
+    predicted = probabilities.argmax(-1)
+    if name == "accuracy":
+        return (predicted == y_true).mean(-1)
+    per_class = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for index in range(num_classes):
+            per_class.append(batched_metric("roc_auc" if name == "roc_auc" else ("sensitivity" if name == "balanced_accuracy" else name),
+                                            y_true == index, probabilities[..., index] if name == "roc_auc" else (predicted == index).astype(np.float64)))
+        stacked = np.stack(per_class, axis=-1)
+        present = np.stack([(y_true == index).any(-1) for index in range(num_classes)], axis=-1)
+        stacked = np.where(present & np.isfinite(stacked), stacked, np.nan)
+        count = np.isfinite(stacked).sum(-1)
+        return np.where(count > 0, np.nansum(stacked, -1) / np.maximum(count, 1), np.nan)
+
+
 def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """One metric along the last axis of broadcastable arrays (NaN where it is undefined).
 
@@ -133,17 +230,33 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
     y_true = np.asarray(y_true).reshape(-1)
     arm = np.atleast_2d(np.asarray(arm_probability, np.float64))
     baseline = np.atleast_2d(np.asarray(baseline_probability, np.float64))
+    if arm.ndim == 3:  # (seeds, N, classes): softmax outputs, macro-averaged metrics
+        return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
+                                 lambda labels, p: batched_multiclass_metric(metric, labels, p))
     if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
         raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}). Received: {arm.shape} and {baseline.shape}")
     if not 0 < confidence < 1:
         raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
     if num_resamples < 1:
         raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
-    num_seeds, num_images = arm.shape
-    difference = float(np.mean(batched_metric(metric, y_true, arm, threshold) - batched_metric(metric, y_true, baseline, threshold)))
+    return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
+                             lambda labels, p: batched_metric(metric, labels, p, threshold))
+
+
+def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed, score) -> dict:
+    """The resampling of `paired_bootstrap`; `score(labels, probabilities)` is the metric along the image axis."""
+    if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
+        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}, ...). Received: {arm.shape} and {baseline.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
+    if num_resamples < 1:
+        raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
+    num_seeds, num_images = arm.shape[:2]
+    num_classes = arm.shape[2] if arm.ndim == 3 else 1
+    difference = float(np.mean(score(y_true, arm) - score(y_true, baseline)))
     rng = np.random.default_rng(seed)
     # Resamples in chunks of about 2 million values, to bound memory on large test sets.
-    chunk = max(1, 2_000_000 // (num_seeds * num_images))
+    chunk = max(1, 2_000_000 // (num_seeds * num_images * num_classes))
     differences = []
     for start in range(0, num_resamples, chunk):
         count = min(chunk, num_resamples - start)
@@ -151,7 +264,7 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
         seeds = rng.integers(0, num_seeds, (count, num_seeds))
         labels = y_true[images][:, None, :]
         rows, columns = seeds[:, :, None], images[:, None, :]
-        per_seed = batched_metric(metric, labels, arm[rows, columns], threshold) - batched_metric(metric, labels, baseline[rows, columns], threshold)
+        per_seed = score(labels, arm[rows, columns]) - score(labels, baseline[rows, columns])
         differences.append(per_seed.mean(axis=1))
     differences = np.concatenate(differences)
     defined = differences[np.isfinite(differences)]

@@ -1,7 +1,8 @@
 """The CNN: convolution blocks with batch normalization, dense layers with dropout, one sigmoid output.
 
 The model takes raw 0-255 gray pixels of shape (size, size, 1) and returns the probability of the
-positive class, so a saved model needs no preprocessing code beside it.
+positive class (with three or more classes: a softmax, one probability per class), so a saved model
+needs no preprocessing code beside it.
 """
 
 import keras
@@ -63,7 +64,10 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
         x = layers.Dense(units, name=f"dense_{index}")(x)
         x = layers.LeakyReLU(config.leaky_relu_slope, name=PENULTIMATE_LAYER if last else f"leaky_relu_{index}")(x)
         x = layers.Dropout(config.dropout, seed=config.seed + 10 + index, name=f"dropout_{index}")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    if config.is_multiclass:
+        outputs = layers.Dense(config.num_outputs, activation="softmax", name="output")(x)
+    else:
+        outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
     return keras.Model(inputs, outputs, name="xray_classifier")
 
 
@@ -78,15 +82,16 @@ def build_optimizer(config: ClassifierConfig) -> keras.optimizers.Optimizer:
 
 
 def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto") -> keras.Model:
-    """Compile with binary cross-entropy and accuracy; returns the model.
+    """Compile with binary cross-entropy and accuracy (sparse categorical ones with three or more classes); returns the model.
 
     On two CPU cores XLA (`jit_compile=True`) measured slower here: 12 s of compiling per model and
     slower epochs, so "auto" (no XLA on CPU) is the default.
     """
     model.compile(
         optimizer=build_optimizer(config),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+        loss=keras.losses.SparseCategoricalCrossentropy() if config.is_multiclass else keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy") if config.is_multiclass
+                 else keras.metrics.BinaryAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
     return model

@@ -16,15 +16,18 @@ class Prediction:
 
     Attributes:
         path: the image file.
-        predicted_class: the class called (the positive one when its probability is at least 0.5).
+        predicted_class: the class called (the positive one when its probability is at least 0.5; the
+            most probable one for a model of three or more classes).
         probability: the probability of `predicted_class`.
-        positive_probability: the probability of the model's positive class.
+        positive_probability: the probability of the model's positive class (None without one).
+        class_probabilities: every class's probability, for a model of three or more classes.
     """
 
     path: Path
     predicted_class: str
     probability: float
-    positive_probability: float
+    positive_probability: float | None
+    class_probabilities: dict[str, float] | None = None
 
 
 def read_images(paths, size: int) -> np.ndarray:
@@ -38,7 +41,7 @@ def read_images(paths, size: int) -> np.ndarray:
         if not path.exists():
             raise UserError(f"{path}: no such image file")
         if not path.is_file():
-            raise UserError(f"{path}: not a file; expected an image (PNG, JPEG, BMP or TIFF)")
+            raise UserError(f"{path}: not a file; expected an image (PNG, JPEG, BMP, TIFF or DICOM)")
         try:
             images.append(resize_square(read_gray(path), size))
         except (OSError, ValueError) as error:
@@ -60,6 +63,10 @@ def predict_images(model_path: Path, paths) -> list[Prediction]:
     config, _ = load_classifier_config(model_path)
     images = read_images(paths, config.image_size)
     probabilities = predict_probabilities(load_classifier(model_path), images)
+    if config.is_multiclass:
+        return [Prediction(path, config.class_names[int(np.argmax(row))], float(np.max(row)), None,
+                           {name: float(p) for name, p in zip(config.class_names, row)})
+                for path, row in zip(paths, probabilities)]
     predictions = []
     for path, positive_probability in zip(paths, probabilities):
         positive = positive_probability >= 0.5

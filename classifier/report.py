@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import atomic_path, write_json, write_text
-from .compare import HEADLINE_METRICS, SIGNIFICANCE
+from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SIGNIFICANCE, test_targets
 from .metrics import METRICS
 
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
@@ -79,7 +79,7 @@ def plot_training_curves(path: Path, histories: dict[str, list[tuple[int, list[d
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.grid(alpha=0.3)
         axes[row, 0].set_yscale("log")  # one diverging epoch would otherwise flatten every other curve
-        axes[row, 0].set_ylabel("binary cross-entropy (log)")
+        axes[row, 0].set_ylabel("cross-entropy (log)")
         axes[row, 1].set_ylabel("accuracy")
     axes[0, 1].legend(title="dashed: train, solid: validation,\ndot: best epoch (kept)", fontsize=8, title_fontsize=8, loc="lower right")
     figure.tight_layout()
@@ -116,6 +116,41 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
     _save(figure, path)
 
 
+def plot_one_vs_rest_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], class_names: list[str]) -> None:
+    """One panel per arm, one one-vs-rest ROC curve per class, from the seed-averaged softmax outputs.
+
+    Args:
+        y_true: class index per test image.
+        probabilities: per arm, (seeds, N, classes) or (N, classes) softmax outputs.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    arms = list(probabilities)
+    columns = min(3, len(arms))
+    rows = math.ceil(len(arms) / columns)
+    figure, axes = _figure(rows, columns, (4 * columns, 4 * rows))
+    for axis, arm in zip(axes.flat, arms):
+        scores = np.asarray(probabilities[arm])
+        scores = scores.mean(axis=0) if scores.ndim == 3 else scores
+        axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
+        for index, name in enumerate(class_names):
+            is_class = y_true == index
+            if 0 < is_class.sum() < len(y_true):
+                false_positive_rate, true_positive_rate, _ = roc_curve(is_class, scores[:, index])
+                axis.plot(false_positive_rate, true_positive_rate, label=f"{name} vs rest: AUC {roc_auc_score(is_class, scores[:, index]):.3f}")
+        axis.set_title(f"{arm} (mean over seeds)" if np.asarray(probabilities[arm]).ndim == 3 else arm)
+        axis.set_xlabel("false positive rate (one vs rest)")
+        axis.set_ylabel("sensitivity of the class")
+        axis.set_aspect("equal")
+        axis.grid(alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:  # no curve when the test images hold a single class
+            axis.legend(fontsize=8, loc="lower right")
+    for axis in list(axes.flat)[len(arms):]:
+        axis.axis("off")
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_names: list[str], num_seeds: int) -> None:
     """One panel per arm: counts summed over seeds, rows true class, columns predicted."""
     arms = list(matrices)
@@ -144,11 +179,15 @@ def write_plots(run_dir: Path, runs, experiment) -> list[str]:
     """The three plots of a run folder, from its scored runs; returns the file names."""
     arms = list(dict.fromkeys(r.arm for r in runs))
     by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
-    y_true = experiment.test.targets(experiment.positive)
-    names = [experiment.negative, experiment.positive]
+    y_true = test_targets(experiment)
+    multiclass = experiment.positive is None
+    names = experiment.class_names if multiclass else [experiment.negative, experiment.positive]
     plot_training_curves(run_dir / CURVES_FILE, {arm: [(r.seed, r.history, r.best_epoch) for r in rs] for arm, rs in by_arm.items()})
-    plot_roc_curves(run_dir / ROC_FILE, y_true, {arm: np.stack([r.probabilities for r in rs]) for arm, rs in by_arm.items()},
-                    experiment.positive, [r.seed for r in by_arm[arms[0]]])
+    probabilities = {arm: np.stack([r.probabilities for r in rs]) for arm, rs in by_arm.items()}
+    if multiclass:
+        plot_one_vs_rest_roc_curves(run_dir / ROC_FILE, y_true, probabilities, names)
+    else:
+        plot_roc_curves(run_dir / ROC_FILE, y_true, probabilities, experiment.positive, [r.seed for r in by_arm[arms[0]]])
     matrices = {arm: sum(np.asarray(r.metrics["confusion_matrix"]["matrix"]) for r in rs) for arm, rs in by_arm.items()}
     plot_confusion_matrices(run_dir / CONFUSION_FILE, matrices, names, len(by_arm[arms[0]]))
     return [CURVES_FILE, ROC_FILE, CONFUSION_FILE]
@@ -172,6 +211,11 @@ def format_metrics(metrics: dict, title: str) -> str:
     for name, row in zip(names, matrix["matrix"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
     lines.append(metrics["classification_report_text"].rstrip())
+    if "per_class" in metrics:
+        lines.append("per class (one vs rest): " + "; ".join(
+            f"{name} sensitivity {_number(c['sensitivity'])}, specificity {_number(c['specificity'])}, ROC-AUC {_number(c['roc_auc'])}"
+            for name, c in metrics["per_class"].items()))
+        lines.append(f"sensitivity, specificity, precision, F1 and ROC-AUC above are macro averages ({metrics['averaging']})")
     return "\n".join(lines)
 
 
@@ -216,13 +260,20 @@ def format_report(report: dict) -> str:
     """The readable report.md."""
     test, seeds = report["test_set"], report["seeds"]
     positive, baseline = report["positive_class"], report["baseline"]
-    negative = next(n for n in report["class_names"] if n != positive)
+    if positive is None:  # three or more classes
+        counts = ", ".join(f"{n} {name}" for name, n in test["num_per_class"].items())
+        classes_line = (f"- classes: {', '.join(report['class_names'])} (softmax); sensitivity, specificity, precision, F1 and ROC-AUC are "
+                        "macro averages over the classes (one-vs-rest), balanced accuracy the mean per-class sensitivity; per-class results below")
+    else:
+        negative = next(n for n in report["class_names"] if n != positive)
+        counts = f"{test['num_positive']} {positive}, {test['num_negative']} {negative}"
+        classes_line = f"- positive class: **{positive}**; sensitivity is the recall of {positive}, specificity the recall of {negative}"
     lines = [
         "# Classifier comparison",
         "",
         f"- dataset: `{report['dataset']}` (fingerprint {report['dataset_fingerprint']}), splits `{report['splits']}`",
-        f"- positive class: **{positive}**; sensitivity is the recall of {positive}, specificity the recall of {negative}",
-        f"- evaluation: {test['num_images']} real images ({test['num_positive']} {positive}, {test['num_negative']} {negative}) of the test split; "
+        classes_line,
+        f"- evaluation: {test['num_images']} real images ({counts}) of the test split; "
         "no synthetic image, no image the classifier trained on, no image any GAN read (checked in code before every training)",
         f"- validation: {report['validation_set']['num_images']} real images, used only to stop early (best weights restored)",
         f"- seeds: {', '.join(map(str, seeds))}; every arm uses the same splits and the same seeds",
@@ -243,6 +294,8 @@ def format_report(report: dict) -> str:
     for arm, data in report["arms"].items():
         cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in METRICS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    if positive is None:
+        lines += per_class_table(report)
     pairs = paired_comparisons(report)
     if pairs:
         lines += ["", "## Paired differences",
@@ -273,7 +326,7 @@ def format_report(report: dict) -> str:
             p_value = comparison["mcnemar"]["ensemble"]["p_value"]
             significant = "" if p_value < SIGNIFICANCE else "not "
             lines.append(f"- {arm} vs {reference}, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
-        if test["num_positive"]:
+        if test.get("num_positive"):
             step = 1 / test["num_positive"]
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
                           "differences smaller than that are noise by construction."]
@@ -283,11 +336,26 @@ def format_report(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def per_class_table(report: dict) -> list[str]:
+    """Markdown lines: per arm and class, the one-vs-rest sensitivity, specificity and ROC-AUC (mean ± std over seeds)."""
+    lines = ["", "## Per class (one vs rest, mean ± std over seeds)", "",
+             "| arm | class | test images | " + " | ".join(METRIC_LABELS[m] for m in PER_CLASS_METRICS) + " |",
+             "| --- | --- | --- |" + " --- |" * len(PER_CLASS_METRICS)]
+    for arm, data in report["arms"].items():
+        for name, summary in data.get("per_class", {}).items():
+            cells = [f"{_number(summary[m]['mean'])} ± {_number(summary[m]['std'])}" for m in PER_CLASS_METRICS]
+            lines.append(f"| {arm} | {name} | {report['test_set']['num_per_class'][name]} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def summary_lines(report: dict) -> str:
     """The few lines `xgan classify --compare` prints."""
     width = max(len(arm) for arm in report["arms"])
-    lines = [f"test split: {report['test_set']['num_images']} real images ({report['test_set']['num_positive']} {report['positive_class']}); "
-             f"seeds {', '.join(map(str, report['seeds']))}",
+    test = report["test_set"]
+    counts = (", ".join(f"{n} {name}" for name, n in test["num_per_class"].items()) if report["positive_class"] is None
+              else f"{test['num_positive']} {report['positive_class']}")
+    macro = "; sensitivity, specificity and ROC-AUC are macro averages over the classes" if report["positive_class"] is None else ""
+    lines = [f"test split: {test['num_images']} real images ({counts}); seeds {', '.join(map(str, report['seeds']))}{macro}",
              f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    vs baseline (balanced acc)"]
     for arm, data in report["arms"].items():
         cells = "  ".join(f"{_number(data['summary'][m]['mean'])}±{_number(data['summary'][m]['std'])}"
@@ -298,4 +366,7 @@ def summary_lines(report: dict) -> str:
             interval = comparison["differences"]["balanced_accuracy"]
             versus = f"{_number(interval['difference'], signed=True)} [{_number(interval['low'], signed=True)}, {_number(interval['high'], signed=True)}] {comparison['verdicts']['balanced_accuracy']}"
         lines.append(f"{arm:<{width}}  {cells}  {versus}")
+        if data.get("per_class"):
+            lines.append(f"{'':<{width}}  sensitivity per class: " + ", ".join(
+                f"{name} {_number(summary['sensitivity']['mean'])}" for name, summary in data["per_class"].items()))
     return "\n".join(lines)

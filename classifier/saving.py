@@ -80,6 +80,6 @@ def load_classifier_config(path: Path) -> tuple[ClassifierConfig, dict]:
         config = ClassifierConfig.from_dict(details)
     except (OSError, ValueError, TypeError) as error:
         raise UserError(f"{config_path}: not a classifier config ({error})") from None
-    if len(config.class_names) != 2 or config.positive_class is None:
-        raise UserError(f"{config_path}: expected `class_names` (two) and `positive_class`; found {config.class_names} and {config.positive_class!r}")
+    if len(config.class_names) < 2 or (not config.is_multiclass and config.positive_class is None):
+        raise UserError(f"{config_path}: expected `class_names` (two or more) and, with two, `positive_class`; found {config.class_names} and {config.positive_class!r}")
     return config, details

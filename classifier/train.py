@@ -103,11 +103,35 @@ class ValidationMetrics(keras.callbacks.Callback):
 
         if logs is None:
             return
-        probabilities = np.clip(run_in_batches(self.model, self.images).reshape(-1).astype(np.float64), 1e-7, 1 - 1e-7)
+        outputs = run_in_batches(self.model, self.images).astype(np.float64)
+        if outputs.ndim == 2 and outputs.shape[1] > 1:
+            self._multiclass(np.clip(outputs, 1e-7, 1.0), logs)
+            return
+        probabilities = np.clip(outputs.reshape(-1), 1e-7, 1 - 1e-7)
         logs["val_loss"] = float(-np.mean(self.labels * np.log(probabilities) + (1 - self.labels) * np.log(1 - probabilities)))
         logs["val_accuracy"] = float(np.mean((probabilities >= 0.5) == self.labels))
         if len(np.unique(self.labels)) == 2:
             logs["val_auc"] = float(roc_auc_score(self.labels, probabilities))
+
+    def _multiclass(self, probabilities: np.ndarray, logs: dict) -> None:
+        """Softmax outputs: categorical cross-entropy, accuracy, and the macro one-vs-rest ROC-AUC."""
+        from sklearn.metrics import roc_auc_score
+
+        logs["val_loss"] = float(-np.mean(np.log(probabilities[np.arange(len(self.labels)), self.labels])))
+        logs["val_accuracy"] = float(np.mean(probabilities.argmax(axis=1) == self.labels))
+        if len(np.unique(self.labels)) == probabilities.shape[1]:
+            normalized = probabilities / probabilities.sum(axis=1, keepdims=True)
+            logs["val_auc"] = float(roc_auc_score(self.labels, normalized, multi_class="ovr", average="macro"))
+
+
+def check_class_labels(labels, num_classes: int, argument: str = "labels") -> np.ndarray:
+    """Labels as an int array of class indices 0 .. num_classes - 1 (0 and 1 for a binary model)."""
+    if num_classes <= 2:
+        return check_binary_labels(labels, argument)
+    labels = np.asarray(labels).reshape(-1)
+    if labels.size and not np.isin(labels, np.arange(num_classes)).all():
+        raise ValueError(f"Invalid value received for argument `{argument}`. Expected class indices 0 to {num_classes - 1}. Received: values {sorted(set(labels.tolist()))[:5]}")
+    return labels.astype(np.int64)
 
 
 def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
@@ -126,17 +150,19 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         config: the network and its training settings; `config.seed` seeds weights, dropout,
             augmentation and the shuffling order.
         images: (N, S, S) uint8 training images, S = config.image_size.
-        labels: 1 for the positive class, 0 for the other.
+        labels: 1 for the positive class, 0 for the other; with three or more `config.class_names`,
+            the index of each image's class in them.
         validation: (images, labels) of the real validation split: early stopping on
             `config.monitor` with the best epoch's weights restored. None trains `config.epochs` epochs.
-        class_weight: loss weight per label (0 and 1), for the class-weight arm.
+        class_weight: loss weight per label (0 and 1, or each class index), for the class-weight arm.
         tensorboard_run: a run folder: write TensorBoard logs of every epoch's training and
             validation scalars to its `tensorboard/` sub-folder.
 
     Returns:
         A TrainingResult.
     """
-    labels = check_binary_labels(labels)
+    num_classes = max(len(config.class_names), 2)
+    labels = check_class_labels(labels, num_classes)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
@@ -147,10 +173,10 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     callbacks, stopping = [], None
     if validation is not None:
         val_images, val_labels = validation
-        val_labels = check_binary_labels(val_labels, "validation")
+        val_labels = check_class_labels(val_labels, num_classes, "validation")
         monitor = config.monitor
-        if monitor == "val_auc" and len(set(val_labels.tolist())) < 2:
-            log.warning("the validation split holds one class only: ROC-AUC is undefined, early stopping on val_loss instead")
+        if monitor == "val_auc" and len(set(val_labels.tolist())) < num_classes:
+            log.warning("the validation split lacks a class: ROC-AUC is undefined, early stopping on val_loss instead")
             monitor = "val_loss"
         stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_auc" else "min",
                                                  patience=config.patience, restore_best_weights=True)
@@ -176,21 +202,26 @@ def fit_real_classifier(images: np.ndarray, labels, *, epochs: int, seed: int, v
 
     Args:
         images: (N, S, S) uint8; S becomes the model's input size.
-        labels: integer classes 0 and 1 (e.g. `Dataset.labels`); the output scores class 1.
+        labels: integer classes (e.g. `Dataset.labels`): 0 and 1, the output scoring class 1; with
+            three or more classes, a softmax over them.
         epochs: the most epochs to train.
         seed: seeds weights and shuffling.
         validation: optional (images, labels) for early stopping with the best weights restored.
     """
     images = np.asarray(images)
-    config = ClassifierConfig(image_size=int(images.shape[1]), epochs=epochs, seed=seed)
+    num_classes = int(np.max(labels)) + 1 if len(labels) else 2
+    class_names = [str(i) for i in range(num_classes)] if num_classes > 2 else []
+    config = ClassifierConfig(image_size=int(images.shape[1]), epochs=epochs, seed=seed, class_names=class_names)
     return train_classifier(config, images, labels, validation).model
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The positive-class probability of every image, shape (N,) float64."""
+    """The positive-class probability of every image, shape (N,) float64; (N, classes) for a softmax model."""
+    num_outputs = int(model.output_shape[-1] or 1)
     if len(images) == 0:
-        return np.zeros(0)
-    return run_in_batches(model, images).astype(np.float64).reshape(-1)
+        return np.zeros(0) if num_outputs == 1 else np.zeros((0, num_outputs))
+    outputs = run_in_batches(model, images).astype(np.float64)
+    return outputs.reshape(-1) if num_outputs == 1 else outputs.reshape(len(images), num_outputs)
 
 
 def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:

@@ -49,7 +49,8 @@ def test_augmentation_layers_only_in_the_classic_arm_and_never_a_flip():
     ("optimizer", "rmsprop", "argument `optimizer`"),
     ("monitor", "val_f1", "argument `monitor`"),
     ("momentum", 1.5, "argument `momentum`"),
-    ("class_names", ["a", "b", "c"], "exactly two class names"),
+    ("class_names", ["a"], "two or more distinct class names"),
+    ("class_names", ["a", "a"], "two or more distinct class names"),
     ("epochs", 0, "argument `epochs`. Expected a positive integer"),
 ])
 def test_config_refuses_bad_values(field, value, match):
@@ -96,7 +97,7 @@ def test_fit_real_classifier_features_and_safe_mode_round_trip(tmp_path):
 def test_fit_refuses_labels_that_are_not_binary():
     images, _ = _tiny_data(num=6)
     with pytest.raises(ValueError, match="Expected 0 \\(negative\\) and 1 \\(positive\\) only"):
-        fit_real_classifier(images, np.array([0, 1, 2, 0, 1, 2]), epochs=1, seed=0)
+        fit_real_classifier(images, np.array([0, 1, -1, 0, 1, -1]), epochs=1, seed=0)
 
 
 @pytest.mark.parametrize("name, content, match", [

@@ -201,3 +201,21 @@ def test_a_truncated_png_gives_one_warning_line_xgans(folder_dataset):
     assert result.returncode == 0, result.stderr
     assert "WARN:" not in result.stderr and "grfmt" not in result.stderr
     assert [line for line in result.stderr.splitlines() if "cut.png" in line] == [f"WARNING: skipping {folder_dataset / 'covid' / 'cut.png'}: not a readable image (corrupt, truncated or unsupported format)"]
+
+
+def test_classify_evaluate_and_predict_on_a_three_class_dicom_folder(dicom_folder, tmp_path):
+    """The issue's "done when": three DICOM class folders through classify (softmax), evaluate and predict."""
+    runner = CliRunner()
+    result = runner.invoke(cli, ["classify", "--data", str(dicom_folder), "--size", "16", "--epochs", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "per class (one vs rest): covid sensitivity" in result.output
+    run_dir = next(tmp_path.glob("*-classify-baseline"))
+    header = (run_dir / "predictions.csv").read_text().splitlines()[0]
+    assert header == "key,label,predicted,probability_covid,probability_normal,probability_pneumonia"
+    evaluated = runner.invoke(cli, ["evaluate", "--model", str(run_dir), "--data", str(dicom_folder), "--out", str(tmp_path / "eval")])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "macro averages" in evaluated.output and (tmp_path / "eval" / "roc_curve.png").is_file()
+    image = next((dicom_folder / "pneumonia").glob("1.2.826.*"))  # a suffix-less DICOM
+    predicted = runner.invoke(cli, ["predict", "--model", str(run_dir), str(image)])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.split()[1] in ("covid", "normal", "pneumonia")
