@@ -124,3 +124,48 @@ def test_npz_duplicates_between_train_and_val_are_excluded(tmp_path):
              test_images=images[:2], test_labels=np.array([0, 1]))
     splits = resolve_splits(load_dataset(path))
     assert sorted(k for k, s in splits.assignments.items() if s == "excluded") == ["train/0", "train/1"]
+
+
+def test_patients_with_images_of_both_classes_stay_whole_and_the_classes_stay_stratified():
+    # 60 patients: 20 only "a", 20 only "b", 20 with images of both (e.g. a follow-up scan after recovery).
+    rng = np.random.default_rng(5)
+    labels, groups = [], []
+    for patient in range(60):
+        kinds = ["a"] if patient < 20 else ["b"] if patient < 40 else ["a", "b"]
+        for label in kinds:
+            for _ in range(int(rng.integers(1, 4))):
+                labels.append(label)
+                groups.append(f"p{patient}")
+    split = make_splits(labels, groups, (0.6, 0.2, 0.2), seed=2)
+    splits_of = {}
+    for group, name in zip(groups, split):
+        splits_of.setdefault(group, set()).add(name)
+    assert all(len(names) == 1 for names in splits_of.values())
+    mixed_splits = {splits_of[f"p{patient}"].pop() for patient in range(40, 60)}
+    assert len(mixed_splits) > 1  # mixed patients are spread too, not parked in one split
+    counts = Counter(zip(split, labels))
+    for label in ("a", "b"):
+        total = labels.count(label)
+        shares = [counts[name, label] / total for name in ("train", "val", "test")]
+        assert shares == pytest.approx([0.6, 0.2, 0.2], abs=0.08), (label, shares)
+
+
+def test_resolve_splits_keeps_a_mixed_label_patient_in_one_split(tmp_path):
+    from conftest import make_folder_dataset
+
+    root = make_folder_dataset(tmp_path / "xrays", {"covid": 20, "normal": 40}, patients_per_class={"covid": 8, "normal": 20})
+    manifest = root / "manifest.csv"
+    # Patients 0-7 of each class are the same people: every one of them has covid and normal images.
+    manifest.write_text(manifest.read_text().replace("covid-p", "patient").replace("normal-p", "patient"))
+    dataset = load_dataset(root)
+    splits = resolve_splits(dataset)
+    assert splits.grouped_by == "patient_id"
+    split_of = splits.assignments
+    by_patient = {}
+    for record in dataset.records:
+        by_patient.setdefault(record.patient_id, set()).add(split_of[record.key])
+    assert {patient: len(names) for patient, names in by_patient.items()} == {patient: 1 for patient in by_patient}
+    labels_of = {}
+    for record in dataset.records:
+        labels_of.setdefault(record.patient_id, set()).add(record.label)
+    assert sum(len(labels) == 2 for labels in labels_of.values()) == 8
