@@ -7,6 +7,7 @@ that splits, manifests and leak checks can name images without holding pixels.
 
 import csv
 import hashlib
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,9 +23,13 @@ from .images import is_image_file, resize_square, to_gray_uint8
 log = logging.getLogger("xgan")
 
 NPZ_SPLITS = ("train", "val", "test")
-# MedMNIST .npz files carry integer labels only; names for the chest sets we know.
+# MedMNIST .npz files carry integer labels only; names for the chest sets we know, by file name...
 MEDMNIST_CLASS_NAMES = {"pneumoniamnist": ["normal", "pneumonia"], "chestmnist": None}
+# ...and by their official split sizes, so that a renamed file keeps its class names.
+MEDMNIST_SPLIT_SIZES = {"pneumoniamnist": {"train": 4708, "val": 524, "test": 624}}
 DEFAULT_DATASET = "covid_ccby"
+# Datasets shipped in data/, by the name `--data` accepts.
+BUNDLED_DATASETS = {"covid_ccby": "covid_ccby", "pneumoniamnist": "pneumoniamnist/pneumoniamnist_28_trainval.npz"}
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,27 @@ class Dataset:
 
 
 def bundled_dataset_path(name: str = DEFAULT_DATASET) -> Path:
-    """Path of a dataset shipped inside the package (`data/<name>`)."""
-    return Path(str(resources.files("xgan") / "data" / name))
+    """Path of a dataset shipped inside the package, by its name in `BUNDLED_DATASETS`."""
+    return Path(str(resources.files("xgan") / "data" / BUNDLED_DATASETS.get(name, name)))
+
+
+def resolve_source(source: Path | str | None) -> Path:
+    """The path of a dataset given as a path, as the name of a bundled dataset, or as None (the default).
+
+    A path that exists wins over a bundled name, so a user's folder called `covid_ccby` is read.
+
+    Raises:
+        UserError: neither an existing path nor a bundled name.
+    """
+    if source is None:
+        return bundled_dataset_path()
+    path = Path(source)
+    if not path.exists() and str(source) in BUNDLED_DATASETS:
+        return bundled_dataset_path(str(source))
+    if not path.exists():
+        raise UserError(f"{source}: no such file or folder; expected a class-per-folder directory, a manifest.csv, an .npz "
+                        f"or a bundled dataset ({', '.join(BUNDLED_DATASETS)})")
+    return path
 
 
 def load_dataset(source: Path | str | None = None, size: int | None = None) -> Dataset:
@@ -122,8 +146,9 @@ def load_dataset(source: Path | str | None = None, size: int | None = None) -> D
 
     Args:
         source: a folder with one sub-folder per class, a folder holding `manifest.csv`, a
-            `manifest.csv` with columns `file,label[,patient_id]` (paths relative to it), or a
-            MedMNIST-style `.npz`. None means the bundled default dataset.
+            `manifest.csv` with columns `file,label[,patient_id]` (paths relative to it), a
+            MedMNIST-style `.npz`, or the name of a bundled dataset (`pneumoniamnist`,
+            `covid_ccby`). None means the bundled default dataset.
             Images are PNG, JPEG, BMP, TIFF or DICOM (`.dcm`, or any file with the DICM preamble);
             a DICOM's PatientID is the patient id wherever no manifest gives one.
         size: when given, every image is resized to size x size and kept in `Dataset.images`.
@@ -132,11 +157,9 @@ def load_dataset(source: Path | str | None = None, size: int | None = None) -> D
         UserError: a missing path, an empty class folder, a single class, a bad manifest row or an
             .npz without images.
     """
-    source = bundled_dataset_path() if source is None else Path(source)
     if size is not None and size < 1:
         raise invalid_argument("size", "a positive integer", size)
-    if not source.exists():
-        raise UserError(f"{source}: no such file or folder; expected a class-per-folder directory, a manifest.csv or an .npz")
+    source = resolve_source(source)
     if source.is_file() and source.suffix.lower() == ".npz":
         dataset = _load_npz(source, size)
     elif source.is_file() and source.suffix.lower() == ".csv":
@@ -275,14 +298,51 @@ def _npz_labels(arrays: dict, split: str, source: Path) -> np.ndarray:
 
 
 def _npz_class_names(source: Path, arrays: dict, label_values: list[int]) -> dict[int, str]:
-    if "class_names" in arrays:
-        names = [str(n) for n in arrays["class_names"]]
+    """Class names of an .npz's integer labels: its own `label_names`/`class_names` key, else the
+    MedMNIST set it is (by file name, or by its official split sizes when renamed), else the numbers."""
+    names = _names_in_file(source, arrays)
+    if names is None:
+        names = _medmnist_names(source, arrays)
+        if names is None or max(label_values) >= len(names):
+            return {v: str(v) for v in label_values}
+    if isinstance(names, dict):
+        missing = [v for v in label_values if v not in names]
     else:
-        stem = source.stem.lower()
-        names = next((v for k, v in MEDMNIST_CLASS_NAMES.items() if stem.startswith(k) and v), None)
-    if names is None or max(label_values) >= len(names):
-        return {v: str(v) for v in label_values}
+        missing = [v for v in label_values if v >= len(names)]
+        names = dict(enumerate(names))
+    if missing:
+        raise UserError(f"{source}: its class names do not name label {missing[0]}; expected a name for every label value "
+                        f"({', '.join(map(str, label_values))})")
     return {v: names[v] for v in label_values}
+
+
+def _names_in_file(source: Path, arrays: dict) -> list[str] | dict[int, str] | None:
+    """`label_names` or `class_names` stored in the file: an array of names, or MedMNIST's JSON dict {"0": "normal", ...}."""
+    for key in ("label_names", "class_names"):
+        if key not in arrays:
+            continue
+        value = arrays[key]
+        if value.ndim == 0:  # one string: MedMNIST INFO-style JSON
+            try:
+                parsed = json.loads(str(value))
+                return {int(k): str(v) for k, v in parsed.items()}
+            except (ValueError, AttributeError):
+                raise UserError(f"{source}: `{key}` holds {str(value)[:60]!r}; expected an array of class names or a JSON "
+                                "object such as {\"0\": \"normal\", \"1\": \"pneumonia\"}") from None
+        return [str(n) for n in value.ravel()]
+    return None
+
+
+def _medmnist_names(source: Path, arrays: dict) -> list[str] | None:
+    stem = source.stem.lower()
+    by_name = next((v for k, v in MEDMNIST_CLASS_NAMES.items() if stem.startswith(k) and v), None)
+    if by_name is not None:
+        return by_name
+    sizes = {split: len(arrays[f"{split}_images"]) for split in NPZ_SPLITS if f"{split}_images" in arrays}
+    for name, official in MEDMNIST_SPLIT_SIZES.items():
+        if sizes and all(official.get(split) == n for split, n in sizes.items()):
+            return MEDMNIST_CLASS_NAMES[name]
+    return None
 
 
 def _stack(images: list[np.ndarray], size: int) -> np.ndarray:
