@@ -82,14 +82,68 @@ def exclude_duplicates(assignments: dict[str, str], hashes: dict[str, str]) -> d
     return result
 
 
+def cut_training_class(assignments: dict[str, str], labels: dict[str, str], groups: dict[str, str], class_name: str,
+                       num_train: int, seed: int = 0) -> dict[str, str]:
+    """Keep `num_train` training images of one class and mark its other training images excluded.
+
+    Whole groups (patients) are kept or dropped together, visited in a seeded random order; a group
+    that would overshoot `num_train` is passed over, so the count kept can fall short by less than one
+    group. Validation and test images, and the other classes, are left exactly as they are.
+
+    Args:
+        assignments: key -> "train", "val", "test" or "excluded".
+        labels, groups: key -> class name, key -> group (patient) of every key.
+        class_name: the class to cut.
+        num_train: training images of that class to keep (at least 1).
+        seed: the choice's seed.
+
+    Returns:
+        A new assignment dict.
+
+    Raises:
+        UserError: the class has fewer training images than `num_train`, or none could be kept.
+    """
+    train = sorted(k for k, split in assignments.items() if split == "train" and labels[k] == class_name)
+    if isinstance(num_train, bool) or not isinstance(num_train, int) or num_train < 1:
+        raise UserError(f"Invalid value received for argument `minority_train`. Expected a positive integer. Received: minority_train={num_train!r}")
+    if num_train > len(train):
+        raise UserError(f"Invalid value received for argument `minority_train`. Expected at most the {len(train)} training images "
+                        f"of class {class_name!r}. Received: minority_train={num_train}")
+    by_group: dict[str, list[str]] = {}
+    for key in train:
+        by_group.setdefault(groups[key], []).append(key)
+    names = sorted(by_group)
+    kept: list[str] = []
+    for index in np.random.default_rng(seed).permutation(len(names)):
+        members = by_group[names[index]]
+        if len(kept) + len(members) <= num_train:
+            kept.extend(members)
+        if len(kept) == num_train:
+            break
+    if not kept:
+        raise UserError(f"cannot keep {num_train} training image(s) of class {class_name!r}: every patient has more images than that")
+    result = dict(assignments)
+    kept_set = set(kept)
+    for key in train:
+        if key not in kept_set:
+            result[key] = EXCLUDED
+    return result
+
+
 @dataclass
 class Splits:
-    """Which split every image of a dataset belongs to, and the file that records it."""
+    """Which split every image of a dataset belongs to, and the file that records it.
+
+    Attributes:
+        cut: for splits whose class was cut (`--minority-train`): the class, the training images
+            asked for and kept, the cut's seed and the splits file it was cut from; else None.
+    """
 
     path: Path
     assignments: dict[str, str]
     seed: int
     grouped_by: str | None
+    cut: dict | None = None
 
     def keys(self, split: str) -> list[str]:
         """Keys of the images in one split, in a stable order."""
@@ -109,16 +163,25 @@ def default_splits_path(dataset: Dataset) -> Path:
 
 
 def resolve_splits(dataset: Dataset, splits_file: Path | None = None, seed: int | None = None,
-                   fractions=DEFAULT_FRACTIONS) -> Splits:
+                   fractions=DEFAULT_FRACTIONS, minority_train: int | None = None, minority_class: str | None = None,
+                   cut_seed: int = 0) -> Splits:
     """Load the dataset's splits, or make and save them the first time.
 
     An .npz keeps its own splits: without a test split its val split becomes the test split and a
     stratified share of train becomes val. A folder or manifest gets `make_splits`, grouped by
     patient_id where the manifest has one.
 
+    With `minority_train`, the dataset's own splits (at their default place) are cut: only that
+    many training images of `minority_class` (default: the class with the fewest training images)
+    are kept, the others become "excluded", and val and test keep their natural class mix. The cut
+    is saved to `splits_file` (default: beside the uncut splits) and reloaded from there.
+
     Raises:
-        UserError: the file names another seed than asked, or misses images of the dataset.
+        UserError: the file names another seed or another cut than asked, or misses images of the dataset.
     """
+    if minority_train is not None:
+        base = resolve_splits(dataset, None, seed, fractions)
+        return cut_splits(dataset, base, minority_train, minority_class, cut_seed, splits_file)
     path = Path(splits_file) if splits_file else default_splits_path(dataset)
     if path.exists():
         return _load_existing(dataset, path, seed)
@@ -155,7 +218,49 @@ def _load_existing(dataset: Dataset, path: Path, seed: int | None) -> Splits:
         raise UserError(f"{path}: unknown split name(s) {sorted(unknown)}; expected train, val, test or excluded")
     present = {r.key for r in dataset.records}
     assignments = {k: v for k, v in assignments.items() if k in present}
-    return Splits(path, assignments, int(data.get("seed", 0)), data.get("grouped_by"))
+    return Splits(path, assignments, int(data.get("seed", 0)), data.get("grouped_by"), data.get("cut"))
+
+
+def cut_splits_path(base: Path, class_name: str, num_train: int, seed: int) -> Path:
+    """Where a cut of the splits file `base` lives by default: beside it, named after the cut."""
+    return base.with_name(f"{base.name.removesuffix('.json')}.cut-{class_name}-{num_train}-seed{seed}.json")
+
+
+def cut_splits(dataset: Dataset, base: Splits, num_train: int, class_name: str | None = None, seed: int = 0,
+               path: Path | None = None) -> Splits:
+    """The splits `base` with one class's training images cut to `num_train` (see `cut_training_class`), saved once.
+
+    Raises:
+        UserError: an unknown class, too few images, or an existing file that records another cut.
+    """
+    labels = {r.key: r.label for r in dataset.records}
+    train_counts = dataset.class_counts(set(base.keys("train")))
+    if class_name is None:
+        class_name = min(train_counts, key=lambda name: (train_counts[name], name))
+    elif class_name not in train_counts:
+        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
+                        f"{', '.join(train_counts)}. Received: class_name={class_name!r}")
+    path = Path(path) if path else cut_splits_path(base.path, class_name, num_train, seed)
+    wanted = {"class": class_name, "num_train": num_train, "seed": seed, "from": str(base.path)}
+    if path.exists():
+        splits = _load_existing(dataset, path, None)
+        recorded = {k: (splits.cut or {}).get(k) for k in ("class", "num_train", "seed")}
+        if recorded != {k: wanted[k] for k in recorded}:
+            raise UserError(f"{path}: records the cut {recorded}, not {dict(list(wanted.items())[:3])}; pass another --splits file or delete it")
+        return splits
+    groups = {r.key: f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in dataset.records}
+    assignments = cut_training_class(base.assignments, labels, groups, class_name, num_train, seed)
+    kept = sum(1 for k, s in assignments.items() if s == "train" and labels[k] == class_name)
+    if kept < num_train:
+        log.warning("kept %d training images of class %s, not %d: whole patients only", kept, class_name, num_train)
+    cut = {**wanted, "kept": kept, "available": train_counts[class_name]}
+    counts = {s: dataset.class_counts({k for k, v in assignments.items() if v == s}) for s in (*SPLIT_NAMES, EXCLUDED)}
+    notes = [f"cut: {kept} of the {train_counts[class_name]} training images of class {class_name} kept (seed {seed}); "
+             "validation and test untouched"]
+    write_json(path, {"dataset": dataset.name, "fingerprint": dataset.fingerprint, "kind": dataset.kind, "seed": base.seed,
+                      "grouped_by": base.grouped_by, "notes": notes, "cut": cut, "counts": counts, "assignments": assignments})
+    log.info("wrote the cut splits to %s", path)
+    return Splits(path, assignments, base.seed, base.grouped_by, cut)
 
 
 def _new_assignments(dataset: Dataset, seed: int, fractions) -> tuple[dict[str, str], str | None, list[str]]:

@@ -7,10 +7,12 @@ from .dataset import Dataset, load_dataset
 from .splits import EXCLUDED, SPLIT_NAMES, Splits, resolve_splits
 
 
-def dataset_summary(source: Path | None, splits_file: Path | None = None, split_seed: int | None = None) -> str:
-    """Load a dataset and its splits and describe them in a few lines."""
+def dataset_summary(source: Path | None, splits_file: Path | None = None, split_seed: int | None = None,
+                    minority_train: int | None = None, minority_class: str | None = None, cut_seed: int = 0) -> str:
+    """Load a dataset and its splits (cut to `minority_train` training images of one class when given) and describe them."""
     dataset = load_dataset(source)
-    splits = resolve_splits(dataset, splits_file, split_seed)
+    splits = resolve_splits(dataset, splits_file, split_seed, minority_train=minority_train, minority_class=minority_class,
+                            cut_seed=cut_seed)
     return format_summary(dataset, splits)
 
 
@@ -30,6 +32,10 @@ def format_summary(dataset: Dataset, splits: Splits) -> str:
         lines.append(f"skipped   {len(dataset.skipped)} unreadable file(s), e.g. {dataset.skipped[0][0]}: {dataset.skipped[0][1]}")
     header = "  ".join(f"{name:>{max(len(name), 6)}}" for name in dataset.class_names)
     lines.append(f"splits    {splits.path} (seed {splits.seed}, grouped by {splits.grouped_by or 'file'})")
+    if splits.cut:
+        cut = splits.cut
+        lines.append(f"cut       {cut['kept']} of {cut['available']} training images of {cut['class']} kept (seed {cut['seed']}); "
+                     "the rest excluded; val and test untouched")
     lines.append(f"  {'':<8}  {header}")
     for split in (*SPLIT_NAMES, EXCLUDED):
         keys = set(splits.keys(split))
