@@ -15,7 +15,8 @@ from .errors import UserError
 
 # Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
 SEED = click.IntRange(0, 2**32 - 1)
-DATA_HELP = "Dataset: a class-per-folder directory, a manifest.csv or a MedMNIST .npz [default: the bundled covid_ccby set]."
+DATA_HELP = ("Dataset: a class-per-folder directory, a manifest.csv, a MedMNIST .npz, or a bundled set by name "
+             "(covid_ccby, pneumoniamnist) [default: the bundled covid_ccby set].")
 
 
 class UserErrorExit(click.ClickException):
@@ -61,7 +62,40 @@ def cli(verbose):
         quiet_tensorflow_startup()
 
 
-data_argument = click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
+class DataSource(click.ParamType):
+    """A dataset path that exists, or the name of a bundled dataset (read as its path)."""
+
+    name = "DATA"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path):
+            return value
+        from .dataset import BUNDLED_DATASETS, resolve_source
+
+        if not Path(value).exists() and value not in BUNDLED_DATASETS:
+            self.fail(f"{value!r}: no such file or folder, and not a bundled dataset ({', '.join(BUNDLED_DATASETS)})", param, ctx)
+        return resolve_source(value)
+
+
+class PositiveIntList(click.ParamType):
+    """Comma-separated positive integers, e.g. "60,120,240"."""
+
+    name = "N[,N...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            numbers = tuple(int(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r}: expected positive integers separated by commas, such as 60,120,240", param, ctx)
+        if any(n < 1 for n in numbers) or len(set(numbers)) != len(numbers):
+            self.fail(f"{value!r}: expected distinct positive integers separated by commas, such as 60,120,240", param, ctx)
+        return numbers
+
+
+DATA = DataSource()
+data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
 split_seed_option = click.option("--split-seed", type=SEED, default=None,
@@ -72,20 +106,28 @@ split_seed_option = click.option("--split-seed", type=SEED, default=None,
 @data_argument
 @splits_option
 @split_seed_option
-@click.option("--seed", type=SEED, default=0, help="Unused by info; accepted so every command takes --seed.", hidden=True)
-def info(data, splits_file, split_seed, seed):
+@click.option("--minority-train", type=click.IntRange(min=1), default=None,
+              help="Cut the training images of the minority (or --class) to N, seeded by --seed, whole patients only; "
+                   "validation and test stay untouched. The cut splits are saved to --splits [default: beside the dataset's "
+                   "splits]; pass that file as --splits to the other commands.")
+@click.option("--class", "class_name", default=None, help="Class that --minority-train cuts [default: the one with the fewest training images].")
+@click.option("--seed", type=SEED, default=0, help="Seed of the --minority-train cut (otherwise unused by info).")
+def info(data, splits_file, split_seed, minority_train, class_name, seed):
     """Show class counts, imbalance, image sizes and split sizes of DATA.
 
-    DATA is a class-per-folder directory, a manifest.csv or a MedMNIST .npz (default: the bundled
-    covid_ccby set). The train/val/test split is made and saved the first time.
+    DATA is a class-per-folder directory, a manifest.csv, a MedMNIST .npz or a bundled set by name
+    (covid_ccby, pneumoniamnist); default: the bundled covid_ccby set. The train/val/test split is
+    made and saved the first time.
     """
     from .summary import dataset_summary
 
-    click.echo(dataset_summary(data, splits_file, split_seed))
+    if class_name is not None and minority_train is None:
+        raise click.UsageError("--class goes with --minority-train (the class to cut)")
+    click.echo(dataset_summary(data, splits_file, split_seed, minority_train, class_name, seed))
 
 
 @cli.command()
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @click.option("--synthetic", "synthetic", multiple=True, type=click.Path(path_type=Path),
               help="Synthetic folder written by `xgan sample` (PNGs + manifest.csv); repeat for several. Needed for --method gan.")
 @click.option("--ratio", default="auto",
@@ -118,7 +160,7 @@ def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed,
               help="GAN run folder: sample from it; its dataset, class and training keys (the real images it read) define the real reference.")
 @click.option("--synthetic", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of generated PNGs (e.g. from `xgan sample`) to assess instead of sampling from --run.")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--data", type=DATA, default=None,
               help="Dataset of the real images [default: the run's, else the synthetic manifest's, else the bundled covid_ccby set].")
 @splits_option
 @click.option("--class", "class_name", default=None, help="Class to compare with [default: the run's class or the synthetic manifest's label].")
@@ -175,7 +217,7 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 
 
 @cli.command()
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @splits_option
 @click.option("--with-gan", is_flag=True, help="Train on the GAN-balanced training set (--synthetic folders or a --manifest).")
 @click.option("--synthetic", multiple=True, type=click.Path(path_type=Path),
@@ -247,7 +289,7 @@ def predict(model_path, images, seed):
 
 
 @cli.command()
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @click.option("--class", "class_name", default=None, help="Class to generate [default: the class with the fewest training images].")
 @splits_option
 @split_seed_option
@@ -341,43 +383,65 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
 
 
 @cli.command("run")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None, help=DATA_HELP)
+@click.option("--data", type=DATA, default=None,
+              help="Dataset (a folder, manifest.csv, .npz, or a bundled set: pneumoniamnist, covid_ccby) [default: the bundled "
+                   "PneumoniaMNIST with its normal class cut to 120 training images: one source for both classes and 135 normal "
+                   "test images].")
 @click.option("--class", "class_name", default=None, help="Class the GAN learns and balancing adds to [default: the minority].")
 @click.option("--ratio", default="0.5", help='Balancing target, minority/majority after: "0.5", "1:2", "auto" or "covid=300".')
+@click.option("--minority-train", type=PositiveIntList(), default=None, show_default="120 with the default data, else no cut",
+              help="Cut the minority's training images to N (seeded, whole patients; validation and test untouched). "
+                   "Several values, e.g. 60,120,240, run one study per value and draw each arm's scores against N.")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, help="Classifier seeds per arm.")
 @click.option("--preset", type=click.Choice(["quick", "paper"]), default="quick",
               help="quick: under 10 min on 2 CPU cores (GAN width 32, 700 epochs; classifier 12); paper: the study's 1000 GAN and 50 classifier epochs.")
-@click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", help="Image side in pixels for the GAN and the classifier.")
-@click.option("--num-synthetic", type=click.IntRange(min=1), default=400, help="Synthetic images sampled from the GAN.")
+@click.option("--size", type=click.Choice(["auto", "32", "64", "128"]), default="auto",
+              help="Image side in pixels for the GAN and the classifier; auto: 32 for data of 32 px or less (PneumoniaMNIST), else 64.")
+@click.option("--num-synthetic", type=click.IntRange(min=1), default=None, show_default="what the ratio needs, at least 400",
+              help="Synthetic images sampled from the GAN; fewer than the ratio needs is refused before anything trains.")
 @click.option("--gan-epochs", type=click.IntRange(min=1), default=None, help="GAN epochs [default: the preset's].")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=None, help="Most classifier epochs [default: the preset's].")
 @click.option("--quality/--no-quality", default=True, help="Measure synthetic image quality and memorization.")
+@click.option("--accept-failed-gan", is_flag=True,
+              help="Go on sampling from a GAN that diverged or collapsed (the study stops before sampling from it otherwise); "
+                   "also with --resume.")
 @splits_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered study folder is made.")
 @click.option("--resume", is_flag=True, help="Resume the latest unfinished study under --out (or --study).")
 @click.option("--study", "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Study folder to resume (implies --resume).")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs in the GAN run and beside every classifier model.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the GAN, the sampling and the first classifier seed.")
-def run_command(data, class_name, ratio, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs, quality,
-                splits_file, out, resume, study_dir, tensorboard, seed):
-    """Run the whole study: split, train the GAN on the minority training images, sample, measure quality,
-    balance, train every classifier arm over several seeds, evaluate on real held-out images, write one report.
+@click.option("--seed", type=SEED, default=0, help="Seed of the cut, the GAN, the sampling and the first classifier seed.")
+@click.pass_context
+def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
+                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, seed):
+    """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
+    measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
+    write one report.
 
-    With no options it runs on the bundled data with the quick preset. Ctrl-C stops it; `xgan run --resume`
-    continues at the stage that did not finish (the GAN from its last checkpoint).
+    With no options it runs on the bundled PneumoniaMNIST, normal class cut to 120 training images, with the quick
+    preset. Ctrl-C stops it; `xgan run --resume` continues at the stage that did not finish (the GAN from its last
+    checkpoint).
     """
     from .study import StudyConfig, run_study
 
     if resume or study_dir:
-        folder = run_study(None if study_dir else StudyConfig(out=str(out)), resume=study_dir, resume_latest=True)
+        fixed = [param.opts[0] for param in ctx.command.params
+                 if param.name not in ("resume", "study_dir", "out", "accept_failed_gan")
+                 and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
+        if fixed:
+            raise click.UsageError(f"--resume keeps the study's own options; drop {', '.join(fixed)} (only --accept-failed-gan can be added)")
+        folder = run_study(None if study_dir else StudyConfig(out=str(out)), resume=study_dir, resume_latest=True,
+                           accept_failed_gan=accept_failed_gan, echo=click.echo)
     else:
         config = StudyConfig(data=str(data) if data else None, class_name=class_name, ratio=ratio, seeds=seeds, preset=preset,
-                             size=int(size), num_synthetic=num_synthetic, gan_epochs=gan_epochs, classifier_epochs=classifier_epochs,
-                             quality=quality, splits=str(splits_file) if splits_file else None, out=str(out),
+                             size=None if size == "auto" else int(size), num_synthetic=num_synthetic, minority_train=minority_train,
+                             gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
+                             accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
                              tensorboard=tensorboard, seed=seed)
-        folder = run_study(config)
-    click.echo(f"study folder {folder}; report {folder / 'report.md'}")
+        folder = run_study(config, echo=click.echo)
+    report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
+    click.echo(f"study folder {folder}; report {folder / report}")
 
 
 @cli.group()

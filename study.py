@@ -1,20 +1,24 @@
 """The whole study in one call: split, GAN, sample, quality, every classifier arm, one report.
 
 `run_study` keeps a `study.json` in its folder with the stages done so far; an interrupted study
-resumes at the stage that did not finish (the GAN stage resumes from its last checkpoint).
+resumes at the stage that did not finish (the GAN stage resumes from its last checkpoint, and a GAN
+finished outside the study counts as done). Everything that can be checked is checked before the
+first stage: the data, the options, the cut and how many synthetic images the ratio needs.
+With several minority sizes, `run_study` runs a sweep: one study per size and a figure across them.
 """
 
 import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import load_dataset
+from .dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
 from .errors import UserError
-from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_json, write_json, write_text
-from .splits import resolve_splits
+from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
+from .splits import Splits, cut_splits, cut_training_class, resolve_splits
 from .summary import format_summary
 
 log = logging.getLogger("xgan")
@@ -24,29 +28,36 @@ STAGES = ("data", "gan", "sample", "quality", "classify", "report")
 # quick: the whole study in under 10 minutes on 2 CPU cores; paper: the study's 1000 GAN epochs, 50 classifier epochs.
 PRESETS = {
     # quick: a narrower GAN (width 32) for more steps in the same time: sharper images than width 64 at 300 epochs.
-    # On a 2-core AVX2 CPU, `time xgan run` took 8m05s: 700 GAN epochs 212 s, the classifier arms 246 s.
     "quick": {"gan_epochs": 700, "gan_width": 32, "classifier_epochs": 12, "patience": 4, "quality_images": 200},
     "paper": {"gan_epochs": 1000, "gan_width": 64, "classifier_epochs": 50, "patience": 10, "quality_images": 500},
 }
+# The default study: one source for both classes (no source shortcut), the minority's training images cut to a
+# realistic few, and validation and test left whole, so the test split keeps its 135 real normal images.
+DEFAULT_STUDY_DATA = "pneumoniamnist"
+DEFAULT_MINORITY_TRAIN = 120
+GAN_SIZES = (32, 64, 128)
+MIN_SYNTHETIC = 400  # sampled even when the ratio needs fewer: the quality report compares a few hundred
 
 
 @dataclass
 class StudyConfig:
-    """Options of `xgan run`; None fields take the preset's value."""
+    """Options of `xgan run`; None fields take the preset's (or the data's) value."""
 
-    data: str | None = None  # dataset; None = the bundled covid_ccby set
+    data: str | None = None  # dataset path or bundled name; None = the default study (pneumoniamnist, minority cut)
     class_name: str | None = None  # class the GAN learns and balancing adds to; None = the minority
     ratio: str = "0.5"  # balancing target (minority / majority after), as for `xgan balance`
     seeds: int = 3  # classifier seeds per arm
     preset: str = "quick"  # "quick" or "paper"
-    size: int = 64  # image side for the GAN and the classifier
-    num_synthetic: int = 400  # images sampled from the GAN
+    size: int | None = None  # image side for the GAN and the classifier; None = 32 for data of 32 px or less, else 64
+    num_synthetic: int | None = None  # images sampled from the GAN; None = what the ratio needs (at least 400)
+    minority_train: tuple[int, ...] | None = None  # cut the minority's training images to N (several: a sweep)
     gan_epochs: int | None = None  # None = the preset's
     classifier_epochs: int | None = None  # None = the preset's
     quality: bool = True  # measure the synthetic images (KID, precision/recall, memorization)
-    splits: str | None = None  # splits.json; None = beside the dataset
+    splits: str | None = None  # the dataset's splits.json (before any cut); None = beside the dataset
     out: str = "samples"  # parent of the numbered study folder
-    seed: int = 0  # GAN, sampling, choice of synthetic images and the first classifier seed
+    seed: int = 0  # GAN, sampling, the cut, choice of synthetic images and the first classifier seed
+    accept_failed_gan: bool = False  # go on sampling from a GAN that diverged or collapsed
     tensorboard: bool = False  # TensorBoard logs in the GAN run and beside every classifier model
 
     def __post_init__(self):
@@ -55,14 +66,115 @@ class StudyConfig:
         from .balance import parse_target
 
         parse_target(self.ratio)
+        if self.data is None:
+            self.data = DEFAULT_STUDY_DATA
+            if self.minority_train is None:
+                self.minority_train = (DEFAULT_MINORITY_TRAIN,)
+        if self.minority_train is not None:
+            self.minority_train = tuple(self.minority_train)
+            if not self.minority_train or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.minority_train):
+                raise UserError(f"Invalid value received for argument `minority_train`. Expected positive integers. Received: "
+                                f"minority_train={','.join(map(str, self.minority_train))}")
+            if len(set(self.minority_train)) != len(self.minority_train):
+                raise UserError(f"Invalid value received for argument `minority_train`. Expected each value once. Received: "
+                                f"minority_train={','.join(map(str, self.minority_train))}")
         preset = PRESETS[self.preset]
         if self.gan_epochs is None:
             self.gan_epochs = preset["gan_epochs"]
         if self.classifier_epochs is None:
             self.classifier_epochs = preset["classifier_epochs"]
-        for name in ("seeds", "num_synthetic", "gan_epochs", "classifier_epochs", "size"):
+        for name in ("seeds", "gan_epochs", "classifier_epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"Invalid value received for argument `{name}`. Expected a positive integer. Received: {name}={getattr(self, name)}")
+        if self.num_synthetic is not None and self.num_synthetic < 1:
+            raise UserError(f"Invalid value received for argument `num_synthetic`. Expected a positive integer. Received: num_synthetic={self.num_synthetic}")
+        if self.size is not None and self.size not in GAN_SIZES:
+            raise UserError(f"Invalid value received for argument `size`. Expected one of {', '.join(map(str, GAN_SIZES))}. Received: size={self.size}")
+
+    @property
+    def is_sweep(self) -> bool:
+        """True when several minority sizes are asked for: one study per size, and a figure across them."""
+        return self.minority_train is not None and len(self.minority_train) > 1
+
+    @property
+    def data_name(self) -> str:
+        """A short name of the dataset, for folder names and reports."""
+        return self.data if self.data in BUNDLED_DATASETS and not Path(self.data).exists() else Path(self.data).stem
+
+
+@dataclass
+class StudyPlan:
+    """What a study will do, worked out before anything long runs.
+
+    Attributes:
+        dataset: the dataset (records only).
+        base_splits: its splits before any cut.
+        cut: the cut's assignments when the minority is cut, else None.
+        class_name: the class the GAN learns and balancing adds to.
+        train_counts: training images per class (after the cut).
+        target: images per class after balancing to the ratio.
+        num_needed: synthetic images the ratio needs.
+        num_synthetic: synthetic images to sample (at least `num_needed`).
+        size: image side of the GAN and the classifier.
+    """
+
+    dataset: Dataset
+    base_splits: Splits
+    cut: dict | None
+    class_name: str
+    train_counts: dict[str, int]
+    target: dict[str, int]
+    num_needed: int
+    num_synthetic: int
+    size: int
+
+
+def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyPlan:
+    """Check the data and every option against it, and work out the synthetic count, in seconds.
+
+    Raises:
+        UserError: bad data, a ratio that adds nothing or adds to another class than the GAN's, too few
+            synthetic images asked for, an impossible cut.
+    """
+    from .balance import resolve_target
+
+    dataset = load_dataset(config.data)
+    base = resolve_splits(dataset, Path(config.splits) if config.splits else None)
+    assignments, cut = base.assignments, None
+    if minority_train is not None:
+        base_train = dataset.class_counts(set(base.keys("train")))
+        cut_class = config.class_name or min(base_train, key=lambda name: (base_train[name], name))
+        if cut_class not in base_train:
+            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(base_train)}. "
+                            f"Received: class_name={cut_class!r}")
+        labels = {r.key: r.label for r in dataset.records}
+        groups = {r.key: f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in dataset.records}
+        assignments = cut_training_class(base.assignments, labels, groups, cut_class, minority_train, config.seed)
+        cut = {"class": cut_class, "num_train": minority_train}
+    train_counts = dataset.class_counts({k for k, s in assignments.items() if s == "train"})
+    target = resolve_target(train_counts, config.ratio)
+    grown = [name for name in target if target[name] > train_counts[name]]
+    class_name = config.class_name or min(train_counts, key=lambda name: (train_counts[name], name))
+    if class_name not in train_counts:
+        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(train_counts)}. "
+                        f"Received: class_name={class_name!r}")
+    if grown != [class_name]:
+        raise UserError(f"the ratio {config.ratio!r} adds images to class(es) {', '.join(grown)}, but the study's GAN learns class "
+                        f"{class_name!r}; pass --class {grown[0]} or a ratio for {class_name}")
+    num_needed = target[class_name] - train_counts[class_name]
+    if config.num_synthetic is not None and config.num_synthetic < num_needed:
+        raise UserError(f"Invalid value received for argument `num_synthetic`. Expected at least the {num_needed} synthetic images "
+                        f"that ratio {config.ratio} needs ({train_counts[class_name]} -> {target[class_name]} {class_name}). "
+                        f"Received: num_synthetic={config.num_synthetic}")
+    num_synthetic = config.num_synthetic or max(num_needed, MIN_SYNTHETIC)
+    return StudyPlan(dataset, base, cut, class_name, train_counts, target, num_needed, num_synthetic,
+                     config.size or default_study_size(dataset))
+
+
+def default_study_size(dataset: Dataset) -> int:
+    """32 px for data stored at 32 px or less (PneumoniaMNIST's 28), else 64: the GAN's sizes, never upsampling far."""
+    largest = max((max(shape) for shape in dataset.original_shapes), default=64)
+    return 32 if largest <= 32 else 64
 
 
 class StudyState:
@@ -91,7 +203,7 @@ class StudyState:
 
 
 def find_study(resume: Path | None, parent: Path) -> Path:
-    """The study folder to resume: `resume` itself, or the latest unfinished one under `parent`."""
+    """The study folder to resume: `resume` itself, or the latest one under `parent`."""
     if resume is not None:
         return Path(resume)
     found = latest_run_dir(parent, STUDY_FILE)
@@ -100,74 +212,136 @@ def find_study(resume: Path | None, parent: Path) -> Path:
     return found
 
 
-def run_study(config: StudyConfig | None = None, resume: Path | None = None, resume_latest: bool = False) -> Path:
-    """Run (or resume) the whole study and return its folder, which holds report.md.
+def run_study(config: StudyConfig | None = None, resume: Path | None = None, resume_latest: bool = False,
+              accept_failed_gan: bool = False, echo: Callable[[str], None] = log.info) -> Path:
+    """Run (or resume) the whole study, or a sweep of studies over minority sizes, and return its folder.
+
+    Args:
+        config: the options of a new study (with `resume_latest`, only its `out` is read).
+        resume, resume_latest: resume that study folder, or the latest under `config.out`.
+        accept_failed_gan: on resume, go on with a GAN that failed (the new study's own option otherwise).
+        echo: where stage headings and summaries go (the CLI prints them; library callers get log lines).
 
     Raises:
-        UserError: bad data or options, or an interruption (its message says how to resume).
+        UserError: bad data or options, a failed GAN, or an interruption (its message says how to resume).
     """
     if resume is not None or resume_latest:
         state = StudyState.load(find_study(resume, Path(config.out if config else "samples")))
         if "report" in state.stages:
             raise UserError(f"{state.folder}: this study is finished (see its report.md); start a new one without --resume")
-    else:
-        _check_data(config)
-        dataset_name = Path(config.data).stem if config.data else "covid_ccby"
-        state = StudyState(new_run_dir(Path(config.out), f"study-{dataset_name}"), config)
-        state.save()
-    stages = [s for s in STAGES if s != "quality" or state.config.quality]
-    start = time.perf_counter()
-    try:
-        for number, stage in enumerate(stages, start=1):
-            if state.done(stage):
-                log.warning("[%d/%d] %s: done earlier, kept", number, len(stages), stage)
-                continue
-            print(f"[{number}/{len(stages)}] {STAGE_TITLES[stage]}", flush=True)
-            stage_start = time.perf_counter()
-            STAGE_FUNCTIONS[stage](state)
-            state.stages[stage]["seconds"] = round(time.perf_counter() - stage_start, 1)
+        if accept_failed_gan and not state.config.accept_failed_gan:
+            state.config.accept_failed_gan = True
             state.save()
+    else:
+        # Every option and the data are checked, and the synthetic count worked out, before a folder is made.
+        for size in config.minority_train or (None,):
+            plan_study(config, size)
+        kind = "sweep" if config.is_sweep else "study"
+        state = StudyState(new_run_dir(Path(config.out), f"{kind}-{config.data_name}"), config)
+        state.save()
+    try:
+        if state.config.is_sweep:
+            _run_sweep(state, echo)
+        else:
+            _run_stages(state, echo)
     except KeyboardInterrupt:
-        raise UserError(f"interrupted; resume with `xgan run --resume {state.folder}`") from None
+        raise UserError(f"interrupted; resume with `xgan run --resume --study {state.folder}`") from None
     except UserError as error:
-        if "resume" in str(error).lower() and "--resume" not in str(error):
-            raise UserError(f"{error} (the study resumes with `xgan run --resume {state.folder}`)") from None
+        if "xgan run --resume" not in str(error):
+            raise UserError(f"{error} (the study resumes with `xgan run --resume --study {state.folder}`)") from None
         raise
-    log.info("study finished in %.0f s", time.perf_counter() - start)
     return state.folder
 
 
-def _check_data(config: StudyConfig) -> None:
-    # Fail in a second on bad data, before a study folder is made.
-    resolve_splits(load_dataset(config.data), config.splits)
+def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
+    stages = [s for s in STAGES if s != "quality" or state.config.quality]
+    start = time.perf_counter()
+    for number, stage in enumerate(stages, start=1):
+        if state.done(stage):
+            echo(f"[{number}/{len(stages)}] {STAGE_TITLES[stage]}: done earlier, kept")
+            continue
+        echo(f"[{number}/{len(stages)}] {STAGE_TITLES[stage]}")
+        stage_start = time.perf_counter()
+        STAGE_FUNCTIONS[stage](state, echo)
+        state.stages[stage]["seconds"] = round(time.perf_counter() - stage_start, 1)
+        state.save()
+    log.info("study finished in %.0f s", time.perf_counter() - start)
 
 
-def _stage_data(state: StudyState) -> None:
-    dataset = load_dataset(state.config.data)
-    splits = resolve_splits(dataset, state.config.splits)
-    summary = format_summary(dataset, splits)
-    write_text(state.folder / "data_summary.txt", summary + "\n")
-    print(summary)
-    state.finish("data", splits=str(splits.path), fingerprint=dataset.fingerprint,
-                 class_counts=dataset.class_counts(), minority=dataset.minority_class)
+def _run_sweep(state: StudyState, echo: Callable[[str], None]) -> None:
+    """One study per minority size, each in its own folder under the sweep's, then the figure across them."""
+    from .sweep import write_sweep_report
+
+    studies = state.stages.setdefault("studies", {})
+    for number, size in enumerate(state.config.minority_train, start=1):
+        key = str(size)
+        echo(f"== minority size {size} ({number} of {len(state.config.minority_train)}) ==")
+        folder = Path(studies[key]) if key in studies else None
+        if folder is not None and (folder / STUDY_FILE).is_file():
+            study = StudyState.load(folder)
+            if "report" in study.stages:
+                echo(f"done earlier, kept: {folder}")
+                continue
+            study.config.accept_failed_gan = state.config.accept_failed_gan
+        else:
+            config = dataclasses.replace(state.config, minority_train=(size,), out=str(state.folder / "studies"))
+            study = StudyState(new_run_dir(state.folder / "studies", f"study-{config.data_name}-minority{size}"), config)
+            studies[key] = str(study.folder)
+            state.save()
+        study.save()
+        _run_stages(study, echo)
+    path = write_sweep_report(state.folder, state.config, {int(k): Path(v) for k, v in studies.items()})
+    state.finish("report", file=str(path), studies=studies)
+    echo(f"sweep report: {path}")
 
 
-def _stage_gan(state: StudyState) -> None:
-    from .gan import GanConfig, resume_gan, train_gan
-    from .gan.run_state import STATE_FILE
-
+def _stage_data(state: StudyState, echo) -> None:
     config = state.config
+    size = config.minority_train[0] if config.minority_train else None
+    plan = plan_study(config, size)
+    splits = plan.base_splits
+    if plan.cut is not None:
+        splits = cut_splits(plan.dataset, plan.base_splits, size, plan.cut["class"], config.seed, state.folder / "splits.json")
+    summary = format_summary(plan.dataset, splits)
+    summary += (f"\nbalancing {plan.class_name}: {plan.train_counts[plan.class_name]} -> {plan.target[plan.class_name]} training images "
+                f"(ratio {config.ratio}); the GAN is sampled for {plan.num_synthetic} images, {plan.num_needed} of them needed")
+    write_text(state.folder / "data_summary.txt", summary + "\n")
+    echo(summary)
+    state.finish("data", splits=str(splits.path), fingerprint=plan.dataset.fingerprint, class_counts=plan.dataset.class_counts(),
+                 train_counts=plan.train_counts, minority=plan.class_name, class_name=plan.class_name, target=plan.target,
+                 num_needed=plan.num_needed, num_synthetic=plan.num_synthetic, size=plan.size, cut=splits.cut,
+                 data=str(resolve_source(config.data)))
+
+
+def _stage_gan(state: StudyState, echo) -> None:
+    from .gan import GanConfig, TrainingStopped, resume_gan, train_gan
+    from .gan.run_state import STATE_FILE, read_training_state_meta
+
+    config, data = state.config, state.stages["data"]
     parent = state.folder / "gan"
     existing = latest_gan_run(parent)
-    if existing is not None and (existing / STATE_FILE).is_file():
-        run_dir = resume_gan(existing, epochs=config.gan_epochs, callbacks=_gan_callbacks(config))
-    else:
-        if existing is not None:  # a run killed before its first checkpoint: start again beside it
-            log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
-        gan_config = GanConfig(data=config.data, class_name=config.class_name, splits=state.stages["data"]["splits"],
-                               image_size=config.size, width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
-                               out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
-        run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
+    try:
+        if existing is not None and (existing / STATE_FILE).is_file():
+            done = int(read_training_state_meta(existing)["epoch"])
+            target = int(read_gan_config(existing).get("num_epochs", config.gan_epochs))
+            if done >= min(target, config.gan_epochs):  # finished (perhaps by `xgan train --resume` outside the study)
+                log.info("%s: already trained %d epochs, kept", existing, done)
+                run_dir = existing
+            else:
+                run_dir = resume_gan(existing, callbacks=_gan_callbacks(config))
+        else:
+            if existing is not None:  # a run killed before its first checkpoint: start again beside it
+                log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
+            gan_config = GanConfig(data=data["data"], class_name=data["class_name"], splits=data["splits"],
+                                   image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
+                                   out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
+            run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
+    except TrainingStopped as stopped:
+        if stopped.signal_number is None:  # diverged: the study goes on only if the user accepts the failed GAN
+            state.finish("gan", run=str(stopped.run_dir), diverged=True)
+            raise UserError(f"the GAN stopped: {stopped}") from None
+        raise UserError(f"the GAN stopped after epoch {stopped.epoch} with a checkpoint; resume with "
+                        f"`xgan run --resume --study {state.folder}`") from None
     state.finish("gan", run=str(run_dir))
 
 
@@ -178,16 +352,36 @@ def _gan_callbacks(config: StudyConfig) -> list:
     return [KidMonitor(every=every, seed=config.seed)]
 
 
-def _stage_sample(state: StudyState) -> None:
+def _check_gan_health(state: StudyState) -> None:
+    """Refuse to sample from a GAN that diverged or collapsed, unless the user accepted it."""
+    from .gan import training_problems
+
+    run = state.stages["gan"]["run"]
+    problems = training_problems(run)
+    if state.stages["gan"].get("diverged") and not problems:
+        problems = ["training diverged (NaN or infinite loss)"]
+    state.stages["gan"]["problems"] = problems
+    state.save()
+    if problems and not state.config.accept_failed_gan:
+        raise UserError(f"the GAN in {run} failed: {'; '.join(problems)}. The study stops before sampling from it: look at its "
+                        f"previews and losses.png, then start a new study with other GAN options, or go on anyway with "
+                        f"`xgan run --resume --accept-failed-gan --study {state.folder}`")
+    for problem in problems:
+        log.warning("going on with a failed GAN (--accept-failed-gan): %s", problem)
+
+
+def _stage_sample(state: StudyState, echo) -> None:
     from .gan import sample_to_folder
 
+    _check_gan_health(state)
     out = state.folder / "synthetic"
+    num_images = state.stages["data"]["num_synthetic"]
     # A sample stage that did not finish left a partial folder: replacing it is safe, nothing else wrote there.
-    folder = sample_to_folder(state.stages["gan"]["run"], state.config.num_synthetic, out, seed=state.config.seed, overwrite=True)
-    state.finish("sample", folder=str(folder), num_images=state.config.num_synthetic)
+    folder = sample_to_folder(state.stages["gan"]["run"], num_images, out, seed=state.config.seed, overwrite=True)
+    state.finish("sample", folder=str(folder), num_images=num_images)
 
 
-def _stage_quality(state: StudyState) -> None:
+def _stage_quality(state: StudyState, echo) -> None:
     from .quality import QualityConfig, run_quality
 
     preset = PRESETS[state.config.preset]
@@ -195,32 +389,32 @@ def _stage_quality(state: StudyState) -> None:
                                         num_images=preset["quality_images"], out=str(state.folder / "quality"),
                                         overwrite=True, seed=state.config.seed))
     for line in outcome.summary:
-        print(line)
+        echo(line)
     for warning in outcome.warnings:
         log.warning("%s", warning)
     state.finish("quality", folder=str(outcome.out_dir), warnings=list(outcome.warnings))
 
 
-def _stage_classify(state: StudyState) -> None:
+def _stage_classify(state: StudyState, echo) -> None:
     from .classifier.classify import ClassifyConfig, classify
 
-    config = state.config
+    config, data = state.config, state.stages["data"]
     preset = PRESETS[config.preset]
     result = classify(ClassifyConfig(
-        data=Path(config.data) if config.data else None, splits=Path(state.stages["data"]["splits"]),
-        synthetic=(Path(state.stages["sample"]["folder"]),), ratio=config.ratio, compare=True, seeds=config.seeds,
-        size=config.size, epochs=config.classifier_epochs, patience=preset["patience"],
-        out=state.folder / "classify", seed=config.seed, tensorboard=config.tensorboard))
-    print(result.summary)
+        data=Path(data["data"]), splits=Path(data["splits"]), synthetic=(Path(state.stages["sample"]["folder"]),),
+        ratio=config.ratio, compare=True, seeds=config.seeds, size=data["size"], epochs=config.classifier_epochs,
+        patience=preset["patience"], positive=data["class_name"], out=state.folder / "classify", seed=config.seed,
+        tensorboard=config.tensorboard))
+    echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 
 
-def _stage_report(state: StudyState) -> None:
+def _stage_report(state: StudyState, echo) -> None:
     from .study_report import write_study_report
 
     path = write_study_report(state.folder, state.config, state.stages)
     state.finish("report", file=str(path))
-    print(f"report: {path}")
+    echo(f"report: {path}")
 
 
 STAGE_FUNCTIONS = {"data": _stage_data, "gan": _stage_gan, "sample": _stage_sample, "quality": _stage_quality,
