@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from xgan.cli import cli
 from xgan.errors import UserError
 from xgan.study import StudyConfig, rebase_links, run_study
-from xgan.study_report import verdict_lines
+from xgan.study_report import detectable_difference, power_lines, verdict_lines
 
 from conftest import make_folder_dataset
 
@@ -37,29 +37,64 @@ def test_rebase_links_prefixes_relative_targets_only():
         "[web](https://x.org/a.png) [top](#results)")
 
 
+def _interval(difference, half=0.05):
+    return {"difference": difference, "low": difference - half, "high": difference + half}
+
+
 def _report(verdicts, gan_mean=0.8, oversample_mean=0.7):
     metrics = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
     summary = lambda mean: {m: {"mean": mean, "std": 0.01} for m in metrics}
+    comparison = lambda difference, arm_verdicts: {"verdicts": dict(zip(metrics, arm_verdicts)),
+                                                   "differences": {m: _interval(difference) for m in metrics}}
     return {"arms": {"baseline": {"summary": summary(0.7)}, "oversample": {"summary": summary(oversample_mean)},
                      "gan": {"summary": summary(gan_mean)}},
-            "comparisons": {"gan": {"verdicts": dict(zip(metrics, verdicts))}}}
+            "comparisons": {"oversample": comparison(0.0, ["within noise"] * 4), "gan": comparison(0.1, verdicts)},
+            "test_set": {"num_images": 200, "num_positive": 100}, "positive_class": "normal"}
 
 
-def test_verdict_says_within_noise_when_every_interval_includes_zero():
+def test_verdict_declares_the_primary_metric_and_a_row_per_arm():
     lines = verdict_lines(_report(["within noise"] * 4))
-    assert lines[0].startswith("**Within noise.**")
-    assert "balanced accuracy 0.800 vs 0.700" in lines[1]
+    assert lines[0] == ("Primary metric: **balanced accuracy** on the real test split; ROC-AUC, sensitivity, specificity "
+                        "are secondary (reported, not used for the verdict).")
+    assert "| baseline | 0.700 ± 0.010 | | | |" in lines
+    assert "| gan | 0.800 ± 0.010 | +0.100 [+0.050, +0.150] | within noise | +0.100 [+0.050, +0.150] within noise |" in lines
+    assert any(line.startswith("| oversample | 0.700 ± 0.010 | +0.000 [-0.050, +0.050] | within noise") for line in lines)
 
 
-def test_verdict_names_what_helped_and_what_hurt():
-    lines = verdict_lines(_report(["better", "within noise", "worse", "within noise"]))
-    assert lines[0] == "**GAN images helped** on balanced accuracy (the 95% interval of the paired difference excludes zero)."
-    assert lines[1] == "**GAN images hurt** sensitivity (the 95% interval excludes zero)."
-    assert lines[2] == "Within noise: ROC-AUC, specificity."
+def test_verdict_says_within_noise_when_the_primary_interval_includes_zero():
+    lines = verdict_lines(_report(["within noise", "better", "within noise", "worse"]))
+    assert any(line.startswith("**Within noise.**") and "balanced accuracy, the primary metric" in line for line in lines)
+    assert "Secondary metrics whose interval excludes zero (not the verdict): ROC-AUC better, specificity worse." in lines
+    assert any("balanced accuracy 0.800 vs 0.700" in line for line in lines)
+
+
+def test_verdict_rests_on_the_declared_primary_metric():
+    report = _report(["within noise", "better", "within noise", "within noise"])
+    report["primary_metric"] = "roc_auc"
+    lines = verdict_lines(report)
+    assert lines[0].startswith("Primary metric: **ROC-AUC**")
+    assert "**GAN images helped** on ROC-AUC, the primary metric (the 95% interval of the paired difference excludes zero)." in lines
+
+
+def test_verdict_names_a_worse_gan_arm():
+    lines = verdict_lines(_report(["worse", "within noise", "within noise", "within noise"]))
+    assert "**GAN images hurt** balanced accuracy, the primary metric (the 95% interval of the paired difference excludes zero)." in lines
 
 
 def test_verdict_without_a_gan_arm():
-    assert verdict_lines({"arms": {}, "comparisons": {}}) == ["The GAN arm did not run, so there is no verdict on GAN images."]
+    lines = verdict_lines({"arms": {}, "comparisons": {}})
+    assert lines[-1] == "The GAN arm did not run, so there is no verdict on GAN images."
+
+
+def test_power_states_the_detectable_difference():
+    report = _report(["within noise"] * 4)
+    report["comparisons"]["oversample"]["differences"]["balanced_accuracy"] = _interval(0.0, half=0.02)
+    report["comparisons"]["gan"]["differences"]["balanced_accuracy"] = _interval(0.1, half=0.08)
+    report["comparisons"]["classic"] = {"differences": {"balanced_accuracy": _interval(0.0, half=0.05)}}
+    assert detectable_difference(report) == pytest.approx(0.05)
+    lines = power_lines(report)
+    assert "- The test split holds 200 real images, 100 of them normal: one normal image moves sensitivity by 0.010." in lines
+    assert any("about ±0.050 wide" in line for line in lines)
 
 
 def test_run_refuses_bad_data_before_making_a_folder(tmp_path):
