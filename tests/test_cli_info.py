@@ -56,3 +56,19 @@ def test_missing_path_is_a_usage_error():
     result = run("info", "does/not/exist")
     assert result.exit_code == 2
     assert "does/not/exist" in result.output and "Traceback" not in result.output
+
+
+def test_info_cuts_the_minority_and_saves_the_cut_for_the_other_commands(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=16)
+    result = run("info", data, "--minority-train", 4, "--seed", 3, "--splits", tmp_path / "cut.json")
+    assert result.exit_code == 0, result.output
+    assert "cut       4 of 10 training images of covid kept (seed 3); the rest excluded; val and test untouched" in result.output
+    assert (tmp_path / "cut.json").is_file()
+    again = run("info", data, "--splits", tmp_path / "cut.json")
+    assert again.exit_code == 0 and "cut       4 of 10" in again.output
+
+
+def test_info_accepts_a_bundled_name_and_refuses_an_unknown_one():
+    assert "pneumonia" in run("info", "pneumoniamnist").output
+    result = run("info", "no_such_data")
+    assert result.exit_code == 2 and "not a bundled dataset (covid_ccby, pneumoniamnist)" in result.output

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from xgan.dataset import load_dataset
+from xgan.dataset import bundled_dataset_path, load_dataset, resolve_source
 from xgan.errors import UserError
 from xgan.images import decode_gray, to_gray_uint8
 
@@ -116,6 +116,35 @@ def test_npz_class_names_key_is_used(tmp_path):
     np.savez(path, train_images=np.zeros((2, 5, 5), np.uint8), train_labels=np.array([0, 1]),
              class_names=np.array(["healthy", "sick"]))
     assert load_dataset(path).class_names == ["healthy", "sick"]
+
+
+def test_npz_label_names_as_medmnist_json(tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez(path, train_images=np.zeros((2, 5, 5), np.uint8), train_labels=np.array([[0], [1]]),
+             label_names=np.array('{"0": "normal", "1": "pneumonia"}'))
+    assert load_dataset(path).class_names == ["normal", "pneumonia"]
+
+
+def test_npz_label_names_that_miss_a_label_are_an_error(tmp_path):
+    path = tmp_path / "short.npz"
+    np.savez(path, train_images=np.zeros((3, 5, 5), np.uint8), train_labels=np.array([0, 1, 2]), label_names=np.array(["a", "b"]))
+    with pytest.raises(UserError, match=r"short.npz: its class names do not name label 2"):
+        load_dataset(path)
+
+
+def test_a_renamed_pneumoniamnist_file_keeps_its_class_names(tmp_path):
+    renamed = tmp_path / "my_xrays.npz"
+    renamed.write_bytes(bundled_dataset_path("pneumoniamnist").read_bytes())
+    dataset = load_dataset(renamed)
+    assert dataset.class_names == ["normal", "pneumonia"]
+    assert dataset.class_counts() == {"normal": 1349, "pneumonia": 3883}
+
+
+def test_bundled_datasets_by_name():
+    assert resolve_source("pneumoniamnist") == bundled_dataset_path("pneumoniamnist")
+    assert resolve_source("covid_ccby").name == "covid_ccby"
+    with pytest.raises(UserError, match=r"nothing_here: no such file or folder; .* or a bundled dataset \(covid_ccby, pneumoniamnist\)"):
+        resolve_source("nothing_here")
 
 
 def test_bundled_default_dataset_loads():

@@ -8,7 +8,8 @@ import pytest
 
 from xgan.dataset import load_dataset
 from xgan.errors import UserError
-from xgan.splits import exclude_duplicates, make_splits, resolve_splits
+from conftest import make_folder_dataset
+from xgan.splits import EXCLUDED, cut_training_class, exclude_duplicates, make_splits, resolve_splits
 
 
 def test_make_splits_is_deterministic_and_seed_dependent():
@@ -169,3 +170,52 @@ def test_resolve_splits_keeps_a_mixed_label_patient_in_one_split(tmp_path):
     for record in dataset.records:
         labels_of.setdefault(record.patient_id, set()).add(record.label)
     assert sum(len(labels) == 2 for labels in labels_of.values()) == 8
+
+
+def _cut_inputs():
+    keys = [f"k{i:02d}" for i in range(40)]
+    labels = {k: ("minor" if i < 16 else "major") for i, k in enumerate(keys)}
+    groups = {k: f"p{i // 2}" for i, k in enumerate(keys)}  # two images per patient
+    assignments = {k: ("train" if i % 4 else "test") for i, k in enumerate(keys)}
+    assignments["k01"] = "val"
+    return assignments, labels, groups
+
+
+def test_cut_keeps_n_training_images_of_one_class_and_touches_nothing_else():
+    assignments, labels, groups = _cut_inputs()
+    cut = cut_training_class(assignments, labels, groups, "minor", 4, seed=0)
+    kept = [k for k, s in cut.items() if s == "train" and labels[k] == "minor"]
+    assert len(kept) == 4
+    for key, split in assignments.items():
+        if split != "train" or labels[key] != "minor":
+            assert cut[key] == split  # val, test and the other class untouched
+        else:
+            assert cut[key] in ("train", EXCLUDED)
+    # whole patients only: a kept patient's other training image is kept too
+    for key in kept:
+        partners = [k for k in assignments if groups[k] == groups[key] and assignments[k] == "train"]
+        assert all(cut[k] == "train" for k in partners)
+    assert cut_training_class(assignments, labels, groups, "minor", 4, seed=0) == cut  # seeded
+    assert any(cut_training_class(assignments, labels, groups, "minor", 4, seed=s) != cut for s in range(1, 6))
+
+
+def test_cut_refuses_more_than_the_class_has():
+    assignments, labels, groups = _cut_inputs()
+    with pytest.raises(UserError, match=r"Expected at most the 11 training images of class 'minor'. Received: minority_train=12"):
+        cut_training_class(assignments, labels, groups, "minor", 12)
+
+
+def test_cut_splits_are_saved_once_and_checked_on_reload(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=16)
+    dataset = load_dataset(data)
+    cut = resolve_splits(dataset, tmp_path / "cut.json", minority_train=3, cut_seed=5)
+    base = resolve_splits(dataset)
+    assert cut.cut["class"] == "covid" and cut.cut["kept"] == 3 and cut.cut["seed"] == 5
+    assert dataset.class_counts(set(cut.keys("train")))["covid"] == 3
+    for split in ("val", "test"):
+        assert cut.keys(split) == base.keys(split)
+    assert resolve_splits(dataset, tmp_path / "cut.json", minority_train=3, cut_seed=5).assignments == cut.assignments
+    with pytest.raises(UserError, match=r"cut.json: records the cut .* not .*'num_train': 4"):
+        resolve_splits(dataset, tmp_path / "cut.json", minority_train=4, cut_seed=5)
+    # the file is an ordinary splits file for every other command
+    assert resolve_splits(dataset, tmp_path / "cut.json").assignments == cut.assignments

@@ -1,13 +1,15 @@
 """`xgan run`: options, the report's pure parts, and a tiny study interrupted and resumed."""
 
 import json
+import math
+import re
 
 import pytest
 from click.testing import CliRunner
 
 from xgan.cli import cli
 from xgan.errors import UserError
-from xgan.study import StudyConfig, rebase_links, run_study
+from xgan.study import MIN_SYNTHETIC, StudyConfig, plan_study, rebase_links, run_study
 from xgan.study_report import detectable_difference, power_lines, verdict_lines
 
 from conftest import make_folder_dataset
@@ -111,37 +113,96 @@ def test_resume_without_a_study_is_refused(tmp_path):
     assert result.output.strip() == f"Error: {tmp_path}: no study to resume; start one with `xgan run`"
 
 
-def test_tiny_study_interrupted_then_resumed(tmp_path, monkeypatch):
+def test_tiny_study_stops_on_a_failed_gan_then_resumes_after_any_interruption(tmp_path, monkeypatch):
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1,
                          ratio="auto", out=str(tmp_path / "runs"))
+    import xgan.gan
     import xgan.study as study
 
+    monkeypatch.setattr(xgan.gan, "training_problems", lambda run: ["the generator has probably collapsed"], raising=False)
+    with pytest.raises(UserError, match=r"failed: the generator has probably collapsed. The study stops before sampling from it.*"
+                                        r"`xgan run --resume --accept-failed-gan --study .*00000-study-xrays`"):
+        run_study(config)
+    folder = tmp_path / "runs" / "00000-study-xrays"
+    state = json.loads((folder / "study.json").read_text())
+    assert list(state["stages"]) == ["data", "gan"]
+    train = state["stages"]["data"]["train_counts"]
+    assert state["stages"]["data"]["num_needed"] == train["normal"] - train["covid"] > 0  # ratio auto: up to the majority
+    assert state["stages"]["data"]["num_synthetic"] == 24
+    history = [p.read_text() for p in (folder / "gan").glob("*/history.json")]
+
+    # A kill between the GAN's last checkpoint and the study marking the stage done: the finished GAN counts as done.
+    del state["stages"]["gan"]
+    (folder / "study.json").write_text(json.dumps(state))
     real_classify = study.STAGE_FUNCTIONS["classify"]
 
-    def interrupted(state):
+    def interrupted(state, echo):
         raise KeyboardInterrupt
 
     monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", interrupted)
-    with pytest.raises(UserError, match=r"interrupted; resume with `xgan run --resume .*00000-study-xrays`"):
-        run_study(config)
-    folder = tmp_path / "runs" / "00000-study-xrays"
+    with pytest.raises(UserError, match=r"interrupted; resume with `xgan run --resume --study .*00000-study-xrays`"):
+        run_study(resume=folder, accept_failed_gan=True)
+    assert [p.read_text() for p in (folder / "gan").glob("*/history.json")] == history  # not retrained
     stages = json.loads((folder / "study.json").read_text())["stages"]
     assert list(stages) == ["data", "gan", "sample", "quality"]
+    assert stages["gan"]["problems"] == ["the generator has probably collapsed"]
 
     monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", real_classify)
-    gan_history = (folder / "gan").glob("*/history.json")
-    before = [p.read_text() for p in gan_history]
     result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
-    assert [p.read_text() for p in (folder / "gan").glob("*/history.json")] == before  # the GAN was not retrained
+    assert "[2/6] training the GAN on the minority training images: done earlier, kept" in result.output
     report = (folder / "report.md").read_text()
-    for heading in ("## Data", "## GAN", "## Synthetic image quality", "## Verdict", "## Caveats", "## Classifier comparison"):
+    for heading in ("## Data", "## GAN", "## Synthetic image quality", "## Verdict", "## Power", "## Caveats", "## Classifier comparison"):
         assert heading in report
     stages = json.loads((folder / "study.json").read_text())["stages"]
     assert list(stages) == ["data", "gan", "sample", "quality", "classify", "report"]
-    comparison = json.loads((folder / "report.json").read_text())["comparison"]
-    assert set(comparison["arms"]) >= {"baseline", "oversample", "class_weights", "gan"}
+    saved = json.loads((folder / "report.json").read_text())
+    assert set(saved["comparison"]["arms"]) >= {"baseline", "oversample", "class_weights", "gan"}
+    assert saved["power"]["test_positives"] == saved["comparison"]["test_set"]["num_positive"] > 0
 
     again = CliRunner().invoke(cli, ["run", "--study", str(folder)])
     assert again.exit_code == 2 and "this study is finished" in again.output
+
+
+def test_the_synthetic_count_comes_from_the_ratio_before_anything_trains(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    plan = plan_study(StudyConfig(data=str(data), ratio="0.5"))
+    train = plan.train_counts
+    assert plan.class_name == "covid" and plan.target["covid"] == math.floor(train["normal"] * 0.5 + 0.5)
+    assert plan.num_needed == plan.target["covid"] - train["covid"] and plan.num_synthetic == MIN_SYNTHETIC
+    cut = plan_study(StudyConfig(data=str(data), ratio="auto"), minority_train=4)
+    assert cut.train_counts["covid"] == 4 and cut.num_needed == train["normal"] - 4
+    assert plan_study(StudyConfig(data=str(data), ratio="auto", num_synthetic=500), 4).num_synthetic == 500
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--ratio", "auto", "--num-synthetic", "3"], r"Expected at least the \d+ synthetic images that ratio auto needs"),
+    (["--minority-train", "999"], r"Expected at most the \d+ training images of class 'covid'. Received: minority_train=999"),
+    (["--ratio", "0.5", "--class", "normal"], r"the ratio '0.5' adds images to class\(es\) covid, but the study's GAN learns class 'normal'"),
+])
+def test_run_refuses_impossible_options_before_making_a_folder(tmp_path, options, message):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    result = CliRunner().invoke(cli, ["run", "--data", str(data), "--out", str(tmp_path / "out"), *options])
+    assert result.exit_code == 2, result.output
+    assert re.search(message, result.output), result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "60,x", "60,60", "-5"])
+def test_run_refuses_a_bad_minority_list(tmp_path, value):
+    result = CliRunner().invoke(cli, ["run", "--minority-train", value, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--minority-train" in result.output and "Traceback" not in result.output
+
+
+def test_default_study_is_pneumoniamnist_with_the_minority_cut():
+    config = StudyConfig()
+    assert (config.data, config.minority_train, config.size) == ("pneumoniamnist", (120,), None)
+    plan = plan_study(config, 120)
+    assert plan.class_name == "normal" and plan.train_counts["normal"] == 120 and plan.size == 32
+    assert plan.num_synthetic == plan.num_needed == plan.target["normal"] - 120
+    test_normals = plan.dataset.class_counts(set(plan.base_splits.keys("test")))["normal"]
+    assert test_normals >= 100
+    assert StudyConfig(data="covid_ccby").minority_train is None
+    assert StudyConfig(minority_train=[60, 120]).is_sweep
