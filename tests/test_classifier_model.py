@@ -19,7 +19,14 @@ def test_default_network_is_the_studys_best():
     model = build_classifier(ClassifierConfig(image_size=32))
     assert len(_layers_of(model, layers.Conv2D)) == 3
     assert len(_layers_of(model, layers.BatchNormalization)) == 3
-    assert _layers_of(model, layers.ReLU) and _layers_of(model, layers.LeakyReLU)
+    # Where each activation sits, not only that it exists: ReLU after every convolution block's batch
+    # norm, LeakyReLU after every hidden dense layer (the last one is the penultimate features).
+    block = [layers.Conv2D, layers.BatchNormalization, layers.ReLU, layers.MaxPooling2D]
+    dense = [layers.Dense, layers.LeakyReLU, layers.Dropout]
+    assert [type(layer) for layer in model.layers] == [
+        layers.InputLayer, layers.Rescaling, *block * 3, layers.Flatten, *dense * 2, layers.Dense]
+    assert [layer.negative_slope for layer in _layers_of(model, layers.LeakyReLU)] == pytest.approx([0.1, 0.1])
+    assert model.get_layer(PENULTIMATE_LAYER) is _layers_of(model, layers.LeakyReLU)[-1]
     assert len(_layers_of(model, layers.Dense)) == 3
     assert [d.rate for d in _layers_of(model, layers.Dropout)] == [0.5, 0.5]
     assert model.input_shape == (None, 32, 32, 1)

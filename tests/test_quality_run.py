@@ -47,7 +47,9 @@ def test_checkpoint_selection_recommends_one_and_prints_the_sample_command(gan_r
     assert result.exit_code == 0, result.output
     selection = json.loads((tmp_path / "checkpoints.json").read_text())
     assert [score["checkpoint"] for score in selection["scores"]] == list_checkpoints(gan_run)
-    assert selection["recommended"] in list_checkpoints(gan_run)
+    # The recommendation is the lowest mean KID among the scores it wrote (a tie goes to the later step).
+    lowest = min(selection["scores"], key=lambda score: (score["kid"]["mean"], -score["step"]))
+    assert selection["recommended"] == lowest["checkpoint"] and selection["recommended_step"] == lowest["step"]
     assert f"xgan sample --run {gan_run} --checkpoint {selection['recommended']}" in result.output
     assert (tmp_path / "checkpoint_kid.png").is_file() and (tmp_path / "checkpoints.md").is_file()
 

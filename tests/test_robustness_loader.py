@@ -46,13 +46,41 @@ def test_extreme_aspect_ratios_round_trip_through_files(height, width, suffix):
     assert resize_square(image, 16).shape == (16, 16)
 
 
+def expected_readable(blobs: list[bytes]) -> set[str]:
+    """The keys of the random files that decode on their own: the oracle the loader must agree with."""
+    readable = set()
+    for index, blob in enumerate(blobs):
+        try:
+            decode_gray(blob)
+        except ValueError:
+            continue
+        readable.add(f"covid/random_{index}.png")
+    return readable
+
+
+def check_loaded_exactly_the_readable_files(root, blobs):
+    for index, blob in enumerate(blobs):
+        (root / "covid" / f"random_{index}.png").write_bytes(blob)
+    dataset = load_dataset(root, size=8)
+    readable = expected_readable(blobs)
+    random_keys = {f"covid/random_{index}.png" for index in range(len(blobs))}
+    assert {r.key for r in dataset.records if r.key in random_keys} == readable
+    assert {key for key, _ in dataset.skipped} == random_keys - readable
+    assert all(reason for _, reason in dataset.skipped)
+    assert dataset.class_counts() == {"covid": 2 + len(readable), "normal": 3}
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.binary(max_size=200), min_size=1, max_size=4))
-def test_folder_with_random_files_skips_them_and_counts(tmp_path_factory, blobs):
+def test_folder_with_random_files_keeps_exactly_the_readable_ones(tmp_path_factory, blobs):
     root = make_folder_dataset(tmp_path_factory.mktemp("data"), {"covid": 2, "normal": 3}, size=8)
-    for i, blob in enumerate(blobs):
-        (root / "covid" / f"random_{i}.png").write_bytes(blob)
-    dataset = load_dataset(root, size=8)
-    num_random_readable = sum(1 for r in dataset.records if r.key.startswith("covid/random_"))
-    assert len(dataset.skipped) + num_random_readable == len(blobs)
-    assert dataset.class_counts()["normal"] == 3
+    check_loaded_exactly_the_readable_files(root, blobs)
+
+
+def test_a_valid_image_among_broken_files_is_kept_and_the_broken_ones_skipped(tmp_path):
+    ok, png = cv2.imencode(".png", np.full((12, 9), 200, np.uint8))
+    assert ok
+    blobs = [png.tobytes(), png.tobytes()[: len(png) // 2], b"", b"not an image at all"]
+    assert expected_readable(blobs) == {"covid/random_0.png"}
+    root = make_folder_dataset(tmp_path / "data", {"covid": 2, "normal": 3}, size=8)
+    check_loaded_exactly_the_readable_files(root, blobs)
