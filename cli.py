@@ -227,7 +227,8 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--ratio", default="auto", help='Balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2" or "covid=300".')
 @click.option("--compare", is_flag=True,
               help="Run every arm (baseline, classic augmentation, oversampling, class weights, and GAN when synthetic images are given) over --seeds seeds and write report.md.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, help="Seeds per arm with --compare: --seed, --seed+1, ...")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, show_default="3 with --compare, else 1",
+              help="Seeds per arm: --seed, --seed+1, ...; several make a seed ensemble (probabilities averaged), scored beside each seed.")
 @click.option("--size", type=click.IntRange(min=8), default=None,
               help="Image side in pixels [default: 64, the GAN's; an .npz's own size when smaller, 28 for PneumoniaMNIST].")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
@@ -239,53 +240,66 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="Learning rate.")
 @click.option("--lr-decay", type=click.FloatRange(min=0), default=None, show_default="0 with adam, 1e-6 with sgd",
               help="Inverse time decay per step, lr / (1 + decay * step), as Keras' old `decay` argument.")
-@click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches.")
+@click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches (ties broken on val_loss).")
+@click.option("--target-sensitivity", type=click.FloatRange(min=0, max=1, min_open=True), default=None, show_default="Youden's J",
+              help="Decision threshold: the highest whose validation sensitivity reaches this, instead of the one maximizing Youden's J on the validation split. Stored with the model.")
+@click.option("--tta", is_flag=True, help="Score the test split with test-time augmentation (shifts, zoom, contrast; no flips), the threshold chosen the same way.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
 @click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
-             optimizer, learning_rate, lr_decay, monitor, positive, out, seed, tensorboard):
+             optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
-    report.md and plots: mean and std per arm, and the paired difference to the baseline with a
-    95% bootstrap interval and McNemar's test. Only real test-split images are ever scored.
+    report.md and plots: mean and std per arm, each arm's seed ensemble, and the paired difference
+    to the baseline with a 95% bootstrap interval and McNemar's test; balanced accuracy is the primary
+    metric. Every model calls images at a threshold chosen on the validation split (reported beside
+    0.5). Only real test-split images are ever scored.
     """
     from .classifier.classify import ClassifyConfig, classify as run_classify
 
     config = ClassifyConfig(data=data, splits=splits_file, with_gan=with_gan, synthetic=tuple(synthetic), manifest=manifest,
                             ratio=ratio, compare=compare, seeds=seeds, size=size, epochs=epochs, patience=patience,
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
-                            positive=positive, out=out, seed=seed, tensorboard=tensorboard)
+                            target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard)
     click.echo(run_classify(config).summary)
 
 
+MODEL_HELP = ("Classifier run folder or its model.keras; a folder of seeds (xgan classify --seeds N) or a comparison's arms/<arm> "
+              "folder is its seed ensemble. Repeat for an ensemble of several: probabilities averaged, threshold chosen on validation.")
+TTA_HELP = "Test-time augmentation: average each model over shifted, zoomed and contrast-changed copies (no flips)."
+
+
 @cli.command()
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Classifier run folder or its model.keras.")
+@click.option("--model", "model_path", required=True, multiple=True, type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--tta", is_flag=True, help=TTA_HELP)
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Images to score, all as test data: a class-per-folder directory, a manifest.csv or an .npz (e.g. test_* keys only).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for metrics.json and plots [default: samples/NNNNN-evaluate].")
 @click.option("--seed", type=SEED, default=0, help="Unused: evaluation is deterministic; accepted so every command takes --seed.", hidden=True)
-def evaluate(model_path, data, out, seed):
-    """Score a saved classifier on every image of a dataset and print accuracy, sensitivity, specificity, ROC-AUC...
+def evaluate(model_path, tta, data, out, seed):
+    """Score a saved classifier (or an ensemble) on every image of a dataset and print accuracy, sensitivity, specificity, ROC-AUC...
 
-    Images the model trained or stopped early on are left out, with a count.
+    Images a model trained or stopped early on are left out, with a count. Images are called at the
+    threshold stored with the model (chosen on its validation split); metrics at 0.5 are shown beside.
     """
     from .classifier.evaluate import evaluate_model
 
-    click.echo(evaluate_model(model_path, data, out).summary)
+    click.echo(evaluate_model(list(model_path), data, out, tta=tta).summary)
 
 
 @cli.command()
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="Classifier run folder or its model.keras.")
+@click.option("--model", "model_path", required=True, multiple=True, type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--tta", is_flag=True, help=TTA_HELP)
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--seed", type=SEED, default=0, help="Unused: prediction is deterministic; accepted so every command takes --seed.", hidden=True)
-def predict(model_path, images, seed):
-    """Print the predicted class and its probability for each IMAGE."""
+def predict(model_path, tta, images, seed):
+    """Print the predicted class and its probability for each IMAGE, called at the model's stored threshold."""
     from .classifier.predict import format_predictions, predict_images
 
-    click.echo(format_predictions(predict_images(model_path, images)))
+    click.echo(format_predictions(predict_images(list(model_path), images, tta=tta)))
 
 
 @cli.command()

@@ -26,6 +26,7 @@ log = logging.getLogger("xgan")
 
 # Every arm trains the same network on the same splits with the same seeds; only the training set,
 # the loss weights or the augmentation differ.
+
 ARMS = {
     "baseline": "no augmentation: the real training split as it is",
     "classic": "classic augmentation: small rotations, shifts, zooms and contrast changes (Keras layers, training only)",
@@ -47,7 +48,7 @@ class ClassifyConfig:
     manifest: Path | None = None  # a training manifest from `xgan balance` instead of --synthetic
     ratio: str = "auto"  # balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2", "covid=300"
     compare: bool = False  # run every arm over `seeds` seeds and write the report
-    seeds: int = 3  # seeds per arm with `compare`: seed, seed+1, ...
+    seeds: int | None = None  # seeds per arm: seed, seed+1, ...; None: 3 with `compare`, else 1 (several make a seed ensemble)
     size: int | None = None  # image side in pixels; None: 64 (the GAN's), or an .npz's own size when smaller
     epochs: int = 30  # most epochs per model (early stopping on the validation split)
     patience: int = 8  # epochs without validation improvement before stopping
@@ -56,6 +57,8 @@ class ClassifyConfig:
     learning_rate: float | None = None  # None: the optimizer's default (adam 1e-3; sgd the study's 1e-4)
     lr_decay: float | None = None  # inverse time decay per step; None: adam none, sgd the study's 1e-6
     monitor: str = "val_auc"
+    target_sensitivity: float | None = None  # None: threshold by Youden's J on the validation split; else the sensitivity it must reach there
+    tta: bool = False  # score the test split (and choose the threshold) with test-time augmentation
     positive: str | None = None  # positive class; None: the minority
     out: Path = Path("samples")  # parent of the numbered run folder
     seed: int = 0  # first training seed; also seeds the choice of synthetic / repeated images
@@ -66,6 +69,8 @@ class ClassifyConfig:
         self.out = Path(self.out)
         if self.size is None:
             self.size = default_image_size(self.data)
+        if self.seeds is None:
+            self.seeds = 3 if self.compare else 1
         defaults = optimizer_defaults(self.optimizer)
         if self.learning_rate is None:
             self.learning_rate = defaults["learning_rate"]
@@ -96,14 +101,14 @@ class ClassifyConfig:
 
     @property
     def seed_list(self) -> list[int]:
-        """The training seeds: `seeds` of them with `compare`, else `seed` alone."""
-        return [self.seed + i for i in range(self.seeds if self.compare else 1)]
+        """The training seeds of every arm: `seed`, `seed` + 1, ... (`seeds` of them)."""
+        return [self.seed + i for i in range(self.seeds)]
 
     def classifier_config(self, **overrides) -> ClassifierConfig:
         """The network's config for these options."""
         values = {"image_size": self.size, "epochs": self.epochs, "patience": self.patience, "batch_size": self.batch_size,
                   "optimizer": self.optimizer, "learning_rate": self.learning_rate, "lr_decay": self.lr_decay,
-                  "monitor": self.monitor, "seed": self.seed}
+                  "monitor": self.monitor, "target_sensitivity": self.target_sensitivity, "seed": self.seed}
         return ClassifierConfig(**{**values, **overrides})
 
     def to_dict(self) -> dict:
@@ -113,8 +118,8 @@ class ClassifyConfig:
                 "manifest": None if self.manifest is None else str(self.manifest), "ratio": self.ratio, "compare": self.compare,
                 "seeds": self.seeds, "size": self.size, "epochs": self.epochs, "patience": self.patience,
                 "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
-                "lr_decay": self.lr_decay, "monitor": self.monitor, "positive": self.positive, "out": str(self.out), "seed": self.seed,
-                "tensorboard": self.tensorboard}
+                "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
+                "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard}
 
 
 @dataclass
@@ -152,7 +157,11 @@ class Experiment:
 
 @dataclass
 class ArmRun:
-    """One trained model of one arm and seed, scored on the test split."""
+    """One trained model of one arm and seed, scored on the test split.
+
+    `metrics` are at `threshold`, chosen on the validation split from `validation_probabilities`
+    (with `metrics["at_threshold_0.5"]` beside them); with TTA both probabilities are TTA means.
+    """
 
     arm: str
     seed: int
@@ -163,6 +172,8 @@ class ArmRun:
     seconds: float
     training_set: dict
     run_dir: Path
+    threshold: float | None = 0.5  # None for a softmax model (three or more classes)
+    validation_probabilities: np.ndarray | None = None
 
 
 @dataclass
@@ -271,9 +282,10 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
         prepared: the arm's training set for this seed when already built (`training_set`).
     """
     # Imported here: TensorFlow takes seconds to import and the CLI imports this module lazily anyway.
-    from .metrics import binary_metrics, multiclass_metrics
+    from .metrics import metrics_at_thresholds, multiclass_metrics
     from .report import json_ready
-    from .saving import save_classifier
+    from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
+    from .saving import VALIDATION_PREDICTIONS, save_classifier
     from .train import predict_probabilities, train_classifier
 
     import keras
@@ -285,28 +297,45 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
                               tensorboard_run=run_dir if config.tensorboard else None)
-    probabilities = predict_probabilities(result.model, experiment.test.images)
+    validation_plain = predict_probabilities(result.model, experiment.validation.images)
+    validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True)
+    validation_probabilities = validation_tta if config.tta else validation_plain
+    probabilities = predict_probabilities(result.model, experiment.test.images, tta=config.tta)
     if experiment.is_multiclass:
+        # A softmax model calls its most probable class: no threshold (the rules of threshold.py are binary).
+        thresholds, threshold = {}, None
         metrics = multiclass_metrics(experiment.targets(experiment.test), probabilities, experiment.class_names)
     else:
-        metrics = binary_metrics(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive))
+        # The operating thresholds (plain and with TTA) are chosen on the validation split only: the test
+        # split's labels never reach choose_threshold.
+        thresholds = {THRESHOLD_KEY: choose_threshold(validation[1], validation_plain, config.target_sensitivity),
+                      TTA_THRESHOLD_KEY: {**choose_threshold(validation[1], validation_tta, config.target_sensitivity), "tta": True}}
+        threshold = thresholds[TTA_THRESHOLD_KEY if config.tta else THRESHOLD_KEY]["threshold"]
+        metrics = metrics_at_thresholds(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive), threshold)
     composition = images.composition()
     save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm],
                     dataset=str(experiment.dataset.source), dataset_fingerprint=experiment.dataset.fingerprint,
                     splits=str(experiment.splits.path), training_set=composition,
                     class_weight=None if weights is None else {name: weights[index] for index, name in _weighted_classes(experiment)},
-                    gan_runs=[str(r) for r in images.gan_runs])
+                    gan_runs=[str(r) for r in images.gan_runs], **thresholds)
     # The pixel hashes of every image the model trained or stopped on, so `xgan evaluate` can leave them out.
     seen = {*images.keys, *experiment.validation.keys} - {None}
     hashes = sorted({h for r, h in zip(experiment.dataset.records, experiment.dataset.content_hashes) if r.key in seen})
     write_json(run_dir / "seen_images.json", {"dataset_fingerprint": experiment.dataset.fingerprint, "content_hashes": hashes})
     write_json(run_dir / "history.json", result.history)
     write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
-                                          "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}"})
+                                          "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}",
+                                          "tta": config.tta})
     write_predictions(run_dir / "predictions.csv", experiment.test, probabilities, experiment.positive, experiment.class_names)
+    if not experiment.is_multiclass:
+        # What an ensemble of saved models needs to choose its own threshold on the same validation images.
+        write_predictions(run_dir / VALIDATION_PREDICTIONS, experiment.validation, validation_plain, experiment.positive,
+                          extra={f"probability_{experiment.positive}_tta": validation_tta})
     keras.backend.clear_session()  # drops the finished model's graph state before the next one
-    log.info("%s seed %d: balanced accuracy %.3f, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], metrics["roc_auc"])
-    return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir)
+    called = "the most probable class" if threshold is None else f"threshold {threshold:.3f}"
+    log.info("%s seed %d: balanced accuracy %.3f at %s, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], called, metrics["roc_auc"])
+    return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
+                  threshold, validation_probabilities)
 
 
 def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
@@ -317,8 +346,8 @@ def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
 
 
 def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarray, positive: str | None,
-                      class_names: list[str] | None = None) -> None:
-    """A CSV of key, true label and positive-class probability per evaluation image.
+                      class_names: list[str] | None = None, extra: dict | None = None) -> None:
+    """A CSV of key, true label and positive-class probability per image, plus `extra` columns (name -> one value per image).
 
     With three or more classes (no positive class): the predicted class and one probability column per class.
     """
@@ -327,8 +356,10 @@ def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarr
         lines += [f"{_csv_field(key)},{_csv_field(label)},{_csv_field(class_names[int(np.argmax(row))])}," + ",".join(f"{p:.6f}" for p in row)
                   for key, label, row in zip(images.keys, images.labels, probabilities)]
     else:
-        lines = [f"key,label,probability_{positive}"]
-        lines += [f"{_csv_field(key)},{_csv_field(label)},{p:.6f}" for key, label, p in zip(images.keys, images.labels, probabilities)]
+        extra = extra or {}
+        lines = [",".join([f"key,label,probability_{positive}", *extra])]
+        for index, (key, label, p) in enumerate(zip(images.keys, images.labels, probabilities)):
+            lines.append(",".join([f"{_csv_field(key)},{_csv_field(label)},{p:.6f}", *(f"{column[index]:.6f}" for column in extra.values())]))
     write_text(path, "\n".join(lines) + "\n")
 
 
@@ -343,8 +374,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     Returns:
         A ClassifyResult with the run folder, every model's scores and a printable summary.
     """
-    from .compare import compare_arms
-    from .report import write_compare_report, write_single_report
+    from .compare import compare_arms, seed_ensemble
+    from .report import write_compare_report, write_ensemble_report, write_single_report
 
     start = time.perf_counter()
     experiment = prepare_experiment(config)
@@ -366,15 +397,22 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         for arm in arms:
             for seed in config.seed_list:
                 bar.set_description(f"classifier {arm} seed {seed}")
-                folder = run_dir / "arms" / arm / f"seed{seed}" if config.compare else run_dir
+                if config.compare:
+                    folder = run_dir / "arms" / arm / f"seed{seed}"
+                else:
+                    folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
                 runs.append(run_arm(arm, seed, config, experiment, folder, prepared.pop(arm) if seed == config.seed else None))
                 bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
                 bar.update(1)
     if config.compare:
-        report = compare_arms(runs, experiment, config.seed)
-        report["seconds"] = time.perf_counter() - start
+        report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
+        report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
         report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
         summary = write_compare_report(run_dir, report, runs, experiment)
+    elif len(runs) > 1:
+        report = seed_ensemble(runs, experiment, config.target_sensitivity)
+        report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+        summary = write_ensemble_report(run_dir, report, runs, experiment)
     else:
         report = None
         summary = write_single_report(run_dir, runs[0], experiment)

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from .metrics import METRICS, mcnemar_exact, paired_bootstrap, summarize_runs
+from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, mcnemar_exact, metrics_at_thresholds, multiclass_metrics, paired_bootstrap, summarize_runs
+from .threshold import choose_threshold
 
 # The differences the report states in words; all METRICS get an interval in report.json.
 HEADLINE_METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
@@ -15,6 +16,59 @@ PER_CLASS_METRICS = ("sensitivity", "specificity", "roc_auc")  # per class, one-
 NUM_RESAMPLES = 2000
 CONFIDENCE = 0.95
 SIGNIFICANCE = 0.05
+SECONDARY_METRICS = tuple(m for m in METRICS if m != PRIMARY_METRIC)
+
+
+def primary_metric_record() -> dict:
+    """What report.json says about the declared primary metric: its name, where its threshold comes from, the secondary ones."""
+    return {"name": PRIMARY_METRIC,
+            "threshold": "each model's own, chosen on the validation split (Youden's J, or --target-sensitivity); never on test images",
+            "secondary": list(SECONDARY_METRICS),
+            "rule": f"the verdict of an arm is the verdict of {PRIMARY_METRIC}; the other metrics' intervals are secondary and "
+                    "reported for description only (they are correlated, and reading 'helped' off any of them would inflate false positives)"}
+
+
+def seed_ensemble(runs, experiment, target_sensitivity: float | None = None) -> dict:
+    """One arm's seeds: per-seed metrics, their mean ± std, and the seed ensemble scored like one model.
+
+    The ensemble's probability is the mean of the seeds'; its threshold is chosen the same way as a
+    single model's, on the mean of the seeds' validation probabilities (never on test images).
+
+    Args:
+        runs: ArmRun objects of one arm, each with `validation_probabilities`.
+        experiment: the shared data (validation and test labels, class names).
+        target_sensitivity: None for Youden's J.
+
+    Returns:
+        A JSON-ready dict: seeds, runs (seed, threshold, metrics, metrics at 0.5), summary and
+        summary at 0.5 (mean/std per metric), ensemble (threshold record, metrics, metrics at 0.5).
+    """
+    runs = sorted(runs, key=lambda r: r.seed)
+    y_true = test_targets(experiment)
+    multiclass = experiment.positive is None
+    at_default = [] if multiclass else [AT_DEFAULT_THRESHOLD]  # a softmax model has no threshold to move
+    record = {"seeds": [r.seed for r in runs], "positive_class": experiment.positive, "class_names": experiment.class_names,
+              "num_test_images": int(len(y_true)), "primary_metric": primary_metric_record(),
+              "runs": [{"seed": r.seed, "threshold": r.threshold, "best_epoch": r.best_epoch, "epochs_trained": len(r.history),
+                        "seconds": round(r.seconds, 2), "run_dir": str(r.run_dir), "metrics": {m: r.metrics[m] for m in METRICS},
+                        **{key: {m: r.metrics[key][m] for m in METRICS} for key in at_default}} for r in runs],
+              "summary": {m: summarize_runs([r.metrics[m] for r in runs]) for m in METRICS},
+              **{"summary_" + key: {m: summarize_runs([r.metrics[key][m] for r in runs]) for m in METRICS} for key in at_default}}
+    if any(r.validation_probabilities is None for r in runs):
+        return record
+    probability = np.mean([r.probabilities for r in runs], axis=0)
+    if multiclass:
+        metrics = multiclass_metrics(y_true, probability, experiment.class_names)
+        threshold = {"threshold": None, "method": "the most probable class", "fitted_on": None}
+    else:
+        validation = np.mean([r.validation_probabilities for r in runs], axis=0)
+        threshold = choose_threshold(experiment.validation.targets(experiment.positive), validation, target_sensitivity)
+        threshold["fitted_on"] = "validation (mean of the seeds' probabilities)"
+        metrics = metrics_at_thresholds(y_true, probability, (experiment.negative, experiment.positive), threshold["threshold"])
+    record["ensemble"] = {"num_models": len(runs), "threshold": threshold,
+                          "metrics": {m: metrics[m] for m in METRICS}, "confusion_matrix": metrics["confusion_matrix"]["matrix"],
+                          **{key: {m: metrics[key][m] for m in METRICS} for key in at_default}}
+    return record
 
 
 def verdict(interval: dict) -> str:
@@ -29,7 +83,7 @@ def verdict(interval: dict) -> str:
     return "within noise"
 
 
-def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") -> dict:
+def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", target_sensitivity: float | None = None) -> dict:
     """Summarize every arm and compare each with the baseline arm, paired over test images and seeds.
 
     Args:
@@ -37,9 +91,15 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         experiment: the shared data (test labels, positive class, splits).
         seed: seeds the bootstrap.
         baseline: the arm the others are compared with.
+        target_sensitivity: how the ensembles' thresholds are chosen (None: Youden's J), as the models' were.
+
+    Every metric is at each model's own threshold, chosen on the validation split (`runs[i].threshold`);
+    the same metrics at 0.5 are under `at_threshold_0.5` / `summary_at_threshold_0.5`. The declared
+    primary metric (`primary_metric`) decides each comparison's `primary_verdict`.
 
     Returns:
-        A dict with the test set's make-up, per-arm runs and mean/std per metric, `comparisons`: per
+        A dict with the test set's make-up, `primary_metric`, per-arm runs, mean/std per metric and the
+        seed ensemble (`seed_ensemble`), `comparisons`: per
         non-baseline arm a `paired_comparison` with the baseline, and `gan_vs_oversample` when both
         arms ran.
     """
@@ -51,6 +111,8 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         if [r.seed for r in arm_runs] != seeds:
             raise ValueError(f"Invalid value received for argument `runs`. Expected the same seeds {seeds} for every arm. Received: {arm} with {[r.seed for r in arm_runs]}")
     probabilities = {arm: np.stack([r.probabilities for r in arm_runs]) for arm, arm_runs in by_arm.items()}
+    # Each model's own decision threshold (NaN-free 0.5 placeholders for softmax models, which call the top class).
+    thresholds = {arm: np.array([0.5 if r.threshold is None else r.threshold for r in arm_runs], np.float64) for arm, arm_runs in by_arm.items()}
     report = {
         "dataset": str(experiment.dataset.source),
         "dataset_fingerprint": experiment.dataset.fingerprint,
@@ -59,33 +121,41 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline") ->
         "positive_class": experiment.positive,
         "seeds": seeds,
         "baseline": baseline,
+        "primary_metric": primary_metric_record(),
         "test_set": {**_test_counts(y_true, experiment),
                      "source": f"test split of {experiment.splits.path}: real images only, none read by the classifier or by any GAN"},
-        "validation_set": {"num_images": len(experiment.validation), "use": "early stopping (best weights restored)"},
+        "validation_set": {"num_images": len(experiment.validation),
+                           "use": "early stopping (best weights restored) and each model's decision threshold"},
         "arms": {},
         "comparisons": {},
     }
     for arm, arm_runs in by_arm.items():
-        report["arms"][arm] = {
-            "training_set": arm_runs[0].training_set,
-            "runs": [{"seed": r.seed, "best_epoch": r.best_epoch, "epochs_trained": len(r.history), "seconds": round(r.seconds, 2),
-                      "run_dir": str(r.run_dir),
-                      "metrics": {m: r.metrics[m] for m in METRICS}, "confusion_matrix": r.metrics["confusion_matrix"]["matrix"]}
-                     for r in arm_runs],
-            "summary": {m: summarize_runs([r.metrics[m] for r in arm_runs]) for m in METRICS},
-        }
+        ensemble = seed_ensemble(arm_runs, experiment, target_sensitivity)
+        for run, record in zip(arm_runs, ensemble["runs"]):
+            record["confusion_matrix"] = run.metrics["confusion_matrix"]["matrix"]
+        report["arms"][arm] = {"training_set": arm_runs[0].training_set,
+                               **{key: ensemble[key] for key in ("runs", "summary", "summary_" + AT_DEFAULT_THRESHOLD, "ensemble") if key in ensemble}}
         if experiment.positive is None:  # three or more classes: per class: mean and std over seeds of its one-vs-rest metrics
             report["arms"][arm]["per_class"] = {
                 name: {m: summarize_runs([r.metrics["per_class"][name][m] for r in arm_runs]) for m in PER_CLASS_METRICS}
                 for name in experiment.class_names}
     if baseline not in probabilities:
         return report
+
+    def ensemble_threshold(arm):
+        ensemble = report["arms"][arm].get("ensemble")
+        return ensemble["threshold"]["threshold"] if ensemble and ensemble["threshold"]["threshold"] is not None else float(thresholds[arm].mean())
+
     for arm in arms:
         if arm != baseline:
-            report["comparisons"][arm] = paired_comparison(y_true, probabilities[arm], probabilities[baseline], seeds, seed)
+            report["comparisons"][arm] = paired_comparison(y_true, probabilities[arm], probabilities[baseline], seeds, seed,
+                                                           thresholds[arm], thresholds[baseline],
+                                                           (ensemble_threshold(arm), ensemble_threshold(baseline)))
     if "gan" in probabilities and "oversample" in probabilities:
         # A GAN is only worth its cost where it beats repeating the real minority images.
-        report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed)
+        report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed,
+                                                        thresholds["gan"], thresholds["oversample"],
+                                                        (ensemble_threshold("gan"), ensemble_threshold("oversample")))
     return report
 
 
@@ -104,31 +174,48 @@ def _test_counts(y_true: np.ndarray, experiment) -> dict:
     return {"num_images": int(len(y_true)), "num_positive": int(y_true.sum()), "num_negative": int(len(y_true) - y_true.sum())}
 
 
-def correct_calls(probabilities: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-    """Whether each image is called right: positive probability at 0.5 for a binary model, the top class for a softmax."""
+def correct_calls(probabilities: np.ndarray, y_true: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Whether each image is called right: positive probability at `threshold` for a binary model, the top class for a softmax."""
     probabilities = np.asarray(probabilities)
     if probabilities.ndim == 2:  # (N, classes)
         return probabilities.argmax(axis=1) == y_true
-    return (probabilities >= 0.5) == y_true
+    return (probabilities >= threshold) == y_true
 
 
-def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0) -> dict:
+def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0,
+                      arm_thresholds=0.5, reference_thresholds=0.5, ensemble_thresholds: tuple[float, float] | None = None) -> dict:
     """Arm against a reference arm, both (seeds, N) probabilities on the same test images.
 
-    With three or more classes, (seeds, N, classes) softmax outputs and macro-averaged metrics.
+    With three or more classes, (seeds, N, classes) softmax outputs and macro-averaged metrics (the
+    thresholds are then unused: each image is called its most probable class).
+
+    Args:
+        arm_thresholds, reference_thresholds: each model's decision threshold, (seeds,) or one scalar.
+        ensemble_thresholds: (arm, reference) thresholds of the seed ensembles (chosen on validation);
+            None: the mean of each side's seed thresholds.
 
     Returns:
-        differences (a bootstrap interval per metric), verdicts, and McNemar's exact test per seed
-        and on the seed-averaged (ensemble) predictions, with the two ensembles' accuracies.
+        differences (a bootstrap interval per metric), verdicts, `primary_verdict` (the verdict of the
+        primary metric), and McNemar's exact test per seed and on the seed-averaged predictions (each
+        called at its ensemble threshold), with the two ensembles' accuracies.
     """
-    intervals = {m: paired_bootstrap(y_true, arm, reference, m, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed)
+    arm_thresholds = np.broadcast_to(np.asarray(arm_thresholds, np.float64), (len(seeds),))
+    reference_thresholds = np.broadcast_to(np.asarray(reference_thresholds, np.float64), (len(seeds),))
+    intervals = {m: paired_bootstrap(y_true, arm, reference, m, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed,
+                                     threshold=arm_thresholds, baseline_threshold=reference_thresholds)
                  for m in METRICS}
-    per_seed = [{"seed": s, **mcnemar_exact(correct_calls(reference[k], y_true), correct_calls(arm[k], y_true))} for k, s in enumerate(seeds)]
+    per_seed = [{"seed": s, **mcnemar_exact(correct_calls(reference[k], y_true, reference_thresholds[k]), correct_calls(arm[k], y_true, arm_thresholds[k]))}
+                for k, s in enumerate(seeds)]
     ensemble_arm, ensemble_reference = arm.mean(0), reference.mean(0)
+    arm_cut, reference_cut = ensemble_thresholds or (float(arm_thresholds.mean()), float(reference_thresholds.mean()))
+    verdicts = {m: verdict(intervals[m]) for m in METRICS}
     return {
         "differences": intervals,
-        "verdicts": {m: verdict(intervals[m]) for m in METRICS},
-        "mcnemar": {"per_seed": per_seed, "ensemble": mcnemar_exact(correct_calls(ensemble_reference, y_true), correct_calls(ensemble_arm, y_true)),
-                    "ensemble_accuracy": {"reference": float(correct_calls(ensemble_reference, y_true).mean()),
-                                          "arm": float(correct_calls(ensemble_arm, y_true).mean())}},
+        "verdicts": verdicts,
+        "primary_metric": PRIMARY_METRIC,
+        "primary_verdict": verdicts[PRIMARY_METRIC],
+        "mcnemar": {"per_seed": per_seed,
+                    "ensemble": mcnemar_exact(correct_calls(ensemble_reference, y_true, reference_cut), correct_calls(ensemble_arm, y_true, arm_cut)),
+                    "ensemble_accuracy": {"reference": float(correct_calls(ensemble_reference, y_true, reference_cut).mean()),
+                                          "arm": float(correct_calls(ensemble_arm, y_true, arm_cut).mean())}},
     }

@@ -20,6 +20,7 @@ def optimizer_defaults(optimizer: str) -> dict:
     source = STUDY_OPTIMIZER if optimizer == "sgd" else {f.name: f.default for f in fields(ClassifierConfig)}
     return {"learning_rate": source["learning_rate"], "lr_decay": source["lr_decay"]}
 MONITORS = ("val_auc", "val_loss")
+SCHEDULES = ("constant", "cosine", "plateau")
 
 
 @dataclass
@@ -42,11 +43,14 @@ class ClassifierConfig:
     learning_rate: float = 1e-3  # the study: 1e-4 (with SGD)
     momentum: float = 5 / 6  # SGD momentum (the study's 5/6); unused by adam
     lr_decay: float = 0.0  # Keras-legacy inverse time decay per step: lr / (1 + lr_decay * step)
+    schedule: str = "constant"  # "constant" (with lr_decay), "cosine" (to 0 over `epochs`) or "plateau" (halved after 3 flat val_loss epochs)
+    label_smoothing: float = 0.0  # binary cross-entropy against targets pulled this far towards 0.5
     batch_size: int = 40  # the study's batch size
     epochs: int = 30  # upper bound; early stopping usually ends sooner
     patience: int = 8  # epochs without improvement of `monitor` before stopping (best weights restored)
     monitor: str = "val_auc"  # "val_auc" (maximized) or "val_loss" (minimized) on the real validation split
     seed: int = 0  # weights, dropout, augmentation and shuffling
+    target_sensitivity: float | None = None  # decision threshold: None picks Youden's J on validation, else the highest reaching this sensitivity
     class_names: list[str] = field(default_factory=list)  # set from the data: sorted class names
     positive_class: str | None = None  # the class the sigmoid output scores (two classes only); default the minority
 
@@ -74,6 +78,14 @@ class ClassifierConfig:
             raise invalid_argument("momentum", "a float in [0, 1)", self.momentum)
         if self.lr_decay < 0:
             raise invalid_argument("lr_decay", "a non-negative float", self.lr_decay)
+        if self.schedule not in SCHEDULES:
+            raise invalid_argument("schedule", f"one of {SCHEDULES}", self.schedule)
+        if self.schedule != "constant" and self.lr_decay > 0:
+            raise invalid_argument("lr_decay", f"0 with schedule {self.schedule!r} (the decay belongs to the constant schedule)", self.lr_decay)
+        if not 0 <= self.label_smoothing < 1:
+            raise invalid_argument("label_smoothing", "a float in [0, 1)", self.label_smoothing)
+        if self.target_sensitivity is not None and not 0 < self.target_sensitivity <= 1:
+            raise invalid_argument("target_sensitivity", "None or a float in (0, 1]", self.target_sensitivity)
         for name in ("batch_size", "epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise invalid_argument(name, "a positive integer", getattr(self, name))

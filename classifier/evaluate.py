@@ -1,7 +1,9 @@
-"""`xgan evaluate`: score a saved classifier on every image of a dataset, as test data.
+"""`xgan evaluate`: score a saved classifier, or an ensemble of them, on every image of a dataset, as test data.
 
-Images the model trained or stopped early on (its run's `seen_images.json`, by pixel hash) are left
-out with a warning and a count, so a score never includes an image the model has seen.
+Images any model trained or stopped early on (its run's `seen_images.json`, by pixel hash) are left
+out with a warning and a count, so a score never includes an image a model has seen. Images are
+called at the threshold stored with the model (chosen on its validation split, never here); the
+metrics at 0.5 are reported beside.
 """
 
 import logging
@@ -14,7 +16,7 @@ from ..dataset import load_dataset
 from ..errors import UserError
 from ..runs import new_run_dir, read_json, write_json
 from .data import all_images
-from .saving import load_classifier, load_classifier_config, model_files
+from .saving import model_files
 
 log = logging.getLogger("xgan")
 
@@ -58,24 +60,27 @@ def name_integer_labels(dataset, class_names: list[str]):
     return replace(dataset, records=records, class_names=sorted(set(names.values())))
 
 
-def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent: Path = Path("samples")) -> EvaluateResult:
-    """Score a saved classifier on every image of `data` and write metrics.json, predictions.csv and plots.
+def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path = Path("samples"), tta: bool = False) -> EvaluateResult:
+    """Score a saved classifier (or the ensemble of several) on every image of `data`; write metrics.json, predictions.csv and plots.
 
     Args:
-        model_path: a classifier run folder or its model.keras (with config.json beside it).
+        model_path: a classifier run folder or its model.keras, a folder of seeds, or a list of these
+            (see `ensemble.find_models`): several models are scored as their ensemble.
         data: a class-per-folder directory, a manifest.csv, or an .npz (e.g. with test_* keys only).
         out: the folder to write into; None makes a new `parent/NNNNN-evaluate/`.
+        tta: average each model over the test-time augmentation views, at its TTA threshold.
 
     Raises:
         UserError: a missing model, a dataset with a class the model does not know, or a dataset
             whose every image the model has seen.
     """
-    from .metrics import binary_metrics, multiclass_metrics
+    from .metrics import metrics_at_thresholds, multiclass_metrics
     from .report import format_metrics, json_ready, plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
     from .classify import write_predictions
-    from .train import predict_probabilities
+    from .ensemble import load_ensemble
 
-    config, details = load_classifier_config(model_path)
+    ensemble = load_ensemble(model_path if isinstance(model_path, (list, tuple)) else [model_path])
+    config, details = ensemble.config, ensemble.details[0]
     dataset = load_dataset(data, config.image_size)
     dataset = name_integer_labels(dataset, config.class_names)
     unknown = [name for name in dataset.class_names if name not in config.class_names]
@@ -83,7 +88,7 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
         raise UserError(f"{data}: class {unknown[0]!r} is not one the model knows ({', '.join(config.class_names)}); "
                         "name the class folders (or labels) as in the training data")
     images = all_images(dataset)
-    seen = seen_hashes(model_path)
+    seen = set().union(*(seen_hashes(path) for path in ensemble.paths))
     keep = np.array([h not in seen for h in dataset.content_hashes], bool)
     num_excluded = int((~keep).sum())
     if num_excluded:
@@ -94,22 +99,25 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
     images.labels = [label for label, k in zip(images.labels, keep) if k]
     images.keys = [key for key, k in zip(images.keys, keep) if k]
     images.origins = ["real"] * len(images.labels)
-    model = load_classifier(model_path)
-    probabilities = predict_probabilities(model, images.images)
+    probabilities = ensemble.probabilities(images.images, tta=tta)
     y_true = images.model_targets(config.positive_class, config.class_names)
     if config.is_multiclass:
+        threshold = None  # a softmax model calls its most probable class
         names = tuple(config.class_names)
         metrics = multiclass_metrics(y_true, probabilities, names)
     else:
+        threshold = ensemble.threshold(tta)
         names = (config.negative_class, config.positive_class)
-        metrics = binary_metrics(y_true, probabilities, names)
+        metrics = metrics_at_thresholds(y_true, probabilities, names, threshold["threshold"])
     out = Path(out) if out is not None else new_run_dir(parent, "evaluate")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", {**json_ready(metrics), "model": str(model_path), "data": str(dataset.source),
+    models = [str(path) for path in ensemble.paths]
+    write_json(out / "metrics.json", {**json_ready(metrics), "model": models[0] if len(models) == 1 else models, "num_models": len(models),
+                                      "decision_threshold": threshold, "tta": tta, "data": str(dataset.source),
                                       "dataset_fingerprint": dataset.fingerprint, "num_excluded_seen": num_excluded,
                                       "trained_on": details.get("dataset"), "arm": details.get("arm")})
     write_predictions(out / "predictions.csv", images, probabilities, config.positive_class, config.class_names)
-    title = f"{details.get('arm') or 'model'} on {dataset.name}"
+    title = f"{details.get('arm') or 'model'}{f' ensemble of {len(models)}' if len(models) > 1 else ''} on {dataset.name}"
     if config.is_multiclass:
         plot_one_vs_rest_roc_curves(out / "roc_curve.png", y_true, {title: probabilities}, list(names))
     else:
@@ -118,8 +126,11 @@ def evaluate_model(model_path: Path, data: Path, out: Path | None = None, parent
     excluded = f", {num_excluded} seen image(s) left out" if num_excluded else ""
     if config.is_multiclass:
         counts = ", ".join(f"{n} {name}" for name, n in metrics["num_per_class"].items())
+        how = "the most probable class"
     else:
         counts = f"{int(y_true.sum())} {config.positive_class}"
-    title = f"{model_path} on {dataset.source}: {len(y_true)} image(s) ({counts}){excluded}"
+        how = f"threshold {threshold['threshold']:.3f} ({threshold['method']}, fitted on {threshold['fitted_on']})"
+    scored = models[0] if len(models) == 1 else f"ensemble of {len(models)} models ({', '.join(models)})"
+    title = f"{scored} on {dataset.source}: {len(y_true)} image(s) ({counts}){excluded}; {how}{', with TTA' if tta else ''}"
     summary = f"{format_metrics(metrics, title)}\nwrote {out}"
     return EvaluateResult(metrics, out, num_excluded, summary)

@@ -13,6 +13,9 @@ from sklearn import metrics as skm
 
 METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 DEFAULT_THRESHOLD = 0.5
+# The comparison's declared primary metric, at the threshold chosen on the validation split; every other is secondary.
+PRIMARY_METRIC = "balanced_accuracy"
+AT_DEFAULT_THRESHOLD = "at_threshold_0.5"  # key of the metrics at the fixed 0.5 threshold, beside those at the chosen one
 
 
 def _check_pair(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +164,18 @@ def batched_multiclass_metric(name: str, y_true: np.ndarray, probabilities: np.n
         return np.where(count > 0, np.nansum(stacked, -1) / np.maximum(count, 1), np.nan)
 
 
+def metrics_at_thresholds(y_true, probability, class_names, threshold: float) -> dict:
+    """`binary_metrics` at the chosen `threshold`, plus the same at 0.5 under the key `at_threshold_0.5`.
+
+    The top-level keys keep their old meaning for readers of earlier reports (one set of metrics per
+    model) and now hold the metrics at the threshold chosen on the validation split.
+    """
+    chosen = binary_metrics(y_true, probability, class_names, threshold)
+    fixed = binary_metrics(y_true, probability, class_names, DEFAULT_THRESHOLD)
+    chosen[AT_DEFAULT_THRESHOLD] = {key: fixed[key] for key in ("threshold", *METRICS, "confusion_matrix")}
+    return chosen
+
+
 def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """One metric along the last axis of broadcastable arrays (NaN where it is undefined).
 
@@ -168,6 +183,7 @@ def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, thres
         name: one of METRICS.
         y_true: (..., N) of 0 and 1.
         probability: (..., N) positive-class probabilities, broadcastable with `y_true`.
+        threshold: a scalar, or an array broadcastable with (..., 1): one threshold per row (seed).
 
     Returns:
         An array of the broadcast leading shape.
@@ -206,7 +222,7 @@ def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, thres
 
 
 def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str, *, num_resamples: int = 2000,
-                     confidence: float = 0.95, seed: int = 0, threshold: float = DEFAULT_THRESHOLD) -> dict:
+                     confidence: float = 0.95, seed: int = 0, threshold=DEFAULT_THRESHOLD, baseline_threshold=None) -> dict:
     """The difference arm - baseline in a metric, averaged over seeds, with a percentile bootstrap interval.
 
     Pairing: seed k of the arm is compared with seed k of the baseline (same splits, same seed),
@@ -222,6 +238,8 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
         num_resamples: bootstrap resamples.
         confidence: the interval's coverage.
         seed: seeds the resampling.
+        threshold: the arm's threshold: a scalar, or (K,) one per seed (each model's own, chosen on validation).
+        baseline_threshold: the baseline's, the same way; None: `threshold`.
 
     Returns:
         difference (on the full test set), low, high, confidence, num_resamples, num_undefined
@@ -232,19 +250,27 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
     baseline = np.atleast_2d(np.asarray(baseline_probability, np.float64))
     if arm.ndim == 3:  # (seeds, N, classes): softmax outputs, macro-averaged metrics
         return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
-                                 lambda labels, p: batched_multiclass_metric(metric, labels, p))
+                                 lambda labels, p, _: batched_multiclass_metric(metric, labels, p))
     if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
         raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}). Received: {arm.shape} and {baseline.shape}")
     if not 0 < confidence < 1:
         raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
     if num_resamples < 1:
         raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
+    num_seeds = arm.shape[0]
+    arm_threshold = np.broadcast_to(np.asarray(threshold, np.float64), (num_seeds,))
+    baseline_threshold = arm_threshold if baseline_threshold is None else np.broadcast_to(np.asarray(baseline_threshold, np.float64), (num_seeds,))
     return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
-                             lambda labels, p: batched_metric(metric, labels, p, threshold))
+                             lambda labels, p, t: batched_metric(metric, labels, p, t), arm_threshold, baseline_threshold)
 
 
-def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed, score) -> dict:
-    """The resampling of `paired_bootstrap`; `score(labels, probabilities)` is the metric along the image axis."""
+def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed, score,
+                      arm_threshold=None, baseline_threshold=None) -> dict:
+    """The resampling of `paired_bootstrap`.
+
+    `score(labels, probabilities, thresholds)` is the metric along the image axis, `thresholds`
+    broadcastable with the leading axes (each seed's own); the thresholds are None for softmax outputs.
+    """
     if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
         raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}, ...). Received: {arm.shape} and {baseline.shape}")
     if not 0 < confidence < 1:
@@ -253,7 +279,12 @@ def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, 
         raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
     num_seeds, num_images = arm.shape[:2]
     num_classes = arm.shape[2] if arm.ndim == 3 else 1
-    difference = float(np.mean(score(y_true, arm) - score(y_true, baseline)))
+
+    def cut(thresholds, rows):
+        return None if thresholds is None else thresholds[rows][..., None]
+
+    every_seed = np.arange(num_seeds)
+    difference = float(np.mean(score(y_true, arm, cut(arm_threshold, every_seed)) - score(y_true, baseline, cut(baseline_threshold, every_seed))))
     rng = np.random.default_rng(seed)
     # Resamples in chunks of about 2 million values, to bound memory on large test sets.
     chunk = max(1, 2_000_000 // (num_seeds * num_images * num_classes))
@@ -264,7 +295,8 @@ def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, 
         seeds = rng.integers(0, num_seeds, (count, num_seeds))
         labels = y_true[images][:, None, :]
         rows, columns = seeds[:, :, None], images[:, None, :]
-        per_seed = score(labels, arm[rows, columns]) - score(labels, baseline[rows, columns])
+        per_seed = (score(labels, arm[rows, columns], cut(arm_threshold, seeds))
+                    - score(labels, baseline[rows, columns], cut(baseline_threshold, seeds)))
         differences.append(per_seed.mean(axis=1))
     differences = np.concatenate(differences)
     defined = differences[np.isfinite(differences)]

@@ -71,25 +71,37 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="xray_classifier")
 
 
-def build_optimizer(config: ClassifierConfig) -> keras.optimizers.Optimizer:
-    """SGD with momentum (the study's) or Adam, with Keras-legacy inverse time decay when asked."""
+# The plateau schedule: the learning rate halves after this many epochs without a lower val_loss.
+PLATEAU_FACTOR = 0.5
+PLATEAU_PATIENCE = 3
+
+
+def build_optimizer(config: ClassifierConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """SGD with momentum (the study's) or Adam, with the config's schedule.
+
+    "constant" applies Keras-legacy inverse time decay when `lr_decay` > 0; "cosine" decays to 0 over
+    `epochs * steps_per_epoch` steps; "plateau" is a constant rate that a callback lowers (see `train.py`).
+    """
     learning_rate = config.learning_rate
-    if config.lr_decay > 0:
+    if config.schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch))
+    elif config.lr_decay > 0:
         learning_rate = keras.optimizers.schedules.InverseTimeDecay(config.learning_rate, decay_steps=1, decay_rate=config.lr_decay)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
     return keras.optimizers.Adam(learning_rate)
 
 
-def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto") -> keras.Model:
+def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto", steps_per_epoch: int = 1) -> keras.Model:
     """Compile with binary cross-entropy and accuracy (sparse categorical ones with three or more classes); returns the model.
 
     On two CPU cores XLA (`jit_compile=True`) measured slower here: 12 s of compiling per model and
     slower epochs, so "auto" (no XLA on CPU) is the default.
     """
     model.compile(
-        optimizer=build_optimizer(config),
-        loss=keras.losses.SparseCategoricalCrossentropy() if config.is_multiclass else keras.losses.BinaryCrossentropy(),
+        optimizer=build_optimizer(config, steps_per_epoch),
+        loss=(keras.losses.SparseCategoricalCrossentropy() if config.is_multiclass
+              else keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy") if config.is_multiclass
                  else keras.metrics.BinaryAccuracy(name="accuracy")],
         jit_compile=jit_compile,

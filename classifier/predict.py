@@ -7,7 +7,6 @@ import numpy as np
 
 from ..errors import UserError
 from ..images import read_gray, resize_square
-from .saving import load_classifier, load_classifier_config
 
 
 @dataclass(frozen=True)
@@ -16,11 +15,12 @@ class Prediction:
 
     Attributes:
         path: the image file.
-        predicted_class: the class called (the positive one when its probability is at least 0.5; the
-            most probable one for a model of three or more classes).
+        predicted_class: the class called: the positive one when its probability is at least `threshold`
+            (the most probable one for a model of three or more classes).
         probability: the probability of `predicted_class`.
         positive_probability: the probability of the model's positive class (None without one).
         class_probabilities: every class's probability, for a model of three or more classes.
+        threshold: the decision threshold stored with a binary model (chosen on its validation split).
     """
 
     path: Path
@@ -28,6 +28,7 @@ class Prediction:
     probability: float
     positive_probability: float | None
     class_probabilities: dict[str, float] | None = None
+    threshold: float | None = None
 
 
 def read_images(paths, size: int) -> np.ndarray:
@@ -49,29 +50,38 @@ def read_images(paths, size: int) -> np.ndarray:
     return np.stack(images) if images else np.zeros((0, size, size), np.uint8)
 
 
-def predict_images(model_path: Path, paths) -> list[Prediction]:
-    """Class and probability for every image in `paths`; all files are checked before the model loads.
+def predict_images(model_path, paths, tta: bool = False) -> list[Prediction]:
+    """Class and probability for every image in `paths`; all files are checked before the models load.
+
+    Args:
+        model_path: a classifier run folder or model file, a folder of seeds, or a list of these;
+            several models predict as their ensemble (mean probability, the ensemble's threshold).
+        paths: image files.
+        tta: average over the test-time augmentation views, at the TTA threshold.
 
     Raises:
         UserError: no image given, a bad image path, or a missing or unreadable model.
     """
-    from .train import predict_probabilities
+    from .ensemble import load_ensemble
 
     paths = [Path(p) for p in paths]
     if not paths:
         raise UserError("no image given; pass one or more image files")
-    config, _ = load_classifier_config(model_path)
+    ensemble = load_ensemble(model_path if isinstance(model_path, (list, tuple)) else [model_path])
+    config = ensemble.config
     images = read_images(paths, config.image_size)
-    probabilities = predict_probabilities(load_classifier(model_path), images)
+    probabilities = ensemble.probabilities(images, tta=tta)
     if config.is_multiclass:
         return [Prediction(path, config.class_names[int(np.argmax(row))], float(np.max(row)), None,
                            {name: float(p) for name, p in zip(config.class_names, row)})
                 for path, row in zip(paths, probabilities)]
+    threshold = ensemble.threshold(tta)["threshold"]
     predictions = []
     for path, positive_probability in zip(paths, probabilities):
-        positive = positive_probability >= 0.5
+        positive = positive_probability >= threshold
         predictions.append(Prediction(path, config.positive_class if positive else config.negative_class,
-                                      float(positive_probability if positive else 1 - positive_probability), float(positive_probability)))
+                                      float(positive_probability if positive else 1 - positive_probability), float(positive_probability),
+                                      float(threshold)))
     return predictions
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import atomic_path, write_json, write_text
-from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SIGNIFICANCE, test_targets
-from .metrics import METRICS
+from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SECONDARY_METRICS, SIGNIFICANCE, test_targets
+from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC
 
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
                  "specificity": "specificity", "precision": "precision", "f1": "F1", "roc_auc": "ROC-AUC"}
@@ -200,13 +200,103 @@ def write_single_report(run_dir: Path, run, experiment) -> str:
                                        f"tested on the {run.metrics['num_images']} real images of the test split")
 
 
+def write_ensemble_report(run_dir: Path, report: dict, runs, experiment) -> str:
+    """report.json, report.md, metrics.json (the ensemble's) and plots of one arm trained with several seeds; returns the summary."""
+    plots = write_plots(run_dir, runs, experiment)
+    report = {**report, "arm": runs[0].arm, "plots": plots, "tta": report.get("tta", False)}
+    write_json(run_dir / "report.json", json_ready(report))
+    write_text(run_dir / "report.md", format_ensemble_report(report))
+    if "ensemble" in report:
+        write_json(run_dir / "metrics.json", json_ready({**report["ensemble"]["metrics"], AT_DEFAULT_THRESHOLD: report["ensemble"][AT_DEFAULT_THRESHOLD],
+                                                         "threshold": report["ensemble"]["threshold"]["threshold"],
+                                                         "confusion_matrix": report["ensemble"]["confusion_matrix"],
+                                                         "models": [r["run_dir"] for r in report["runs"]],
+                                                         "evaluated_on": f"test split of {experiment.splits.path}"}))
+    return ensemble_summary(report)
+
+
+def _seed_table(report: dict) -> list[str]:
+    """Markdown rows: one per seed, mean ± std, and the ensemble; metrics at the chosen threshold, primary first."""
+    order = (PRIMARY_METRIC, *SECONDARY_METRICS)
+    lines = ["| model | threshold | " + " | ".join(METRIC_LABELS[m] + (" (primary)" if m == PRIMARY_METRIC else "") for m in order) + " |",
+             "| --- | --- |" + " --- |" * len(order)]
+    for run in report["runs"]:
+        lines.append(f"| seed {run['seed']} | {_number(run['threshold'])} | " + " | ".join(_number(run["metrics"][m]) for m in order) + " |")
+    lines.append("| mean ± std | | " + " | ".join(f"{_number(report['summary'][m]['mean'])} ± {_number(report['summary'][m]['std'])}" for m in order) + " |")
+    if "ensemble" in report:
+        ensemble = report["ensemble"]
+        lines.append(f"| **ensemble** ({ensemble['num_models']} seeds) | {_number(ensemble['threshold']['threshold'])} | "
+                     + " | ".join(_number(ensemble["metrics"][m]) for m in order) + " |")
+    return lines
+
+
+def _seed_table_at_default(report: dict) -> list[str]:
+    order = (PRIMARY_METRIC, *SECONDARY_METRICS)
+    lines = ["| model | " + " | ".join(METRIC_LABELS[m] for m in order) + " |", "| --- |" + " --- |" * len(order)]
+    for run in report["runs"]:
+        lines.append(f"| seed {run['seed']} | " + " | ".join(_number(run[AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
+    summary = report["summary_" + AT_DEFAULT_THRESHOLD]
+    lines.append("| mean ± std | " + " | ".join(f"{_number(summary[m]['mean'])} ± {_number(summary[m]['std'])}" for m in order) + " |")
+    if "ensemble" in report:
+        lines.append("| **ensemble** | " + " | ".join(_number(report["ensemble"][AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
+    return lines
+
+
+def threshold_sentence(method: str | None = None, multiclass: bool = False) -> str:
+    """How the thresholds of a report were chosen, for report.md."""
+    if multiclass:
+        return "Each model (a softmax over the classes) calls an image its most probable class; there is no threshold to choose."
+    rule = "the highest threshold reaching the target sensitivity" if method == "target_sensitivity" else "Youden's J (sensitivity + specificity - 1, maximized)"
+    return (f"Each model calls an image positive at or above its own threshold, chosen on the validation split by {rule} and stored "
+            "with the model (config.json), so `xgan evaluate` and `xgan predict` call images the same way; it is never fitted on test "
+            "images. The seed ensemble averages the seeds' probabilities and chooses its threshold the same way, on the mean of their "
+            "validation probabilities. report.json: the metric keys hold the values at the chosen threshold; `at_threshold_0.5` holds them at 0.5.")
+
+
+def format_ensemble_report(report: dict) -> str:
+    """report.md of one arm trained with several seeds: per seed, mean ± std and the seed ensemble."""
+    method = report.get("ensemble", {}).get("threshold", {}).get("method")
+    lines = [f"# Classifier: {report['arm']} arm, {len(report['runs'])} seeds and their ensemble", "",
+             f"- positive class: **{report['positive_class']}**; evaluated on the {report['num_test_images']} real images of the test split",
+             f"- primary metric: **{METRIC_LABELS[PRIMARY_METRIC]}** at the validation-chosen threshold; the others are secondary",
+             f"- test-time augmentation: {'on' if report.get('tta') else 'off'}",
+             f"- time: {report.get('seconds', 0):.0f} s", "", threshold_sentence(method, report["positive_class"] is None), "",
+             "## At the validation-chosen threshold", ""] + _seed_table(report)
+    if "summary_" + AT_DEFAULT_THRESHOLD in report:
+        lines += ["", "## At 0.5", ""] + _seed_table_at_default(report)
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}]({name})" for name in report.get("plots", [])]
+    return "\n".join(lines) + "\n"
+
+
+def ensemble_summary(report: dict) -> str:
+    """The lines `xgan classify --seeds N` prints."""
+    lines = [f"{report['arm']} arm, seeds {', '.join(map(str, report['seeds']))}, on the {report['num_test_images']} real test images "
+             f"(metrics at each model's validation-chosen threshold):"]
+    for run in report["runs"]:
+        lines.append(f"  seed {run['seed']}: accuracy {_number(run['metrics']['accuracy'])}, balanced accuracy "
+                     f"{_number(run['metrics']['balanced_accuracy'])}, ROC-AUC {_number(run['metrics']['roc_auc'], 4)} (threshold {_number(run['threshold'])})")
+    summary = report["summary"]
+    lines.append(f"  mean ± std: accuracy {_number(summary['accuracy']['mean'])} ± {_number(summary['accuracy']['std'])}, "
+                 f"ROC-AUC {_number(summary['roc_auc']['mean'], 4)} ± {_number(summary['roc_auc']['std'], 4)}")
+    if "ensemble" in report:
+        ensemble = report["ensemble"]
+        lines.append(f"  ensemble: accuracy {_number(ensemble['metrics']['accuracy'])}, balanced accuracy {_number(ensemble['metrics']['balanced_accuracy'])}, "
+                     f"ROC-AUC {_number(ensemble['metrics']['roc_auc'], 4)} (threshold {_number(ensemble['threshold']['threshold'])})")
+    return "\n".join(lines)
+
+
 def format_metrics(metrics: dict, title: str) -> str:
-    """A few lines of metrics, the confusion matrix and scikit-learn's classification report."""
+    """A few lines of metrics (at the chosen threshold, and at 0.5 when given), the confusion matrix and scikit-learn's classification report."""
     matrix = metrics["confusion_matrix"]
     names = matrix["labels"]
     width = max(len(n) for n in names) + 2
     lines = [title]
-    lines.append("  ".join(f"{METRIC_LABELS[m]} {_number(metrics[m])}" for m in METRICS))
+    called = f"at threshold {_number(metrics['threshold'])}" if metrics.get("threshold") is not None else "the most probable class"
+    lines.append(f"{called}: " + "  ".join(f"{METRIC_LABELS[m]} {_number(metrics[m])}" for m in METRICS))
+    if AT_DEFAULT_THRESHOLD in metrics:
+        fixed = metrics[AT_DEFAULT_THRESHOLD]
+        lines.append("at threshold 0.5: " + "  ".join(f"{METRIC_LABELS[m]} {_number(fixed[m])}" for m in METRICS if m != "roc_auc"))
     lines.append(f"confusion matrix (rows true, columns predicted):\n{'':<{width}}" + "".join(f"{n:>{width}}" for n in names))
     for name, row in zip(names, matrix["matrix"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
@@ -275,7 +365,9 @@ def format_report(report: dict) -> str:
         classes_line,
         f"- evaluation: {test['num_images']} real images ({counts}) of the test split; "
         "no synthetic image, no image the classifier trained on, no image any GAN read (checked in code before every training)",
-        f"- validation: {report['validation_set']['num_images']} real images, used only to stop early (best weights restored)",
+        f"- validation: {report['validation_set']['num_images']} real images, used only to stop early (best weights restored) and to choose each model's threshold",
+        f"- primary metric: **{METRIC_LABELS[PRIMARY_METRIC]}** at each model's validation-chosen threshold: it alone gives an arm's verdict; "
+        "every other metric is secondary, reported to describe, not to decide",
         f"- seeds: {', '.join(map(str, seeds))}; every arm uses the same splits and the same seeds",
         f"- time: {report.get('seconds', 0):.0f} s",
         *([f"- GAN images from: {', '.join(f'`{folder}`' for folder in report['synthetic_folders'])}"]
@@ -288,12 +380,21 @@ def format_report(report: dict) -> str:
     ]
     for arm, data in report["arms"].items():
         lines.append(f"| {arm} | {_composition(data['training_set'])} |")
-    lines += ["", f"## Results on the test split (mean ± std over {len(seeds)} seed(s))", "",
-              "| arm | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
-              "| --- |" + " --- |" * len(METRICS)]
+    order = (PRIMARY_METRIC, *SECONDARY_METRICS)
+    header = "| arm | " + " | ".join(METRIC_LABELS[m] + (" (primary)" if m == PRIMARY_METRIC else "") for m in order) + " |"
+    lines += ["", f"## Results on the test split (mean ± std over {len(seeds)} seed(s), and the seed ensemble)", "",
+              threshold_sentence(multiclass=positive is None), "", header, "| --- |" + " --- |" * len(order)]
     for arm, data in report["arms"].items():
-        cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in METRICS]
+        cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in order]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+        if data.get("ensemble"):
+            lines.append(f"| {arm} ensemble | " + " | ".join(_number(data["ensemble"]["metrics"][m]) for m in order) + " |")
+    at_default = "summary_" + AT_DEFAULT_THRESHOLD
+    if all(at_default in data for data in report["arms"].values()):
+        lines += ["", "At the fixed threshold 0.5 instead (mean ± std over seeds; ROC-AUC does not depend on a threshold):", "",
+                  header, "| --- |" + " --- |" * len(order)]
+        for arm, data in report["arms"].items():
+            lines.append(f"| {arm} | " + " | ".join(f"{_number(data[at_default][m]['mean'])} ± {_number(data[at_default][m]['std'])}" for m in order) + " |")
     if positive is None:
         lines += per_class_table(report)
     pairs = paired_comparisons(report)
@@ -308,9 +409,10 @@ def format_report(report: dict) -> str:
                   "| arm | vs | metric | difference | 95% interval | verdict |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for arm, reference, comparison in pairs:
-            for m in METRICS:
+            for m in order:
                 interval = comparison["differences"][m]
-                lines.append(f"| {arm} | {reference} | {METRIC_LABELS[m]} | {_number(interval['difference'], signed=True)} | "
+                label = f"**{METRIC_LABELS[m]} (primary)**" if m == PRIMARY_METRIC else f"{METRIC_LABELS[m]} (secondary)"
+                lines.append(f"| {arm} | {reference} | {label} | {_number(interval['difference'], signed=True)} | "
                              f"{_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
         lines += ["", "| arm | vs | McNemar p (ensemble) | right only with the reference | right only with the arm | p per seed |",
                   "| --- | --- | --- | --- | --- | --- |"]
@@ -320,9 +422,10 @@ def format_report(report: dict) -> str:
             lines.append(f"| {arm} | {reference} | {_number(ensemble['p_value'])} | {ensemble['reference_only']} | {ensemble['arm_only']} | {per_seed} |")
         lines += ["", "## In plain words", ""]
         for arm, reference, comparison in pairs:
-            for m in HEADLINE_METRICS:
-                confidence = comparison["differences"][m]["confidence"]
-                lines.append(f"- {plain_sentence(arm, reference, m, comparison['differences'][m], comparison['verdicts'][m], confidence)}")
+            primary = comparison["differences"][PRIMARY_METRIC]
+            lines.append(f"- **Primary:** {plain_sentence(arm, reference, PRIMARY_METRIC, primary, comparison['verdicts'][PRIMARY_METRIC], primary['confidence'])}")
+            for m in (m for m in HEADLINE_METRICS if m != PRIMARY_METRIC):
+                lines.append(f"- Secondary: {plain_sentence(arm, reference, m, comparison['differences'][m], comparison['verdicts'][m], comparison['differences'][m]['confidence'])}")
             p_value = comparison["mcnemar"]["ensemble"]["p_value"]
             significant = "" if p_value < SIGNIFICANCE else "not "
             lines.append(f"- {arm} vs {reference}, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
@@ -355,11 +458,15 @@ def summary_lines(report: dict) -> str:
     counts = (", ".join(f"{n} {name}" for name, n in test["num_per_class"].items()) if report["positive_class"] is None
               else f"{test['num_positive']} {report['positive_class']}")
     macro = "; sensitivity, specificity and ROC-AUC are macro averages over the classes" if report["positive_class"] is None else ""
+    called = "the most probable class" if report["positive_class"] is None else "each model's validation-chosen threshold"
     lines = [f"test split: {test['num_images']} real images ({counts}); seeds {', '.join(map(str, report['seeds']))}{macro}",
-             f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    vs baseline (balanced acc)"]
+             f"metrics at {called}, mean±std over seeds; primary metric: balanced accuracy",
+             f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    ensemble bal. acc  vs baseline (balanced acc, primary)"]
     for arm, data in report["arms"].items():
         cells = "  ".join(f"{_number(data['summary'][m]['mean'])}±{_number(data['summary'][m]['std'])}"
                           for m in ("balanced_accuracy", "roc_auc", "sensitivity", "specificity"))
+        ensemble = data.get("ensemble")
+        cells += f"  {_number(ensemble['metrics']['balanced_accuracy']) if ensemble else 'n/a':>17}"
         comparison = report["comparisons"].get(arm)
         versus = ""
         if comparison:

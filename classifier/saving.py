@@ -1,7 +1,8 @@
 """A classifier on disk: `model.keras` (native format, loaded in safe mode) and `config.json` beside it.
 
 `config.json` holds the ClassifierConfig (image size, class names, positive class) plus run details,
-so `evaluate` and `predict` need nothing but the folder or the model file.
+among them the decision thresholds chosen on the validation split, so `evaluate` and `predict` need
+nothing but the folder or the model file.
 """
 
 import os
@@ -15,6 +16,7 @@ from .config import ClassifierConfig
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
+VALIDATION_PREDICTIONS = "validation_predictions.csv"  # beside them: the validation split's probabilities, for ensembles' thresholds
 
 
 def save_classifier(run_dir: Path, model: keras.Model, config: ClassifierConfig, **details) -> Path:

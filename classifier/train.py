@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from ..image_rows import ImageRows
 from .config import ClassifierConfig
-from .model import PENULTIMATE_LAYER, build_classifier, compile_classifier
+from .model import PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, build_classifier, compile_classifier
 
 log = logging.getLogger("xgan")
 
@@ -134,6 +134,53 @@ def check_class_labels(labels, num_classes: int, argument: str = "labels") -> np
     return labels.astype(np.int64)
 
 
+class BestValidationEpoch(keras.callbacks.Callback):
+    """Early stopping on a validation quantity, ties broken on val_loss; the best epoch's weights restored at the end.
+
+    Keras' EarlyStopping needs a strict improvement, so on a small validation split where val_auc
+    reaches 1.0 it keeps the *earliest* such epoch. Here an epoch is better when its `monitor` is
+    better, or equal with a lower val_loss.
+
+    Attributes:
+        best_epoch: 0-based epoch whose weights are kept (None before the first epoch).
+        best_weights: those weights.
+    """
+
+    def __init__(self, monitor: str = "val_auc", patience: int = 0):
+        super().__init__()
+        if monitor not in ("val_auc", "val_loss"):
+            raise ValueError(f"Invalid value received for argument `monitor`. Expected 'val_auc' or 'val_loss'. Received: monitor={monitor!r}")
+        self.monitor, self.patience = monitor, patience
+        self.best_key, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
+
+    def _key(self, logs: dict) -> tuple[float, float]:
+        """A key to maximize: (monitor, -val_loss) for val_auc, (-val_loss,) for val_loss."""
+        loss = -float(logs["val_loss"])
+        return (float(logs[self.monitor]), loss) if self.monitor == "val_auc" else (loss,)
+
+    def on_train_begin(self, logs=None):
+        self.best_key, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        key = self._key(logs or {})
+        if any(np.isnan(k) for k in key):
+            return self._no_improvement()
+        if self.best_key is None or key > self.best_key:
+            self.best_key, self.best_epoch, self.wait = key, epoch, 0
+            self.best_weights = self.model.get_weights()
+            return None
+        return self._no_improvement()
+
+    def _no_improvement(self):
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
 def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
     """Labels as an int array of 0 (negative) and 1 (positive)."""
     labels = np.asarray(labels).reshape(-1)
@@ -168,7 +215,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
     keras.utils.set_random_seed(config.seed)
-    model = compile_classifier(build_classifier(config), config)
+    steps_per_epoch = -(-len(images) // config.batch_size)
+    model = compile_classifier(build_classifier(config), config, steps_per_epoch=steps_per_epoch)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
     callbacks, stopping = [], None
     if validation is not None:
@@ -178,13 +226,14 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         if monitor == "val_auc" and len(set(val_labels.tolist())) < num_classes:
             log.warning("the validation split lacks a class: ROC-AUC is undefined, early stopping on val_loss instead")
             monitor = "val_loss"
-        stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_auc" else "min",
-                                                 patience=config.patience, restore_best_weights=True)
+        stopping = BestValidationEpoch(monitor, config.patience)
         callbacks = [ValidationMetrics(val_images, val_labels), stopping]
+        if config.schedule == "plateau":
+            callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, verbose=0))
     if tensorboard_run is not None:  # after ValidationMetrics, so the val_* scalars are in the logs it writes
         from ..tensorboard_logs import tensorboard_callback
 
-        callbacks.insert(len(callbacks) - (stopping is not None), tensorboard_callback(tensorboard_run))
+        callbacks.insert(1 if stopping is not None else 0, tensorboard_callback(tensorboard_run))
     start = time.perf_counter()
     fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
@@ -215,11 +264,21 @@ def fit_real_classifier(images: np.ndarray, labels, *, epochs: int, seed: int, v
     return train_classifier(config, images, labels, validation).model
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The positive-class probability of every image, shape (N,) float64; (N, classes) for a softmax model."""
+def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = False) -> np.ndarray:
+    """The positive-class probability of every image, shape (N,) float64; (N, classes) for a softmax model.
+
+    Args:
+        tta: average over the test-time augmentation views of `tta.py`; False scores the images as they are.
+    """
     num_outputs = int(model.output_shape[-1] or 1)
     if len(images) == 0:
         return np.zeros(0) if num_outputs == 1 else np.zeros((0, num_outputs))
+    if tta:
+        from .tta import predict_with_tta
+
+        # Batch by batch, as run_in_batches: nine float32 copies of a whole (memory-mapped) split would not fit.
+        return np.concatenate([predict_with_tta(lambda views: predict_probabilities(model, views), np.asarray(images[start:start + PREDICT_BATCH_SIZE]))
+                               for start in range(0, len(images), PREDICT_BATCH_SIZE)])
     outputs = run_in_batches(model, images).astype(np.float64)
     return outputs.reshape(-1) if num_outputs == 1 else outputs.reshape(len(images), num_outputs)
 

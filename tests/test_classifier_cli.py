@@ -46,7 +46,9 @@ def test_compare_writes_every_arm_and_the_report(compare_run):
     assert report["arms"]["gan"]["training_set"]["covid"]["synthetic"] > 0
     markdown = (run_dir / "report.md").read_text()
     assert "## Paired differences" in markdown and "McNemar" in markdown
-    assert "| gan | oversample | balanced accuracy |" in markdown  # the GAN must beat oversampling, not just the baseline
+    assert "| gan | oversample | **balanced accuracy (primary)** |" in markdown  # the GAN must beat oversampling, not just the baseline
+    assert report["primary_metric"]["name"] == "balanced_accuracy" and report["comparisons"]["gan"]["primary_verdict"]
+    assert set(report["arms"]["gan"]["ensemble"]["metrics"]) >= {"accuracy", "roc_auc"}
     assert set(report["gan_vs_oversample"]["verdicts"]) == set(gan["verdicts"])
     for name in ("training_curves.png", "roc_curves.png", "confusion_matrices.png"):
         assert (run_dir / name).stat().st_size > 1000
@@ -54,6 +56,9 @@ def test_compare_writes_every_arm_and_the_report(compare_run):
     assert {"model.keras", "config.json", "history.json", "metrics.json", "predictions.csv"} <= {p.name for p in model_dir.iterdir()}
     config = json.loads((model_dir / "config.json").read_text())
     assert (config["image_size"], config["class_names"], config["positive_class"]) == (16, ["covid", "normal"], "covid")
+    assert config["decision_threshold"]["fitted_on"] == "validation" and config["decision_threshold"]["method"] == "youden"
+    assert config["decision_threshold"]["num_images"] == len(compare_run["splits"].keys("val"))
+    assert (model_dir / "validation_predictions.csv").is_file()
     assert "gan" in compare_run["output"] and "run folder" in compare_run["output"]
 
 
@@ -78,7 +83,12 @@ def test_evaluate_on_a_separate_folder_and_predict(compare_run, tmp_path):
     result = runner.invoke(cli, ["predict", "--model", str(model), str(image), str(image)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 2 and lines[0].split()[1] in ("covid", "normal") and 0.5 <= float(lines[0].split()[2]) <= 1
+    assert len(lines) == 2
+    called, probability = lines[0].split()[1], float(lines[0].split()[2])
+    # Called at the threshold stored with the model, not at 0.5; the probability printed is the called class's.
+    threshold = json.loads((model / "config.json").read_text())["decision_threshold"]["threshold"]
+    covid_probability = probability if called == "covid" else 1 - probability
+    assert called == ("covid" if covid_probability >= threshold - 1e-3 else "normal")
 
 
 def test_evaluate_leaves_out_the_images_the_model_trained_on(compare_run, tmp_path):

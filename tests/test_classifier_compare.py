@@ -8,7 +8,7 @@ import pytest
 
 from xgan.classifier.classify import ArmRun, ClassifyConfig
 from xgan.classifier.compare import compare_arms
-from xgan.classifier.metrics import binary_metrics
+from xgan.classifier.metrics import metrics_at_thresholds
 from xgan.classifier.report import format_report, json_ready, plain_sentence
 from xgan.errors import UserError
 
@@ -48,17 +48,27 @@ def test_classify_config_refuses(options, match):
         ClassifyConfig(**options)
 
 
-def _experiment(y_true):
+class _Validation(list):
+    def __init__(self, labels):
+        super().__init__(labels)
+        self.labels = np.asarray(labels)
+
+    def targets(self, positive):
+        return self.labels
+
+
+def _experiment(y_true, validation_labels=(0,) * 5 + (1,) * 5):
     test = SimpleNamespace(targets=lambda positive: y_true)
     return SimpleNamespace(test=test, positive="covid", negative="normal", class_names=["covid", "normal"],
                            dataset=SimpleNamespace(source=Path("data"), fingerprint="f00"),
-                           splits=SimpleNamespace(path=Path("splits.json")), validation=[0] * 10)
+                           splits=SimpleNamespace(path=Path("splits.json")), validation=_Validation(validation_labels))
 
 
-def _run(arm, seed, y_true, probabilities):
-    metrics = binary_metrics(y_true, probabilities, ("normal", "covid"))
+def _run(arm, seed, y_true, probabilities, threshold=0.5, validation_probabilities=None):
+    metrics = metrics_at_thresholds(y_true, probabilities, ("normal", "covid"), threshold)
     history = [{"epoch": 1, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.9}]
-    return ArmRun(arm, seed, probabilities, metrics, history, 1, 0.1, {"covid": {"real": 3}}, Path(f"{arm}/{seed}"))
+    return ArmRun(arm, seed, probabilities, metrics, history, 1, 0.1, {"covid": {"real": 3}}, Path(f"{arm}/{seed}"),
+                  threshold, validation_probabilities)
 
 
 def test_compare_arms_pairs_seeds_and_states_the_verdicts():
@@ -82,6 +92,45 @@ def test_compare_arms_pairs_seeds_and_states_the_verdicts():
     assert "Within noise: the interval includes zero" in markdown
     assert "The better arm is better; the interval excludes zero." in markdown
     assert "![roc_curves.png](roc_curves.png)" in markdown
+    # The declared primary metric, in report.json and report.md; the others labelled secondary.
+    assert report["primary_metric"]["name"] == "balanced_accuracy"
+    assert "roc_auc" in report["primary_metric"]["secondary"] and "balanced_accuracy" not in report["primary_metric"]["secondary"]
+    assert report["comparisons"]["better"]["primary_verdict"] == report["comparisons"]["better"]["verdicts"]["balanced_accuracy"]
+    assert "primary metric: **balanced accuracy**" in markdown
+    assert "| better | baseline | **balanced accuracy (primary)** |" in markdown
+    assert "| better | baseline | ROC-AUC (secondary) |" in markdown
+    assert "- **Primary:** better vs baseline, balanced accuracy" in markdown
+
+
+def test_compare_arms_scores_each_model_at_its_own_threshold():
+    # Scores 0.3 for every positive, 0.1 for every negative: perfect at a threshold of 0.2, blind to positives at 0.5.
+    y_true = np.array([1, 1, 0, 0, 0, 0])
+    scores = np.where(y_true == 1, 0.3, 0.1)
+    runs = [_run(arm, 0, y_true, scores, threshold) for arm, threshold in (("baseline", 0.5), ("tuned", 0.2))]
+    report = compare_arms(runs, _experiment(y_true), seed=0)
+    assert report["arms"]["tuned"]["runs"][0]["metrics"]["sensitivity"] == 1.0
+    assert report["arms"]["tuned"]["runs"][0]["at_threshold_0.5"]["sensitivity"] == 0.0
+    assert report["arms"]["tuned"]["summary_at_threshold_0.5"]["balanced_accuracy"]["mean"] == 0.5
+    assert report["comparisons"]["tuned"]["differences"]["balanced_accuracy"]["difference"] == pytest.approx(0.5)
+    assert report["comparisons"]["tuned"]["differences"]["roc_auc"]["difference"] == 0.0
+
+
+def test_seed_ensemble_averages_probabilities_and_chooses_its_threshold_on_validation():
+    y_true = np.array([1, 0, 1, 0])
+    validation_labels = np.array([1, 1, 0, 0])
+    first, second = np.array([0.9, 0.2, 0.3, 0.1]), np.array([0.7, 0.6, 0.5, 0.3])
+    runs = [_run("baseline", 0, y_true, first, 0.5, np.array([0.8, 0.6, 0.2, 0.1])),
+            _run("baseline", 1, y_true, second, 0.5, np.array([0.6, 0.4, 0.3, 0.0]))]
+    report = compare_arms(runs, _experiment(y_true, validation_labels), seed=0)
+    ensemble = report["arms"]["baseline"]["ensemble"]
+    # By hand: mean validation scores 0.7, 0.5 (positives), 0.25, 0.05 (negatives): Youden's J is 1 for any
+    # threshold in (0.25, 0.5]; the candidates are midpoints, so 0.375, the one nearest 0.5.
+    assert ensemble["threshold"]["threshold"] == pytest.approx(0.375)
+    # Mean test scores 0.8, 0.4, 0.4, 0.2 at 0.375: calls 1, 1, 1, 0 -> the negative at index 1 is wrong.
+    assert ensemble["metrics"]["accuracy"] == 0.75
+    assert ensemble["metrics"]["sensitivity"] == 1.0 and ensemble["metrics"]["specificity"] == 0.5
+    # At 0.5 only 0.8 is called positive: one positive missed instead of one negative.
+    assert (ensemble["at_threshold_0.5"]["sensitivity"], ensemble["at_threshold_0.5"]["specificity"]) == (0.5, 1.0)
 
 
 def test_compare_arms_refuses_unpaired_seeds():

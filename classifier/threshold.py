@@ -1,0 +1,113 @@
+"""The operating threshold of a binary classifier, chosen on the validation split (never on test images).
+
+Binary only: the model's sigmoid scores the positive class and one threshold turns that score into
+a call. A multi-class (softmax) model calls the arg-max class and has no threshold; its code sits
+beside this module rather than inside it.
+
+Two rules:
+- Youden's J (the default): the threshold maximizing sensitivity + specificity - 1 on the validation
+  split, i.e. its balanced accuracy. Ties go to the threshold closest to 0.5.
+- A target sensitivity: the highest threshold whose validation sensitivity reaches the target (so
+  specificity is as high as that sensitivity allows).
+
+The stored record (`threshold_record`) travels in the model's config.json so `xgan evaluate` and
+`xgan predict` call images exactly as the comparison did.
+"""
+
+import math
+
+import numpy as np
+
+from .metrics import DEFAULT_THRESHOLD
+
+THRESHOLD_KEY = "decision_threshold"  # config.json key of the record for plain predictions
+TTA_THRESHOLD_KEY = "decision_threshold_tta"  # and for predictions with test-time augmentation
+
+
+def _check(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true).reshape(-1)
+    probability = np.asarray(probability, np.float64).reshape(-1)
+    if y_true.shape != probability.shape:
+        raise ValueError(f"Invalid value received for argument `probability`. Expected one probability per label ({len(y_true)}). Received: {len(probability)}")
+    if not np.isin(y_true, (0, 1)).all():
+        raise ValueError(f"Invalid value received for argument `y_true`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(y_true.tolist()))[:5]}")
+    return y_true.astype(bool), probability
+
+
+def candidate_thresholds(probability: np.ndarray) -> np.ndarray:
+    """Every distinct way to split the scores: midpoints between sorted distinct values, plus one above and one below all."""
+    values = np.unique(probability)
+    middles = (values[:-1] + values[1:]) / 2
+    return np.concatenate([[max(0.0, values[0] / 2)], middles, [(values[-1] + 1) / 2]]) if len(values) else np.array([DEFAULT_THRESHOLD])
+
+
+def rates_at(y_true: np.ndarray, probability: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sensitivity and specificity at each threshold (an image is positive at or above it)."""
+    called = probability[None, :] >= thresholds[:, None]
+    sensitivity = (called & y_true).sum(1) / max(1, y_true.sum())
+    specificity = (~called & ~y_true).sum(1) / max(1, (~y_true).sum())
+    return sensitivity, specificity
+
+
+def youden_threshold(y_true, probability) -> float:
+    """The threshold maximizing Youden's J (sensitivity + specificity - 1); ties go to the one closest to 0.5.
+
+    Returns 0.5 when the labels hold one class only (J is undefined).
+    """
+    y_true, probability = _check(y_true, probability)
+    if y_true.all() or not y_true.any():
+        return DEFAULT_THRESHOLD
+    thresholds = candidate_thresholds(probability)
+    sensitivity, specificity = rates_at(y_true, probability, thresholds)
+    youden = sensitivity + specificity - 1
+    best = np.flatnonzero(np.isclose(youden, youden.max(), rtol=0, atol=1e-12))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - DEFAULT_THRESHOLD))]])
+
+
+def sensitivity_threshold(y_true, probability, target: float) -> float:
+    """The highest threshold whose sensitivity on these labels is at least `target`.
+
+    Raises:
+        ValueError: a target outside (0, 1], or labels without a positive image.
+    """
+    if not 0 < target <= 1:
+        raise ValueError(f"Invalid value received for argument `target`. Expected a float in (0, 1]. Received: target={target!r}")
+    y_true, probability = _check(y_true, probability)
+    if not y_true.any():
+        raise ValueError("Invalid value received for argument `y_true`. Expected at least one positive image to aim a sensitivity at. Received: none")
+    thresholds = candidate_thresholds(probability)
+    sensitivity, _ = rates_at(y_true, probability, thresholds)
+    # Sensitivity falls as the threshold rises; a small tolerance keeps 0.95 reachable with 20 positives.
+    return float(thresholds[sensitivity >= target - 1e-12].max())
+
+
+def choose_threshold(y_true, probability, target_sensitivity: float | None = None) -> dict:
+    """The operating threshold and how it was chosen, from validation labels and scores.
+
+    Args:
+        y_true: 0/1 labels of the validation split (never the test split).
+        probability: the model's positive-class probabilities on those images.
+        target_sensitivity: None for Youden's J, else the sensitivity to reach.
+
+    Returns:
+        The JSON-ready record stored with the model: threshold, method ("youden" or
+        "target_sensitivity"), target_sensitivity, fitted_on ("validation"), num_images, num_positive.
+    """
+    y_true_checked, probability = _check(y_true, probability)
+    if target_sensitivity is None:
+        threshold, method = youden_threshold(y_true_checked, probability), "youden"
+    else:
+        threshold, method = sensitivity_threshold(y_true_checked, probability, target_sensitivity), "target_sensitivity"
+    return {"threshold": threshold, "method": method, "target_sensitivity": target_sensitivity, "fitted_on": "validation",
+            "num_images": int(len(y_true_checked)), "num_positive": int(y_true_checked.sum())}
+
+
+def stored_threshold(details: dict, tta: bool = False) -> dict:
+    """The threshold record in a saved model's config.json (for TTA predictions when `tta`).
+
+    A model saved before thresholds were stored gets 0.5, with method "default (none stored)".
+    """
+    record = details.get(TTA_THRESHOLD_KEY if tta else THRESHOLD_KEY)
+    if not isinstance(record, dict) or not isinstance(record.get("threshold"), (int, float)) or not math.isfinite(record["threshold"]):
+        return {"threshold": DEFAULT_THRESHOLD, "method": "default (none stored)", "target_sensitivity": None, "fitted_on": None}
+    return record
