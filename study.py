@@ -110,12 +110,14 @@ class StudyPlan:
         dataset: the dataset (records only).
         base_splits: its splits before any cut.
         cut: the cut's assignments when the minority is cut, else None.
-        class_name: the class the GAN learns and balancing adds to.
+        class_name: the class the GAN learns and balancing adds to (with several, the smallest).
         train_counts: training images per class (after the cut).
         target: images per class after balancing to the ratio.
         num_needed: synthetic images the ratio needs.
         num_synthetic: synthetic images to sample (at least `num_needed`).
         size: image side of the GAN and the classifier.
+        gan_classes: every class a GAN is trained for: `class_name` alone, or with three or more
+            classes and no --class, every class the ratio adds images to (one GAN each).
     """
 
     dataset: Dataset
@@ -127,6 +129,7 @@ class StudyPlan:
     num_needed: int
     num_synthetic: int
     size: int
+    gan_classes: list[str] = dataclasses.field(default_factory=list)
 
 
 def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyPlan:
@@ -158,17 +161,22 @@ def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyP
     if class_name not in train_counts:
         raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(train_counts)}. "
                         f"Received: class_name={class_name!r}")
-    if grown != [class_name]:
+    gan_classes = [class_name]
+    if len(train_counts) > 2 and config.class_name is None and grown:  # one GAN per class the ratio adds images to
+        gan_classes = sorted(grown, key=lambda name: (train_counts[name], name))
+        class_name = gan_classes[0]
+    if grown != [class_name] and sorted(grown) != sorted(gan_classes):
         raise UserError(f"the ratio {config.ratio!r} adds images to class(es) {', '.join(grown)}, but the study's GAN learns class "
                         f"{class_name!r}; pass --class {grown[0]} or a ratio for {class_name}")
-    num_needed = target[class_name] - train_counts[class_name]
+    # With several GANs each is sampled for the most any of them needs.
+    num_needed = max(target[name] - train_counts[name] for name in gan_classes)
     if config.num_synthetic is not None and config.num_synthetic < num_needed:
         raise UserError(f"Invalid value received for argument `num_synthetic`. Expected at least the {num_needed} synthetic images "
                         f"that ratio {config.ratio} needs ({train_counts[class_name]} -> {target[class_name]} {class_name}). "
                         f"Received: num_synthetic={config.num_synthetic}")
     num_synthetic = config.num_synthetic or max(num_needed, MIN_SYNTHETIC)
     return StudyPlan(dataset, base, cut, class_name, train_counts, target, num_needed, num_synthetic,
-                     config.size or default_study_size(dataset))
+                     config.size or default_study_size(dataset), gan_classes)
 
 
 def default_study_size(dataset: Dataset) -> int:
@@ -310,15 +318,37 @@ def _stage_data(state: StudyState, echo) -> None:
     state.finish("data", splits=str(splits.path), fingerprint=plan.dataset.fingerprint, class_counts=plan.dataset.class_counts(),
                  train_counts=plan.train_counts, minority=plan.class_name, class_name=plan.class_name, target=plan.target,
                  num_needed=plan.num_needed, num_synthetic=plan.num_synthetic, size=plan.size, cut=splits.cut,
+                 gan_classes=plan.gan_classes,
                  data=str(resolve_source(config.data)))
 
 
 def _stage_gan(state: StudyState, echo) -> None:
+    classes = gan_classes(state)
+    runs = {}
+    for class_name in classes:
+        # One GAN: its runs straight under gan/, as always; several (three or more classes): gan/<class>/ each.
+        parent = state.folder / "gan" if len(classes) == 1 else state.folder / "gan" / class_name
+        runs[class_name] = str(_train_gan(state, class_name, parent))
+    state.finish("gan", run=runs[classes[0]], runs=runs)
+
+
+def gan_classes(state: StudyState) -> list[str]:
+    """The classes the study trains a GAN for (one, unless three or more classes need images)."""
+    data = state.stages["data"]
+    return list(data.get("gan_classes") or [data["class_name"]])
+
+
+def _runs(state: StudyState, stage: str, key: str) -> dict[str, str]:
+    """{class: folder} a stage produced, from its per-class `key` or, in an older study.json, its one folder."""
+    details = state.stages[stage]
+    return dict(details.get(key) or {gan_classes(state)[0]: details["run" if stage == "gan" else "folder"]})
+
+
+def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
     from .gan import GanConfig, TrainingStopped, resume_gan, train_gan
     from .gan.run_state import STATE_FILE, read_training_state_meta
 
     config, data = state.config, state.stages["data"]
-    parent = state.folder / "gan"
     existing = latest_gan_run(parent)
     try:
         if existing is not None and (existing / STATE_FILE).is_file():
@@ -332,7 +362,7 @@ def _stage_gan(state: StudyState, echo) -> None:
         else:
             if existing is not None:  # a run killed before its first checkpoint: start again beside it
                 log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
-            gan_config = GanConfig(data=data["data"], class_name=data["class_name"], splits=data["splits"],
+            gan_config = GanConfig(data=data["data"], class_name=class_name, splits=data["splits"],
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
                                    out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
@@ -342,7 +372,7 @@ def _stage_gan(state: StudyState, echo) -> None:
             raise UserError(f"the GAN stopped: {stopped}") from None
         raise UserError(f"the GAN stopped after epoch {stopped.epoch} with a checkpoint; resume with "
                         f"`xgan run --resume --study {state.folder}`") from None
-    state.finish("gan", run=str(run_dir))
+    return run_dir
 
 
 def _gan_callbacks(config: StudyConfig) -> list:
@@ -356,8 +386,9 @@ def _check_gan_health(state: StudyState) -> None:
     """Refuse to sample from a GAN that diverged or collapsed, unless the user accepted it."""
     from .gan import training_problems
 
-    run = state.stages["gan"]["run"]
-    problems = training_problems(run)
+    runs = _runs(state, "gan", "runs")
+    run = ", ".join(runs.values())
+    problems = [problem if len(runs) == 1 else f"{name}: {problem}" for name, one in runs.items() for problem in training_problems(one)]
     if state.stages["gan"].get("diverged") and not problems:
         problems = ["training diverged (NaN or infinite loss)"]
     state.stages["gan"]["problems"] = problems
@@ -374,25 +405,33 @@ def _stage_sample(state: StudyState, echo) -> None:
     from .gan import sample_to_folder
 
     _check_gan_health(state)
-    out = state.folder / "synthetic"
+    runs = _runs(state, "gan", "runs")
     num_images = state.stages["data"]["num_synthetic"]
-    # A sample stage that did not finish left a partial folder: replacing it is safe, nothing else wrote there.
-    folder = sample_to_folder(state.stages["gan"]["run"], num_images, out, seed=state.config.seed, overwrite=True)
-    state.finish("sample", folder=str(folder), num_images=num_images)
+    folders = {}
+    for class_name, run in runs.items():
+        out = state.folder / "synthetic" if len(runs) == 1 else state.folder / "synthetic" / class_name
+        # A sample stage that did not finish left a partial folder: replacing it is safe, nothing else wrote there.
+        folders[class_name] = str(sample_to_folder(run, num_images, out, seed=state.config.seed, overwrite=True))
+    state.finish("sample", folder=next(iter(folders.values())), folders=folders, num_images=num_images)
 
 
 def _stage_quality(state: StudyState, echo) -> None:
     from .quality import QualityConfig, run_quality
 
     preset = PRESETS[state.config.preset]
-    outcome = run_quality(QualityConfig(run=state.stages["gan"]["run"], synthetic=state.stages["sample"]["folder"],
-                                        num_images=preset["quality_images"], out=str(state.folder / "quality"),
-                                        overwrite=True, seed=state.config.seed))
-    for line in outcome.summary:
-        echo(line)
-    for warning in outcome.warnings:
-        log.warning("%s", warning)
-    state.finish("quality", folder=str(outcome.out_dir), warnings=list(outcome.warnings))
+    runs, synthetic = _runs(state, "gan", "runs"), _runs(state, "sample", "folders")
+    folders, warnings = {}, []
+    for class_name, run in runs.items():
+        out = state.folder / "quality" if len(runs) == 1 else state.folder / "quality" / class_name
+        outcome = run_quality(QualityConfig(run=run, synthetic=synthetic[class_name], num_images=preset["quality_images"],
+                                            out=str(out), overwrite=True, seed=state.config.seed))
+        for line in outcome.summary:
+            echo(line)
+        for warning in outcome.warnings:
+            log.warning("%s", warning)
+        folders[class_name] = str(outcome.out_dir)
+        warnings += [warning if len(runs) == 1 else f"{class_name}: {warning}" for warning in outcome.warnings]
+    state.finish("quality", folder=next(iter(folders.values())), folders=folders, warnings=warnings)
 
 
 def _stage_classify(state: StudyState, echo) -> None:
@@ -401,9 +440,12 @@ def _stage_classify(state: StudyState, echo) -> None:
     config, data = state.config, state.stages["data"]
     preset = PRESETS[config.preset]
     result = classify(ClassifyConfig(
-        data=Path(data["data"]), splits=Path(data["splits"]), synthetic=(Path(state.stages["sample"]["folder"]),),
+        data=Path(data["data"]), splits=Path(data["splits"]),
+        synthetic=tuple(Path(folder) for folder in _runs(state, "sample", "folders").values()),
         ratio=config.ratio, compare=True, seeds=config.seeds, size=data["size"], epochs=config.classifier_epochs,
-        patience=preset["patience"], positive=data["class_name"], out=state.folder / "classify", seed=config.seed,
+        # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
+        patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
+        out=state.folder / "classify", seed=config.seed,
         tensorboard=config.tensorboard))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))

@@ -96,8 +96,15 @@ def power_lines(report: dict) -> list[str]:
     """The study's power, stated: test images per class and the smallest difference it could detect."""
     test, positive = report["test_set"], report["positive_class"]
     label = LABELS.get(primary_metric(report), primary_metric(report))
-    lines = ["## Power", "", f"- The test split holds {test['num_images']} real images, {test['num_positive']} of them {positive}"
-             + (f": one {positive} image moves sensitivity by {1 / test['num_positive']:.3f}." if test["num_positive"] else ".")]
+    if positive is None:  # three or more classes: the smallest test class sets the grain of its sensitivity
+        smallest = min(test["num_per_class"], key=test["num_per_class"].get)
+        count = test["num_per_class"][smallest]
+        lines = ["## Power", "", f"- The test split holds {test['num_images']} real images: "
+                 + ", ".join(f"{n} {name}" for name, n in test["num_per_class"].items())
+                 + (f"; one {smallest} image moves its sensitivity by {1 / count:.3f}." if count else ".")]
+    else:
+        lines = ["## Power", "", f"- The test split holds {test['num_images']} real images, {test['num_positive']} of them {positive}"
+                 + (f": one {positive} image moves sensitivity by {1 / test['num_positive']:.3f}." if test["num_positive"] else ".")]
     detectable = detectable_difference(report)
     if detectable is not None:
         lines.append(f"- Detectable difference: the 95% paired intervals of {label} are about ±{detectable:.3f} wide (median over "
@@ -118,8 +125,9 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
               f"ratio {config.ratio}, {data.get('size', config.size)} px)",
               *([f"- minority cut: {cut['kept']} of the {cut['available']} training images of class {cut['class']} kept (seed "
                  f"{cut['seed']}); validation and test untouched, with their natural class mix"] if cut else []),
-              f"- balancing: {data['class_name']} {data['train_counts'][data['class_name']]} -> {data['target'][data['class_name']]} "
-              f"training images; {data['num_synthetic']} synthetic images sampled ({data['num_needed']} needed)",
+              "- balancing: " + ", ".join(f"{name} {data['train_counts'][name]} -> {data['target'][name]}"
+                                          for name in data.get("gan_classes") or [data["class_name"]])
+              + f" training images; {data['num_synthetic']} synthetic images sampled per GAN ({data['num_needed']} needed)",
               f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores; "
               f"stages took " + ", ".join(f"{name} {stage.get('seconds', 0):.0f} s" for name, stage in stages.items() if name != "report")
               + f" ({total / 60:.1f} min in all)",
@@ -128,7 +136,10 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     lines += ["## Data", "", "```", (folder / "data_summary.txt").read_text().rstrip(), "```", ""]
     lines += _gan_section(folder, stages)
     if "quality" in stages:
-        lines += _embedded(folder, Path(stages["quality"]["folder"]) / "quality.md", "Synthetic image quality")
+        quality_folders = stages["quality"].get("folders") or {None: stages["quality"]["folder"]}
+        for class_name, quality_folder in quality_folders.items():
+            title = "Synthetic image quality" if len(quality_folders) == 1 else f"Synthetic image quality: {class_name}"
+            lines += _embedded(folder, Path(quality_folder) / "quality.md", title)
     report_json = Path(stages["classify"]["folder"]) / "report.json"
     comparison = read_json(report_json)
     lines += ["## Verdict", ""] + verdict_lines(comparison) + [""]
@@ -137,7 +148,8 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     lines += _embedded(folder, Path(stages["classify"]["folder"]) / "report.md", "Classifier comparison")
     path = folder / "report.md"
     write_text(path, "\n".join(lines) + "\n")
-    power = {"test_images": comparison["test_set"]["num_images"], "test_positives": comparison["test_set"]["num_positive"],
+    power = {"test_images": comparison["test_set"]["num_images"], "test_positives": comparison["test_set"].get("num_positive"),
+             "test_per_class": comparison["test_set"].get("num_per_class"),
              "primary_metric": primary_metric(comparison), "detectable_difference": detectable_difference(comparison)}
     write_json(folder / "report.json", {"config": vars(config), "stages": stages, "comparison": comparison, "power": power,
                                         "quality": _quality_json(stages)})
@@ -145,18 +157,25 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
 
 
 def _gan_section(folder: Path, stages: dict) -> list[str]:
-    run = Path(stages["gan"]["run"])
-    previews = sorted((run / "previews").glob("epoch_*.png"))
-    lines = ["## GAN", "", f"Run folder: `{relative(run, folder)}`. Real training images it learned from, then its last "
-             "preview (fixed latents), then the losses and discriminator accuracies.", ""]
-    lines.append(f"![real training images]({relative(run / 'reals.png', folder)})")
-    if previews:
-        lines.append(f"![last preview]({relative(previews[-1], folder)})")
-    lines += [f"![losses]({relative(run / 'losses.png', folder)})", ""]
+    runs = stages["gan"].get("runs") or {None: stages["gan"]["run"]}
+    samples = {}
     if "sample" in stages:
-        sheet = Path(stages["sample"]["folder"]) / "contact_sheet.png"
-        lines += [f"{stages['sample']['num_images']} synthetic images sampled into `{relative(sheet.parent, folder)}`:", "",
-                  f"![contact sheet]({relative(sheet, folder)})", ""]
+        samples = stages["sample"].get("folders") or {name: stages["sample"]["folder"] for name in runs}
+    lines = []
+    for class_name, run in runs.items():
+        run = Path(run)
+        previews = sorted((run / "previews").glob("epoch_*.png"))
+        lines += ["## GAN" if len(runs) == 1 else f"## GAN: {class_name}", "",
+                  f"Run folder: `{relative(run, folder)}`. Real training images it learned from, then its last "
+                  "preview (fixed latents), then the losses and discriminator accuracies.", ""]
+        lines.append(f"![real training images]({relative(run / 'reals.png', folder)})")
+        if previews:
+            lines.append(f"![last preview]({relative(previews[-1], folder)})")
+        lines += [f"![losses]({relative(run / 'losses.png', folder)})", ""]
+        if class_name in samples:
+            sheet = Path(samples[class_name]) / "contact_sheet.png"
+            lines += [f"{stages['sample']['num_images']} synthetic images sampled into `{relative(sheet.parent, folder)}`:", "",
+                      f"![contact sheet]({relative(sheet, folder)})", ""]
     return lines
 
 
@@ -175,7 +194,10 @@ def _embedded(folder: Path, markdown_file: Path, title: str) -> list[str]:
 def _caveats(comparison: dict, config) -> list[str]:
     test = comparison["test_set"]
     lines = ["## Caveats", ""]
-    if test["num_positive"] < 100:
+    if comparison["positive_class"] is None:  # three or more classes
+        lines.append(f"- {len(test['num_per_class'])} classes: the metrics above are macro averages over the classes (one-vs-rest); "
+                     "see the per-class table of the comparison. With few test images per class, read the intervals, not the means.")
+    elif test["num_positive"] < 100:
         lines.append(f"- Only {test['num_positive']} test images of the positive class: read the intervals, not the means; "
                      "most differences between arms will be within noise.")
     if Path(str(config.data)).name.startswith("covid_ccby") or config.data == "covid_ccby":

@@ -114,3 +114,28 @@ def test_positive_class_with_three_classes_is_a_user_error(three_classes, tmp_pa
     result = CliRunner().invoke(cli, ["classify", "--data", str(three_classes), "--size", "16", "--positive", "covid", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "a positive class needs exactly two" in result.output
+
+
+@pytest.mark.parametrize("ratio, train_counts, expected", [
+    ("0.5", {"a": 10, "b": 28, "c": 17}, ["a"]),  # half of 28 is 14: only a is below it
+    ("auto", {"a": 10, "b": 28, "c": 17}, ["a", "c"]),
+    ("0.5", {"covid": 10, "normal": 28}, [None]),  # two classes: the one GAN picks the minority itself, as always
+])
+def test_study_trains_a_gan_for_every_class_balancing_adds_to(tmp_path, ratio, train_counts, expected):
+    from xgan.study import StudyConfig, StudyState, gan_classes
+
+    state = StudyState(tmp_path, StudyConfig(ratio=ratio), {"data": {"class_counts": train_counts, "train_counts": train_counts}})
+    assert gan_classes(state) == expected
+
+
+@pytest.mark.slow  # a whole study: two tiny GANs and four classifiers
+def test_run_on_three_classes_reports_per_class_results(tmp_path):
+    data = make_folder_dataset(tmp_path / "three", {"covid": 14, "normal": 40, "pneumonia": 24}, size=32)
+    result = CliRunner().invoke(cli, ["run", "--data", str(data), "--size", "32", "--gan-epochs", "2", "--classifier-epochs", "1",
+                                      "--seeds", "1", "--ratio", "auto", "--no-quality", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "runs").glob("*-study-three"))
+    assert sorted(p.name for p in (folder / "gan").iterdir()) == ["covid", "pneumonia"]
+    report = (folder / "report.md").read_text()
+    assert "## GAN: covid" in report and "## GAN: pneumonia" in report
+    assert "Per class (one vs rest" in report and "| gan | pneumonia |" in report
