@@ -40,7 +40,7 @@ def sweep_table(comparisons: dict[int, dict]) -> dict:
     """
     sizes = sorted(comparisons)
     arms = list(dict.fromkeys(arm for size in sizes for arm in comparisons[size]["arms"]))
-    table = {"sizes": sizes, "arms": {}, "test_positives": [comparisons[size]["test_set"]["num_positive"] for size in sizes],
+    table = {"sizes": sizes, "arms": {}, "test_positives": [comparisons[size]["test_set"].get("num_positive") for size in sizes],
              "primary_metric": comparisons[sizes[0]].get("primary_metric", "balanced_accuracy") if sizes else "balanced_accuracy"}
     for arm in arms:
         table["arms"][arm] = {}

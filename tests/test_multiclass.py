@@ -116,16 +116,24 @@ def test_positive_class_with_three_classes_is_a_user_error(three_classes, tmp_pa
     assert "a positive class needs exactly two" in result.output
 
 
-@pytest.mark.parametrize("ratio, train_counts, expected", [
-    ("0.5", {"a": 10, "b": 28, "c": 17}, ["a"]),  # half of 28 is 14: only a is below it
-    ("auto", {"a": 10, "b": 28, "c": 17}, ["a", "c"]),
-    ("0.5", {"covid": 10, "normal": 28}, [None]),  # two classes: the one GAN picks the minority itself, as always
+@pytest.mark.parametrize("ratio, expected", [
+    ("auto", ["covid", "pneumonia"]),  # every class up to the majority: a GAN for each, smallest first
+    ("0.5", ["covid"]),  # half the majority: only covid is below it
 ])
-def test_study_trains_a_gan_for_every_class_balancing_adds_to(tmp_path, ratio, train_counts, expected):
-    from xgan.study import StudyConfig, StudyState, gan_classes
+def test_study_plans_a_gan_for_every_class_balancing_adds_to(three_classes, ratio, expected):
+    from xgan.study import StudyConfig, plan_study
 
-    state = StudyState(tmp_path, StudyConfig(ratio=ratio), {"data": {"class_counts": train_counts, "train_counts": train_counts}})
-    assert gan_classes(state) == expected
+    plan = plan_study(StudyConfig(data=str(three_classes), ratio=ratio, size=32))
+    assert plan.gan_classes == expected and plan.class_name == expected[0]
+    assert plan.num_needed == max(plan.target[name] - plan.train_counts[name] for name in expected)
+
+
+def test_study_of_two_classes_keeps_its_one_gan(tmp_path):
+    from xgan.study import StudyConfig, plan_study
+
+    data = make_folder_dataset(tmp_path / "two", {"covid": 10, "normal": 30}, size=16)
+    plan = plan_study(StudyConfig(data=str(data), ratio="0.5", size=32))
+    assert plan.gan_classes == ["covid"] == [plan.class_name]
 
 
 @pytest.mark.slow  # a whole study: two tiny GANs and four classifiers
