@@ -20,7 +20,14 @@ SECONDARY_METRICS = tuple(m for m in METRICS if m != PRIMARY_METRIC)
 
 
 def primary_metric_record() -> dict:
-    """What report.json says about the declared primary metric: its name, where its threshold comes from, the secondary ones."""
+    """report.json's `primary_metric` (the metric's name, which study_report reads) and `primary_metric_details`.
+
+    The details: where its threshold comes from, the secondary metrics, and the rule.
+    """
+    return {"primary_metric": PRIMARY_METRIC, "primary_metric_details": _primary_metric_details()}
+
+
+def _primary_metric_details() -> dict:
     return {"name": PRIMARY_METRIC,
             "threshold": "each model's own, chosen on the validation split (Youden's J, or --target-sensitivity); never on test images",
             "secondary": list(SECONDARY_METRICS),
@@ -48,7 +55,7 @@ def seed_ensemble(runs, experiment, target_sensitivity: float | None = None) -> 
     multiclass = experiment.positive is None
     at_default = [] if multiclass else [AT_DEFAULT_THRESHOLD]  # a softmax model has no threshold to move
     record = {"seeds": [r.seed for r in runs], "positive_class": experiment.positive, "class_names": experiment.class_names,
-              "num_test_images": int(len(y_true)), "primary_metric": primary_metric_record(),
+              "num_test_images": int(len(y_true)), **primary_metric_record(),
               "runs": [{"seed": r.seed, "threshold": r.threshold, "best_epoch": r.best_epoch, "epochs_trained": len(r.history),
                         "seconds": round(r.seconds, 2), "run_dir": str(r.run_dir), "metrics": {m: r.metrics[m] for m in METRICS},
                         **{key: {m: r.metrics[key][m] for m in METRICS} for key in at_default}} for r in runs],
@@ -121,7 +128,7 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         "positive_class": experiment.positive,
         "seeds": seeds,
         "baseline": baseline,
-        "primary_metric": primary_metric_record(),
+        **primary_metric_record(),
         "test_set": {**_test_counts(y_true, experiment),
                      "source": f"test split of {experiment.splits.path}: real images only, none read by the classifier or by any GAN"},
         "validation_set": {"num_images": len(experiment.validation),

@@ -47,7 +47,7 @@ def test_compare_writes_every_arm_and_the_report(compare_run):
     markdown = (run_dir / "report.md").read_text()
     assert "## Paired differences" in markdown and "McNemar" in markdown
     assert "| gan | oversample | **balanced accuracy (primary)** |" in markdown  # the GAN must beat oversampling, not just the baseline
-    assert report["primary_metric"]["name"] == "balanced_accuracy" and report["comparisons"]["gan"]["primary_verdict"]
+    assert report["primary_metric"] == "balanced_accuracy" and report["comparisons"]["gan"]["primary_verdict"]
     assert set(report["arms"]["gan"]["ensemble"]["metrics"]) >= {"accuracy", "roc_auc"}
     assert set(report["gan_vs_oversample"]["verdicts"]) == set(gan["verdicts"])
     for name in ("training_curves.png", "roc_curves.png", "confusion_matrices.png"):

@@ -93,8 +93,9 @@ def test_compare_arms_pairs_seeds_and_states_the_verdicts():
     assert "The better arm is better; the interval excludes zero." in markdown
     assert "![roc_curves.png](roc_curves.png)" in markdown
     # The declared primary metric, in report.json and report.md; the others labelled secondary.
-    assert report["primary_metric"]["name"] == "balanced_accuracy"
-    assert "roc_auc" in report["primary_metric"]["secondary"] and "balanced_accuracy" not in report["primary_metric"]["secondary"]
+    assert report["primary_metric"] == "balanced_accuracy"
+    details = report["primary_metric_details"]
+    assert "roc_auc" in details["secondary"] and "balanced_accuracy" not in details["secondary"] and "validation" in details["threshold"]
     assert report["comparisons"]["better"]["primary_verdict"] == report["comparisons"]["better"]["verdicts"]["balanced_accuracy"]
     assert "primary metric: **balanced accuracy**" in markdown
     assert "| better | baseline | **balanced accuracy (primary)** |" in markdown

@@ -58,7 +58,7 @@ def test_seeds_make_a_seed_ensemble_report(seeds_run):
     assert {p.name for p in run_dir.glob("seed*")} == {"seed0", "seed1"}
     report = json.loads((run_dir / "report.json").read_text())
     assert [r["seed"] for r in report["runs"]] == [0, 1]
-    assert report["ensemble"]["num_models"] == 2 and report["primary_metric"]["name"] == "balanced_accuracy"
+    assert report["ensemble"]["num_models"] == 2 and report["primary_metric"] == "balanced_accuracy"
     assert "ensemble: accuracy" in seeds_run["output"] and "mean ± std" in seeds_run["output"]
     markdown = (run_dir / "report.md").read_text()
     assert "**ensemble** (2 seeds)" in markdown and "## At 0.5" in markdown
