@@ -17,7 +17,7 @@ from ..balance import build_training_set, class_weights, parse_target, read_trai
 from ..dataset import Dataset, load_dataset
 from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
-from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_json, write_text
+from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
@@ -322,7 +322,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     seen = {*images.keys, *experiment.validation.keys} - {None}
     hashes = sorted({h for r, h in zip(experiment.dataset.records, experiment.dataset.content_hashes) if r.key in seen})
     write_json(run_dir / "seen_images.json", {"dataset_fingerprint": experiment.dataset.fingerprint, "content_hashes": hashes})
-    write_json(run_dir / "history.json", result.history)
+    write_history(run_dir, result.history)
     write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
                                           "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}",
                                           "tta": config.tta})

@@ -11,11 +11,10 @@ from pathlib import Path
 import keras
 
 from ..errors import UserError
-from ..runs import read_json, write_json
+from ..runs import CONFIG_FILE, read_json, write_json
 from .config import ClassifierConfig
 
 MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
 VALIDATION_PREDICTIONS = "validation_predictions.csv"  # beside them: the validation split's probabilities, for ensembles' thresholds
 
 
