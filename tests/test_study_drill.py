@@ -1,0 +1,122 @@
+"""Drill: interrupt `xgan run` in every stage (SIGINT) and at random moments (SIGKILL); `xgan run --resume`
+always finishes the study, with the same results as a study that was never interrupted."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import make_folder_dataset
+
+pytestmark = pytest.mark.slow
+
+STAGES = ("data", "gan", "sample", "quality", "classify", "report")
+OPTIONS = ("--size", "32", "--gan-epochs", "6", "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto",
+           "--num-synthetic", "30")
+
+
+def _start(*args) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from xgan.cli import main; main()", *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+
+
+def _run(*args) -> tuple[int, str]:
+    process = _start(*args)
+    output, _ = process.communicate(timeout=900)
+    return process.returncode, output
+
+
+def _interrupt_at(process: subprocess.Popen, heading: str, sig: int, delay: float = 0.0) -> str:
+    """Send `sig` once a line starting with `heading` was printed (after `delay` seconds); return all output."""
+    lines = []
+
+    def read():
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(heading) and not fired.is_set():
+                fired.set()
+
+    fired = threading.Event()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    fired.wait(timeout=600)
+    time.sleep(delay)
+    if process.poll() is None:
+        process.send_signal(sig)
+    process.wait(timeout=600)
+    reader.join(timeout=10)
+    return "".join(lines)
+
+
+def _results(folder) -> dict:
+    comparison = json.loads((folder / "report.json").read_text())["comparison"]
+    return {arm: [run["metrics"] for run in value["runs"]] for arm, value in comparison["arms"].items()}
+
+
+def _finish(folder) -> list[str]:
+    """Resume until the study is finished; returns what each resume printed."""
+    outputs = []
+    for _ in range(4):
+        code, output = _run("run", "--resume", "--study", folder)
+        outputs.append(output)
+        if code == 0:
+            return outputs
+    raise AssertionError("the study did not finish after 4 resumes:\n" + "\n----\n".join(outputs))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drill")
+    data = make_folder_dataset(root / "xrays", {"covid": 14, "normal": 30}, size=32)
+    code, output = _run("run", "--data", data, *OPTIONS, "--out", root / "reference")
+    assert code == 0, output
+    return data, _results(next((root / "reference").glob("*-study-*")))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_sigint_in_each_stage_then_resume_gives_the_same_results(tmp_path, reference, stage):
+    data, expected = reference
+    number = STAGES.index(stage) + 1
+    process = _start("run", "--data", data, *OPTIONS, "--out", tmp_path)
+    output = _interrupt_at(process, f"[{number}/{len(STAGES)}]", signal.SIGINT, delay=0.5 if stage != "data" else 0.0)
+    folder = next(tmp_path.glob("*-study-*"))
+    if process.returncode != 0:
+        # Every message names the one way on; following it finishes the study.
+        assert f"xgan run --resume --study {folder}" in output, output
+        assert "xgan train --resume" not in output
+        _finish(folder)
+    assert _results(folder) == expected
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_sigkill_at_a_random_moment_then_resume_gives_the_same_results(tmp_path, reference, attempt):
+    data, expected = reference
+    process = _start("run", "--data", data, *OPTIONS, "--out", tmp_path)
+    stage = random.Random(attempt).choice(STAGES[1:5])
+    _interrupt_at(process, f"[{STAGES.index(stage) + 1}/{len(STAGES)}]", signal.SIGKILL,
+                  delay=random.Random(attempt).uniform(0.0, 3.0))
+    folder = next(tmp_path.glob("*-study-*"))
+    if process.returncode != 0:
+        _finish(folder)
+    assert _results(folder) == expected
+
+
+def test_a_gan_finished_by_xgan_train_resume_counts_as_done(tmp_path, reference):
+    """Ctrl-C in the GAN stage, then the GAN finished outside the study: `xgan run --resume` goes on."""
+    data, expected = reference
+    process = _start("run", "--data", data, *OPTIONS, "--out", tmp_path)
+    _interrupt_at(process, "[2/6]", signal.SIGINT, delay=1.0)
+    folder = next(tmp_path.glob("*-study-*"))
+    gan_run = next((folder / "gan").glob("*-gan-*"), None)
+    if gan_run is not None and (gan_run / "checkpoints" / "state.npz").is_file():
+        code, output = _run("train", "--resume", gan_run)
+        assert code in (0, 2), output  # 2: it had already finished
+    _finish(folder)
+    assert _results(folder) == expected
