@@ -246,7 +246,7 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--tta", is_flag=True, help="Score the test split with test-time augmentation (shifts, zoom, contrast; no flips), the threshold chosen the same way.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
-@click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds with --compare); also chooses synthetic and repeated images.")
+@click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
              optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard):

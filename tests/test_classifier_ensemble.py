@@ -110,6 +110,11 @@ def test_ensemble_averages_the_models_probabilities_by_hand(seeds_run, tmp_path)
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["num_models"] == 2 and metrics["threshold"] == pytest.approx(expected)
+    # Or each model named with its own --model.
+    models = [arg for s in ("seed0", "seed1") for arg in ("--model", str(run_dir / s))]
+    result = CliRunner().invoke(cli, ["evaluate", *models, "--data", str(seeds_run["data"]), "--out", str(tmp_path / "two")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
 
 
 def test_without_the_tta_flag_predictions_are_exactly_the_models_own(seeds_run, tmp_path):
