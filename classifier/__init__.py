@@ -18,16 +18,22 @@ Public API:
     evaluate_model(model_path, data, out=None) -> EvaluateResult: `xgan evaluate`
     predict_images(model_path, paths) -> list[Prediction]: `xgan predict`
     binary_metrics, paired_bootstrap, mcnemar_exact: pure metric functions (classifier.metrics)
+    choose_threshold(y_true, probability, target_sensitivity=None) -> record: the decision threshold,
+        chosen on validation (classifier.threshold; binary models only)
+    load_ensemble(paths) -> Ensemble: several saved models scored as their mean (classifier.ensemble)
+    predict_probabilities(model, images, tta=True): test-time augmentation (classifier.tta)
 """
 
 from .classify import ARMS, ClassifyConfig, ClassifyResult, classify
 from .compare import compare_arms
 from .config import ClassifierConfig
+from .ensemble import Ensemble, load_ensemble
 from .evaluate import EvaluateResult, evaluate_model
 from .metrics import binary_metrics, mcnemar_exact, paired_bootstrap
 from .model import PENULTIMATE_LAYER, build_classifier
 from .predict import Prediction, predict_images
 from .saving import load_classifier, load_classifier_config, save_classifier
+from .threshold import choose_threshold
 from .train import TrainingResult, fit_real_classifier, penultimate_features, predict_probabilities, train_classifier
 
 __all__ = [
@@ -36,17 +42,20 @@ __all__ = [
     "ClassifierConfig",
     "ClassifyConfig",
     "ClassifyResult",
+    "Ensemble",
     "EvaluateResult",
     "Prediction",
     "TrainingResult",
     "binary_metrics",
     "build_classifier",
+    "choose_threshold",
     "classify",
     "compare_arms",
     "evaluate_model",
     "fit_real_classifier",
     "load_classifier",
     "load_classifier_config",
+    "load_ensemble",
     "mcnemar_exact",
     "paired_bootstrap",
     "penultimate_features",
