@@ -128,9 +128,6 @@ def build_extractor(kind: str, config: QualityConfig, reference: RealReference, 
 
 def _train_feature_classifier(config: QualityConfig, reference: RealReference, out_dir: Path) -> ClassifierFeatures:
     dataset = reference.dataset
-    if len(dataset.class_names) != 2:
-        raise UserError(f"{dataset.source}: has {len(dataset.class_names)} classes; the classifier features need two "
-                        "(pass --features pixels, --features-model or --inception-weights)")
     from ..classifier import ClassifierConfig, save_classifier
 
     images, labels, validation = all_training_images(reference)
@@ -138,7 +135,8 @@ def _train_feature_classifier(config: QualityConfig, reference: RealReference, o
                                         seed=config.seed, validation=validation)
     classifier_config = ClassifierConfig(image_size=int(images.shape[1]), epochs=config.features_epochs,
                                          seed=config.seed, class_names=dataset.class_names,
-                                         positive_class=dataset.class_names[1])
+                                         # three or more classes: a softmax over them, no positive class
+                                         positive_class=dataset.class_names[1] if len(dataset.class_names) == 2 else None)
     saved = save_classifier(out_dir / FEATURE_CLASSIFIER_FOLDER, extractor.model, classifier_config,
                             purpose="feature extractor for xgan quality", dataset=str(dataset.source),
                             dataset_fingerprint=dataset.fingerprint, splits=str(reference.splits.path))
