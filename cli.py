@@ -134,6 +134,11 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
               help='Target: minority/majority after balancing ("0.5", "1:2"), counts per class ("covid=300,normal=413"), or "auto" (every class up to the majority).')
 @click.option("--method", type=click.Choice(["gan", "oversample"]), default="gan",
               help="gan: add synthetic images; oversample: repeat real minority training images (the baseline arm).")
+@click.option("--mix", type=click.Choice(["fill", "equal"]), default="fill",
+              help="fill: synthetic images go to the classes below the target; equal: every class gets the same synthetic share "
+                   "(synthetic folders of every class needed), so looking generated predicts no label.")
+@click.option("--synthetic-share", type=click.FloatRange(0, 1, min_open=True), default=None, show_default="no cap; 0.5 with --mix equal",
+              help="fill: the most synthetic share of a class after balancing, the rest repeating its real images; equal: the share of every class.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Training manifest CSV to write [default: samples/balanced/<dataset>-<method>-<ratio>-seed<seed>.csv].")
 @click.option("--dry-run", is_flag=True, help="Print the summary, write nothing.")
@@ -141,7 +146,7 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
 @click.option("--overwrite", is_flag=True, help="Replace an existing training manifest.")
 @click.option("--seed", type=SEED, default=0, help="Seed of which synthetic (or repeated) images are chosen.")
 @splits_option
-def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed, splits_file):
+def balance(data, synthetic, ratio, method, mix, synthetic_share, out, dry_run, copy, overwrite, seed, splits_file):
     """Write a training manifest: the real training split plus images that bring each class to a target.
 
     Validation and test images are never in the manifest and never receive a synthetic image; a
@@ -151,7 +156,7 @@ def balance(data, synthetic, ratio, method, out, dry_run, copy, overwrite, seed,
     from .balance.command import BalanceConfig, run_balance
 
     config = BalanceConfig(data=data, synthetic=tuple(synthetic), ratio=ratio, method=method, out=out, dry_run=dry_run,
-                           copy=copy, overwrite=overwrite, seed=seed, splits=splits_file)
+                           copy=copy, overwrite=overwrite, seed=seed, splits=splits_file, mix=mix, synthetic_share=synthetic_share)
     click.echo(run_balance(config).summary)
 
 
@@ -305,6 +310,8 @@ def predict(model_path, tta, images, seed):
 @cli.command()
 @click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @click.option("--class", "class_name", default=None, help="Class to generate [default: the class with the fewest training images].")
+@click.option("--conditional", is_flag=True,
+              help="Train one class-conditional GAN on every class of the training split (class embedding, projection discriminator) instead of one class.")
 @splits_option
 @split_seed_option
 @click.option("--size", "image_size", type=click.Choice([32, 64, 128]), default=64, help="Image side in pixels (one gray channel).")
@@ -333,7 +340,7 @@ def predict(model_path, tta, images, seed):
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
 @click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @click.pass_context
-def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
+def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
           kid_every, tensorboard, seed):
     """Train a DCGAN on one class of the training split (never on validation or test images).
@@ -356,7 +363,8 @@ def train(ctx, data, class_name, splits_file, split_seed, image_size, epochs, ki
                                  callbacks=_kid_callbacks(kid_every))
         else:
             config = GanConfig(
-                data=str(data) if data else None, class_name=class_name, splits=str(splits_file) if splits_file else None,
+                data=str(data) if data else None, class_name=class_name, conditional=conditional,
+                splits=str(splits_file) if splits_file else None,
                 split_seed=split_seed, image_size=image_size, latent_dim=latent_dim, width=width,
                 epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
@@ -387,12 +395,15 @@ def _kid_callbacks(every: int) -> list:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write [default: <run>/synthetic].")
 @click.option("--overwrite", is_flag=True, help="Replace the images an earlier `xgan sample` wrote in that folder.")
 @click.option("--checkpoint", default=None, help="Generator snapshot, e.g. epoch_0200 [default: the latest in <run>/snapshots/].")
+@click.option("--class", "class_name", default=None,
+              help="Class to draw from a conditional run (required there; written to <run>/synthetic-<class>) [default: a one-class run's own].")
 @click.option("--seed", type=SEED, default=0, help="Seed of the latents: the same seed writes byte-identical PNGs.")
-def sample(run_dir, num_images, out, overwrite, checkpoint, seed):
+def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
     """Write N gray PNGs from a GAN run's averaged (EMA) generator, with manifest.csv and contact_sheet.png."""
     from .gan import sample_to_folder
 
-    folder = sample_to_folder(run_dir, num_images, out, checkpoint=checkpoint, seed=seed, overwrite=overwrite)
+    folder = sample_to_folder(run_dir, num_images, out, checkpoint=checkpoint, seed=seed, overwrite=overwrite,
+                              class_name=class_name)
     click.echo(f"wrote {num_images} images, manifest.csv and contact_sheet.png to {folder}")
 
 

@@ -43,13 +43,15 @@ class RunRecorder(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir: Path, config: GanConfig, history: list[dict], num_epochs: int,
-                 preview_latents: np.ndarray, real_diversity: float, last_checkpoint: int | None = None):
+                 preview_latents: np.ndarray, real_diversity: float, last_checkpoint: int | None = None,
+                 preview_labels: np.ndarray | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.config = config
         self.history = history
         self.num_epochs = num_epochs
         self.preview_latents = preview_latents
+        self.preview_labels = preview_labels  # a conditional run's class per preview image, one row per class
         self.real_diversity = real_diversity
         self.last_checkpoint = last_checkpoint
         self.stop_requested: str | None = None
@@ -103,8 +105,9 @@ class RunRecorder(keras.callbacks.Callback):
 
     def write_preview(self, epoch: int) -> None:
         """Write the preview grid of the fixed latents, and warn when the images all look alike."""
-        images = generate_from_latents(self.model.ema_generator, self.preview_latents)
-        save_image_grid(preview_path(self.run_dir, epoch), images)
+        images = generate_from_latents(self.model.ema_generator, self.preview_latents, self.preview_labels)
+        columns = None if self.preview_labels is None else int(np.sum(self.preview_labels == self.preview_labels[0]))
+        save_image_grid(preview_path(self.run_dir, epoch), images, columns)
         self.last_preview = epoch
         diversity = image_diversity(images)
         self.history[-1]["preview_diversity"] = round(diversity, 3)

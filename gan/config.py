@@ -49,6 +49,7 @@ class GanConfig:
 
     data: str | None = None  # dataset source (folder, manifest.csv or .npz); None = the bundled set
     class_name: str | None = None  # class to learn; None = the smallest class of the training split
+    conditional: bool = False  # one class-conditional GAN on every class of the training split (class_name must be None)
     splits: str | None = None  # splits.json to use or create; None = beside the dataset
     split_seed: int | None = None  # seed of the split when it is first made
     image_size: int = 64  # 32, 64 or 128 pixels, one gray channel
@@ -93,6 +94,9 @@ class GanConfig:
             from ..tensorboard_logs import require_tensorboard
 
             require_tensorboard()
+        if self.conditional and self.class_name is not None:
+            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected none with --conditional, "
+                            f"which learns every class of the training split. Received: class_name={self.class_name!r}")
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

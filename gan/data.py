@@ -29,13 +29,22 @@ class TrainingData:
         class_name: the class the GAN learns.
         keys: sorted dataset keys of the images read: the training split of that class.
         images: (len(keys), size, size) uint8, in the order of `keys`.
+        labels: for a conditional GAN, the class index (into `class_names`) of each image; else None.
+        class_names: for a conditional GAN, the dataset's classes; else None.
     """
 
     dataset: Dataset
     splits: Splits
-    class_name: str
+    class_name: str | None
     keys: list[str]
     images: np.ndarray
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+
+    @property
+    def description(self) -> str:
+        """The run's name part: the class, or "conditional"."""
+        return self.class_name if self.class_name is not None else "conditional"
 
 
 def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
@@ -55,14 +64,16 @@ def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
 
 
 def load_training_data(data: str | Path | None, class_name: str | None, image_size: int,
-                       splits_file: str | Path | None = None, split_seed: int | None = None) -> TrainingData:
-    """Load the training-split images of one class, resized to `image_size`.
+                       splits_file: str | Path | None = None, split_seed: int | None = None,
+                       conditional: bool = False) -> TrainingData:
+    """Load the training-split images of one class (or of every class), resized to `image_size`.
 
     Args:
         data: dataset source (see `load_dataset`); None = the bundled dataset.
         class_name: class to learn; None = the class with the fewest training images.
         image_size: side of the square images returned.
         splits_file, split_seed: as for `resolve_splits`.
+        conditional: read every class's training images, with their labels (`class_name` must be None).
 
     Raises:
         UserError: bad dataset, unknown class, or a class without training images.
@@ -70,11 +81,28 @@ def load_training_data(data: str | Path | None, class_name: str | None, image_si
     dataset = load_dataset(data)
     splits = resolve_splits(dataset, Path(splits_file) if splits_file else None, split_seed)
     train_keys = set(splits.keys("train"))
+    if conditional:
+        return _all_classes(dataset, splits, train_keys, image_size)
     class_name = choose_class(dataset.class_counts(train_keys), class_name)
     keys = sorted(r.key for r in dataset.records if r.key in train_keys and r.label == class_name)
     images = read_images(dataset, keys, image_size)
     log.info("GAN training images: %d of class %r from the training split of %s", len(keys), class_name, dataset.source)
     return TrainingData(dataset, splits, class_name, keys, images)
+
+
+def _all_classes(dataset: Dataset, splits: Splits, train_keys: set[str], image_size: int) -> TrainingData:
+    class_names = list(dataset.class_names)
+    counts = dataset.class_counts(train_keys)
+    empty = [name for name in class_names if counts.get(name, 0) == 0]
+    if empty:
+        raise UserError(f"class {empty[0]!r} has no images in the training split; a conditional GAN needs every class")
+    records = sorted((r for r in dataset.records if r.key in train_keys), key=lambda r: r.key)
+    keys = [r.key for r in records]
+    labels = np.array([class_names.index(r.label) for r in records], np.int32)
+    images = read_images(dataset, keys, image_size)
+    log.info("conditional GAN training images: %s from the training split of %s",
+             ", ".join(f"{counts[name]} {name}" for name in class_names), dataset.source)
+    return TrainingData(dataset, splits, None, keys, images, labels, class_names)
 
 
 def read_images(dataset: Dataset, keys: list[str], size: int) -> np.ndarray:

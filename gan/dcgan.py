@@ -40,7 +40,7 @@ class DCGAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.name = "ema_generator"
         self.ema_generator.set_weights(generator.get_weights())
-        self.latent_dim = int(generator.input_shape[-1])
+        self.latent_dim = int(generator.inputs[0].shape[-1])  # a conditional generator's second input is the label
         self.image_size = int(generator.output_shape[1])
         self.training_images = images
         self.batch_size = int(batch_size)
@@ -86,10 +86,24 @@ class DCGAN(keras.Model):
         real = tf.cast(tf.gather(self._real_pool, indices), "float32")
         return real / 127.5 - 1.0
 
+    def sample_training_batch(self):
+        """(real images, their labels): labels are None for this unconditional model."""
+        return self.sample_real_batch(), None
+
+    def generate(self, latents, labels, training=False):
+        """The generator's images for `latents` (`labels` is for conditional subclasses)."""
+        del labels
+        return self.generator(latents, training=training)
+
+    def discriminate(self, images, labels, training=False):
+        """The discriminator's logits for `images` (`labels` is for conditional subclasses)."""
+        del labels
+        return self.discriminator(images, training=training)
+
     def train_step(self, data):
         # `data` is a placeholder from fit's iterator: the real batch comes from the model itself.
         del data
-        real_images = self.sample_real_batch()
+        real_images, labels = self.sample_training_batch()
         latents = keras.random.normal((self.batch_size, self.latent_dim), seed=self.seed_generator)
         ones = tf.ones((self.batch_size, 1))
         zeros = tf.zeros((self.batch_size, 1))
@@ -97,17 +111,18 @@ class DCGAN(keras.Model):
         # One generator forward pass serves both updates, as in the reference DCGAN code; the
         # generator tape must see it, the discriminator update must not.
         with tf.GradientTape() as g_tape:
-            fake_images = self.generator(latents, training=True)
+            # Fakes take the real batch's labels, so both halves of D's batch have the same class mix.
+            fake_images = self.generate(latents, labels, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    real_logits = self.discriminator(augment(real_images, self.augment_policy, self.seed_generator), training=True)
-                    fake_logits = self.discriminator(
-                        augment(tf.stop_gradient(fake_images), self.augment_policy, self.seed_generator), training=True)
+                    real_logits = self.discriminate(augment(real_images, self.augment_policy, self.seed_generator), labels, training=True)
+                    fake_logits = self.discriminate(
+                        augment(tf.stop_gradient(fake_images), self.augment_policy, self.seed_generator), labels, training=True)
                     d_loss = self.loss_fn(ones, real_logits) + self.loss_fn(zeros, fake_logits)
                 d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
                 self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
             # Non-saturating generator loss against the updated discriminator.
-            fooled_logits = self.discriminator(augment(fake_images, self.augment_policy, self.seed_generator), training=True)
+            fooled_logits = self.discriminate(augment(fake_images, self.augment_policy, self.seed_generator), labels, training=True)
             g_loss = self.loss_fn(ones, fooled_logits)
         g_grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))

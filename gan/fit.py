@@ -5,21 +5,32 @@ import numpy as np
 import tensorflow as tf
 
 from .config import GanConfig
+from .conditional import ConditionalDCGAN
+from .conditional_models import build_conditional_generator, build_projection_discriminator
 from .dcgan import DCGAN
 from .models import build_discriminator, build_generator
 
 
-def build_model(config: GanConfig, training_images: np.ndarray) -> DCGAN:
+def build_model(config: GanConfig, training_images: np.ndarray, training_labels: np.ndarray | None = None,
+                class_names: list[str] | None = None) -> DCGAN:
     """The networks, the DCGAN around them and its optimizers, all created from the config's seed.
 
+    With `config.conditional`, a `ConditionalDCGAN` on `training_labels` (indices into `class_names`).
     The optimizers' variables exist on return, so a checkpoint can be restored into them.
     """
     keras.utils.set_random_seed(config.seed)
-    generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed)
-    discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1)
-    model = DCGAN(generator, discriminator, training_images, batch_size=config.batch_size,
-                  augment_policy=config.augment, ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup,
-                  seed=config.seed, name="dcgan")
+    options = {"batch_size": config.batch_size, "augment_policy": config.augment, "ema_kimg": config.ema_kimg,
+               "ema_rampup": config.ema_rampup, "seed": config.seed}
+    if config.conditional:
+        num_classes = len(class_names)
+        generator = build_conditional_generator(config.image_size, config.latent_dim, config.width, num_classes, seed=config.seed)
+        discriminator = build_projection_discriminator(config.image_size, config.width, num_classes, seed=config.seed + 1)
+        model = ConditionalDCGAN(generator, discriminator, training_images, training_labels, class_names, **options,
+                                 name="conditional_dcgan")
+    else:
+        generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed)
+        discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1)
+        model = DCGAN(generator, discriminator, training_images, **options, name="dcgan")
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),

@@ -130,25 +130,30 @@ def list_checkpoints(run_dir: Path) -> list[str]:
     return sorted(names, key=lambda name: int(_SNAPSHOT_NAME.match(name).group(1)))
 
 
-def load_generator(run_dir: Path, checkpoint: str | None = None):
+def load_generator(run_dir: Path, checkpoint: str | None = None, class_name: str | None = None):
     """Rebuild a run's EMA generator from its config.json and one snapshot.
 
     Args:
         run_dir: a GAN run folder.
         checkpoint: a name from `list_checkpoints`; None = the latest.
+        class_name: the class to draw from a conditional run (required there); for a one-class
+            run, None or that run's class.
 
     Returns:
-        (generator, info): a `keras.Model` and a dict with `latent_dim`, `image_size`, `step`,
-        `epoch`, `checkpoint` (the name), `class_name`, `dataset`, `dataset_fingerprint`, `run`.
+        (generator, info): a `keras.Model` from latents to images (a conditional generator comes
+        bound to `class_name`) and a dict with `latent_dim`, `image_size`, `step`, `epoch`,
+        `checkpoint` (the name), `class_name`, `dataset`, `dataset_fingerprint`, `run`.
 
     Raises:
-        UserError: not a GAN run, no snapshots yet, or an unknown checkpoint name.
+        UserError: not a GAN run, no snapshots yet, an unknown checkpoint name, or a class the
+            run cannot draw.
     """
     from .models import build_generator
 
     run_dir = Path(run_dir)
     values = read_gan_config(run_dir)
     config = GanConfig.from_dict(values)
+    class_index = _class_to_draw(run_dir, values, class_name)
     names = list_checkpoints(run_dir)
     if not names:
         raise UserError(f"{run_dir}: no generator snapshots in {SNAPSHOT_DIR}/ yet; train longer (they are saved every snapshot_every epochs and at the end)")
@@ -157,12 +162,39 @@ def load_generator(run_dir: Path, checkpoint: str | None = None):
         raise invalid_argument("checkpoint", f"one of {', '.join(names)}", name)
     path = run_dir / SNAPSHOT_DIR / f"{name}.npz"
     arrays, meta = read_arrays(path)
-    generator = build_generator(config.image_size, config.latent_dim, config.width)
-    _assign_group("ema_generator", generator.weights, arrays, path)
+    if config.conditional:
+        from .conditional import bind_class
+        from .conditional_models import build_conditional_generator
+
+        conditional = build_conditional_generator(config.image_size, config.latent_dim, config.width, len(values["class_names"]))
+        _assign_group("ema_generator", conditional.weights, arrays, path)
+        generator = bind_class(conditional, class_index)
+        class_name = values["class_names"][class_index]
+    else:
+        generator = build_generator(config.image_size, config.latent_dim, config.width)
+        _assign_group("ema_generator", generator.weights, arrays, path)
+        class_name = values.get("class_name")
     info = {
         "latent_dim": config.latent_dim, "image_size": config.image_size, "step": meta["step"],
-        "epoch": meta["epoch"], "checkpoint": name, "class_name": values.get("class_name"),
+        "epoch": meta["epoch"], "checkpoint": name, "class_name": class_name,
         "dataset": values.get("dataset"), "dataset_fingerprint": values.get("dataset_fingerprint"),
         "run": str(run_dir),
     }
     return generator, info
+
+
+def _class_to_draw(run_dir: Path, values: dict, class_name: str | None) -> int | None:
+    """The label index to bind a conditional run's generator to; None for a one-class run."""
+    if not values.get("conditional"):
+        own = values.get("class_name")
+        if class_name is not None and own is not None and class_name != own:
+            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected {own!r}, the only class the "
+                            f"GAN run {run_dir} learned. Received: class_name={class_name!r}")
+        return None
+    names = list(values.get("class_names") or [])
+    if class_name is None:
+        raise UserError(f"{run_dir}: a conditional GAN run draws any of its classes; pass --class, one of {', '.join(names)}")
+    if class_name not in names:
+        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(names)}. "
+                        f"Received: class_name={class_name!r}")
+    return names.index(class_name)

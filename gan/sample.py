@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..images import write_png
-from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_synthetic_manifest,
+from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_gan_config, read_synthetic_manifest,
                     write_synthetic_manifest)
 from .run_state import load_generator
 from .preview import grid_columns, make_image_grid
@@ -40,24 +40,41 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def generate_from_latents(generator, latents: np.ndarray) -> np.ndarray:
-    """Run the generator in inference mode on given latents; returns (N, S, S) uint8."""
+def generate_from_latents(generator, latents: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Run the generator in inference mode on given latents; returns (N, S, S) uint8.
+
+    Args:
+        labels: for a conditional generator (two inputs), the int class of each latent.
+    """
     import tensorflow as tf
 
     latents = np.asarray(latents, dtype=np.float32)
+    conditional = len(generator.inputs) == 2
+    if conditional != (labels is not None):
+        raise ValueError("Invalid value received for argument `labels`. Expected one int label per latent for a conditional "
+                         f"generator and none otherwise. Received: labels={'None' if labels is None else 'an array'} for a "
+                         f"{'conditional' if conditional else 'one-input'} generator")
     function = _compiled.get(generator)
     if function is None:
         # The function reaches its generator through a weak reference: a closure holding the key
         # itself would keep every generator (and its weights) alive for the life of the process.
         reference = weakref.ref(generator)
-        function = tf.function(lambda z: reference()(z, training=False), reduce_retracing=True)
+        if conditional:
+            function = tf.function(lambda z, y: reference()([z, y], training=False), reduce_retracing=True)
+        else:
+            function = tf.function(lambda z: reference()(z, training=False), reduce_retracing=True)
         _compiled[generator] = function
     outputs = []
     for start in range(0, len(latents), SAMPLE_BATCH):
         chunk = latents[start:start + SAMPLE_BATCH]
         padded = np.zeros((SAMPLE_BATCH, latents.shape[1]), np.float32)
         padded[:len(chunk)] = chunk
-        outputs.append(to_uint8(function(tf.constant(padded)).numpy()[:len(chunk)]))
+        inputs = [tf.constant(padded)]
+        if conditional:
+            padded_labels = np.zeros(SAMPLE_BATCH, np.int32)
+            padded_labels[:len(chunk)] = np.asarray(labels, np.int32)[start:start + SAMPLE_BATCH]
+            inputs.append(tf.constant(padded_labels))
+        outputs.append(to_uint8(function(*inputs).numpy()[:len(chunk)]))
     size = int(generator.output_shape[1])
     return np.concatenate(outputs) if outputs else np.zeros((0, size, size), np.uint8)
 
@@ -81,7 +98,7 @@ def generate_images(generator, num_images: int, seed: int, latent_dim: int) -> n
 
 def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path | str | None = None, *,
                      checkpoint: str | None = None, seed: int = 0, overwrite: bool = False,
-                     runs_parent: Path | str = "samples") -> Path:
+                     runs_parent: Path | str = "samples", class_name: str | None = None) -> Path:
     """Write `num_images` PNGs from a run's EMA generator, with manifest.csv and contact_sheet.png.
 
     Args:
@@ -91,6 +108,8 @@ def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path 
         checkpoint: snapshot name (see `list_checkpoints`); None = the latest.
         seed: the latents' seed; the same seed writes byte-identical files.
         overwrite: replace the images a previous `sample` wrote there.
+        class_name: the class to draw from a conditional run (required there; its default folder
+            is then `<run_dir>/synthetic-<class>`); a one-class run's own class or None.
 
     Returns:
         The folder written.
@@ -101,10 +120,12 @@ def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path 
     if num_images < 1:
         raise UserError(f"Invalid value received for argument `num_images` (--n). Expected a positive integer. Received: num_images={num_images}")
     run_dir = find_gan_run(run_dir, runs_parent)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / SYNTHETIC_FOLDER
+    generator, info = load_generator(run_dir, checkpoint, class_name)  # checks the class before any file is touched
+    conditional = bool(read_gan_config(run_dir).get("conditional"))
+    default_dir = run_dir / (f"{SYNTHETIC_FOLDER}-{class_name}" if conditional else SYNTHETIC_FOLDER)
+    out_dir = Path(out_dir) if out_dir is not None else default_dir
     file_names = [f"gen_s{seed}_{index:05d}.png" for index in range(num_images)]
     _prepare_folder(out_dir, file_names, overwrite)
-    generator, info = load_generator(run_dir, checkpoint)
     images = generate_images(generator, num_images, seed, info["latent_dim"])
     provenance = {"label": info["class_name"] or "synthetic", "dataset": Path(str(info["dataset"] or "")).name,
                   "dataset_fingerprint": info["dataset_fingerprint"] or "", "run": str(run_dir),

@@ -29,6 +29,7 @@ from .preview import save_image_grid
 log = logging.getLogger("xgan")
 
 NUM_PREVIEW_IMAGES = 64
+PREVIEW_COLUMNS = 8  # a conditional run's preview: one row of this many images per class
 REALS_GRID_MAX = 64
 
 
@@ -83,7 +84,8 @@ def train_gan(config: GanConfig, callbacks=()) -> Path:
         TrainingStopped: interrupted (a checkpoint was saved) or diverged (the last good
             checkpoint is kept); its message says how to resume.
     """
-    data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed)
+    data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
+                              config.conditional)
     run_dir = _new_run(config, data)
     return _train(run_dir, config, data, resume=False, callbacks=callbacks)
 
@@ -126,7 +128,8 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
     done = int(read_training_state_meta(run_dir)["epoch"])
     if epochs is not None or kimg is not None:
         config = dataclasses.replace(config, epochs=epochs if epochs is not None else config.epochs, kimg=kimg)
-    data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed)
+    data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
+                              config.conditional)
     _check_same_data(run_dir, saved, data)
     target = resolve_epochs(config, len(data.keys))
     if target <= done:
@@ -145,7 +148,7 @@ def _check_same_data(run_dir: Path, saved: dict, data: TrainingData) -> None:
 
 
 def _new_run(config: GanConfig, data: TrainingData) -> Path:
-    run_dir = new_run_dir(Path(config.out), f"gan-{data.class_name}")
+    run_dir = new_run_dir(Path(config.out), f"gan-{data.description}")
     _write_config(run_dir, config, data)
     write_training_keys(run_dir, data.keys)
     save_image_grid(run_dir / "reals.png", data.images[:REALS_GRID_MAX])
@@ -166,6 +169,9 @@ def _write_config(run_dir: Path, config: GanConfig, data: TrainingData) -> None:
         REAL_DIVERSITY_KEY: round(real_preview_diversity(data), 3),
         "xgan_version": __version__,
     })
+    if data.labels is not None:  # a conditional run: its classes in label order, and their image counts
+        values["class_names"] = data.class_names
+        values["class_counts"] = {name: int((data.labels == index).sum()) for index, name in enumerate(data.class_names)}
     write_gan_config(run_dir, values)
 
 
@@ -181,17 +187,18 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
     from .fit import build_model, fit_model
 
     num_epochs = resolve_epochs(config, len(data.keys))
-    model = build_model(config, data.images)
+    model = build_model(config, data.images, data.labels, data.class_names)
     history, start_epoch, last_checkpoint = [], 0, None
     if resume:
         meta = restore_training_state(run_dir, model)
         start_epoch = last_checkpoint = int(meta["epoch"])
         history = [entry for entry in meta["history"] if entry["epoch"] <= start_epoch]
-    preview_latents = _preview_latents(run_dir, config)
-    recorder = RunRecorder(run_dir, config, history, num_epochs, preview_latents, real_preview_diversity(data), last_checkpoint)
+    preview_latents, preview_labels = _preview_inputs(run_dir, config, data)
+    recorder = RunRecorder(run_dir, config, history, num_epochs, preview_latents, real_preview_diversity(data), last_checkpoint,
+                           preview_labels)
     if resume:
         recorder.write_history()
-    progress = ProgressBar(num_epochs, start_epoch, description=f"GAN {data.class_name}")
+    progress = ProgressBar(num_epochs, start_epoch, description=f"GAN {data.description}")
     with _stop_on_signals(recorder):
         fit_model(model, config, num_epochs, start_epoch, len(data.keys), [progress, *callbacks, *_tensorboard(run_dir, config, recorder)])
     _raise_if_stopped(run_dir, recorder, num_epochs)
@@ -215,6 +222,17 @@ def _tensorboard(run_dir: Path, config: GanConfig, recorder) -> list:
         return read_gray(preview_path(run_dir, epoch)) if recorder.last_preview == epoch else None
 
     return [tensorboard_callback(run_dir), recorder, ImageLogger(run_dir, "preview", written_preview)]
+
+
+def _preview_inputs(run_dir: Path, config: GanConfig, data: TrainingData) -> tuple[np.ndarray, np.ndarray | None]:
+    """The preview's latents and labels: a conditional run shows one row per class, the same
+    `PREVIEW_COLUMNS` latents in every row, so a column shows what the class alone changes."""
+    latents = _preview_latents(run_dir, config)
+    if data.labels is None:
+        return latents, None
+    num_classes = len(data.class_names)
+    labels = np.repeat(np.arange(num_classes, dtype=np.int32), PREVIEW_COLUMNS)
+    return np.tile(latents[:PREVIEW_COLUMNS], (num_classes, 1)), labels
 
 
 def _preview_latents(run_dir: Path, config: GanConfig) -> np.ndarray:
@@ -278,9 +296,16 @@ def run_summary(run_dir: Path) -> str:
     last = history[-1] if history else {}
     snapshots = list_checkpoints(run_dir)
     seconds = sum(entry.get("seconds") or 0 for entry in history)
+    if config.get("conditional"):
+        counts = config.get("class_counts") or {}
+        learned = "conditional on every class (" + ", ".join(f"{count} {name}" for name, count in counts.items()) + ")"
+        next_step = f"xgan sample --run {run_dir} --class {min(counts, key=counts.get) if counts else 'NAME'} --n 400"
+    else:
+        learned = f"class {config.get('class_name')!r}"
+        next_step = f"xgan sample --run {run_dir} --n 400"
     lines = [
         f"GAN run: {run_dir}",
-        f"  class {config.get('class_name')!r}: {config.get('num_training_images')} training images of {config.get('dataset_name')}, "
+        f"  {learned}: {config.get('num_training_images')} training images of {config.get('dataset_name')}, "
         f"{config.get('image_size')} px",
         f"  epochs: {last.get('epoch', 0)} of {config.get('num_epochs')} ({last.get('kimg', 0)} kimg, {seconds:.0f} s of training)",
     ]
@@ -295,5 +320,5 @@ def run_summary(run_dir: Path) -> str:
         lines.append(f"  next: a new run (e.g. a lower --learning-rate or a stronger --augment), or an earlier snapshot: "
                      f"xgan quality --run {run_dir} --checkpoints all")
     else:
-        lines.append(f"  next: xgan sample --run {run_dir} --n 400")
+        lines.append(f"  next: {next_step}")
     return "\n".join(lines)

@@ -82,7 +82,7 @@ def _synthetic_images(config: QualityConfig) -> tuple[np.ndarray, list[str], dic
     run = read_run(Path(config.run))
     from ..gan import generate_images, load_generator
 
-    generator, info = load_generator(run.path, config.checkpoint)
+    generator, info = load_generator(run.path, config.checkpoint, run.class_to_draw(config.class_name))
     images = generate_images(generator, config.num_images, config.seed, info["latent_dim"])
     provenance = {"source": "run", "run": str(run.path), "checkpoint": info.get("checkpoint"),
                   "checkpoint_step": info.get("step"), "seed": config.seed, "num_images": len(images)}
@@ -257,7 +257,7 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
     checkpoints = resolve_checkpoints(config.checkpoints, list_checkpoints(run.path))
     from ..gan import load_generator
 
-    _, info = load_generator(run.path, checkpoints[0])
+    _, info = load_generator(run.path, checkpoints[0], run.class_to_draw(config.class_name))
     image_size = int(info["image_size"])
     class_name = _class_name(config, run, [])
     reference = _reference(config, run, class_name, image_size, set())
@@ -266,9 +266,10 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
     name = extractor.name
     real_features = extractor(reference.train_images)
     scores = score_checkpoints(run.path, checkpoints, real_features, extractor, num_images=config.num_images,
-                               seed=config.seed, kid_subsets=config.kid_subsets, kid_subset_size=config.kid_subset_size)
+                               seed=config.seed, kid_subsets=config.kid_subsets, kid_subset_size=config.kid_subset_size,
+                               class_name=run.class_to_draw(class_name))
     best, reason = recommend_checkpoint(scores)
-    command = sample_command(run.path, best.checkpoint)
+    command = sample_command(run.path, best.checkpoint, run.class_to_draw(class_name))
     selection = {
         "xgan_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.to_dict(), "run": str(run.path), "class_name": class_name,

@@ -38,6 +38,10 @@ class RunInfo:
     def class_name(self) -> str | None:
         return self.config.get("class_name")
 
+    def class_to_draw(self, class_name: str | None) -> str | None:
+        """The class to pass to `load_generator`: `class_name` for a conditional run, None for a one-class run."""
+        return class_name if self.config.get("conditional") else None
+
     @property
     def splits(self) -> str | None:
         return self.config.get("splits")

@@ -62,7 +62,7 @@ class KidMonitor(keras.callbacks.Callback):
 
     def _reference_features(self) -> np.ndarray:
         if self._real_features is None:
-            real = self.real_images if self.real_images is not None else self.model.training_images
+            real = self.real_images if self.real_images is not None else getattr(self.model, "monitor_images", self.model.training_images)
             self._real_features = self.features(np.asarray(real))
         return self._real_features
 
@@ -70,7 +70,10 @@ class KidMonitor(keras.callbacks.Callback):
         """KID (mean, std) of the model's sample generator against the real reference, now."""
         from ..gan import generate_images
 
-        generator = getattr(self.model, "ema_generator", None)
+        # A conditional GAN offers its smallest class, bound to one input, as `monitor_generator`.
+        generator = getattr(self.model, "monitor_generator", None)
+        if generator is None:
+            generator = getattr(self.model, "ema_generator", None)
         if generator is None:
             generator = self.model.generator
         images = generate_images(generator, self.num_images, self.seed, int(self.model.latent_dim))

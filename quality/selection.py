@@ -68,13 +68,15 @@ def recommend_checkpoint(scores: list[CheckpointScore]) -> tuple[CheckpointScore
     return best, reason
 
 
-def sample_command(run_dir: Path, checkpoint: str) -> str:
-    """The `xgan sample` command that draws images from a checkpoint."""
-    return f"xgan sample --run {shlex.quote(str(run_dir))} --checkpoint {shlex.quote(checkpoint)}"
+def sample_command(run_dir: Path, checkpoint: str, class_name: str | None = None) -> str:
+    """The `xgan sample` command that draws images from a checkpoint (of `class_name`, for a conditional run)."""
+    command = f"xgan sample --run {shlex.quote(str(run_dir))} --checkpoint {shlex.quote(checkpoint)}"
+    return command + (f" --class {shlex.quote(class_name)}" if class_name else "")
 
 
 def score_checkpoints(run_dir: Path, checkpoints: list[str], real_features: np.ndarray, extractor, *,
-                      num_images: int, seed: int, kid_subsets: int = 100, kid_subset_size: int = 1000) -> list[CheckpointScore]:
+                      num_images: int, seed: int, kid_subsets: int = 100, kid_subset_size: int = 1000,
+                      class_name: str | None = None) -> list[CheckpointScore]:
     """Generate `num_images` from every checkpoint with one seed and compute KID against `real_features`.
 
     Args:
@@ -84,12 +86,13 @@ def score_checkpoints(run_dir: Path, checkpoints: list[str], real_features: np.n
         extractor: maps (N, S, S) uint8 images to features.
         num_images: images per checkpoint.
         seed: latent seed, the same for every checkpoint; also the KID subsets' seed.
+        class_name: the class to draw from a conditional run; None for a one-class run.
     """
     from ..gan import generate_images, load_generator
 
     scores = []
     for name in checkpoints:
-        generator, info = load_generator(run_dir, name)
+        generator, info = load_generator(run_dir, name, class_name)
         images = generate_images(generator, num_images, seed, info["latent_dim"])
         kid = kernel_inception_distance(real_features, extractor(images), num_subsets=kid_subsets,
                                         max_subset_size=kid_subset_size, seed=seed)

@@ -1,0 +1,91 @@
+"""Class-conditional DCGAN networks: a generator with a class embedding, a projection discriminator.
+
+Generator: the DCGAN generator whose input is the latent vector concatenated with a learned
+embedding of the class (as in BAGAN, one generator for every class, so a small class borrows the
+anatomy the large ones teach). Discriminator: the DCGAN discriminator's convolutions, then the
+projection head of Miyato & Koyama (2018): logit = w . h + embed(class) . h, where h is the
+flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) weights as `models.py`.
+"""
+
+import keras
+from keras import layers
+
+from .models import _batch_norm, _conv_init, _num_resamplings
+
+
+def build_conditional_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64, num_classes: int = 2,
+                                seed: int | None = None) -> keras.Model:
+    """Build the class-conditional generator.
+
+    Args:
+        image_size: 32, 64 or 128; the output is (image_size, image_size, 1).
+        latent_dim: length of the latent vector, and of the class embedding concatenated to it.
+        width: channels of the last hidden layer, as for `build_generator`.
+        num_classes: number of classes; labels are integers 0..num_classes-1.
+        seed: seed of the weight initialisers; None draws from Keras' global seed.
+
+    Returns:
+        A `keras.Model` named "generator" mapping [(batch, latent_dim) latents, (batch,) int labels]
+        to images in [-1, 1].
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"Invalid value received for argument `num_classes`. Expected an integer of at least 2. Received: num_classes={num_classes!r}")
+    num_upsamplings = _num_resamplings(image_size)
+    seeds = keras.random.SeedGenerator(seed) if seed is not None else None
+    latent = keras.Input(shape=(latent_dim,), name="latent")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedding = layers.Embedding(num_classes, latent_dim, embeddings_initializer=_conv_init(seeds), name="class_embedding")(label)
+    x = layers.Concatenate(name="latent_and_class")([latent, embedding])
+    channels = width * 2 ** (num_upsamplings - 1)
+    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(x)
+    x = layers.Reshape((4, 4, channels), name="project_reshape")(x)
+    x = _batch_norm("project_bn", seeds)(x)
+    x = layers.ReLU(name="project_relu")(x)
+    for index in range(1, num_upsamplings):
+        channels //= 2
+        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=_conv_init(seeds), name=f"up{index}")(x)
+        x = _batch_norm(f"up{index}_bn", seeds)(x)
+        x = layers.ReLU(name=f"up{index}_relu")(x)
+    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_conv_init(seeds),
+                               name=f"up{num_upsamplings}")(x)
+    image = layers.Activation("tanh", name="image")(x)
+    return keras.Model([latent, label], image, name="generator")
+
+
+def build_projection_discriminator(image_size: int = 64, width: int = 64, num_classes: int = 2,
+                                   seed: int | None = None) -> keras.Model:
+    """Build the projection discriminator.
+
+    Args:
+        image_size: 32, 64 or 128; the input images are (image_size, image_size, 1) in [-1, 1].
+        width: channels of the first layer; each later layer has twice as many.
+        num_classes: number of classes; labels are integers 0..num_classes-1.
+        seed: seed of the weight initialisers; None draws from Keras' global seed.
+
+    Returns:
+        A `keras.Model` named "discriminator" mapping [images, (batch,) int labels] to one logit
+        each, shape (batch, 1).
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"Invalid value received for argument `num_classes`. Expected an integer of at least 2. Received: num_classes={num_classes!r}")
+    num_downsamplings = _num_resamplings(image_size)
+    seeds = keras.random.SeedGenerator(seed) if seed is not None else None
+    image = keras.Input(shape=(image_size, image_size, 1), name="image")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    x = image
+    channels = width
+    for index in range(1, num_downsamplings + 1):
+        x = layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 1,
+                          kernel_initializer=_conv_init(seeds), name=f"down{index}")(x)
+        if index > 1:
+            x = _batch_norm(f"down{index}_bn", seeds)(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{index}_lrelu")(x)
+        channels *= 2
+    features = layers.Flatten(name="features")(x)
+    unconditional = layers.Dense(1, kernel_initializer=_conv_init(seeds), name="logit_dense")(features)
+    embedding = layers.Embedding(num_classes, int(features.shape[-1]), embeddings_initializer=_conv_init(seeds),
+                                 name="class_projection")(label)
+    projection = layers.Dot(axes=1, name="projection")([embedding, features])
+    logit = layers.Add(name="logit")([unconditional, projection])
+    return keras.Model([image, label], logit, name="discriminator")
