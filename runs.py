@@ -256,8 +256,8 @@ class SyntheticImage:
 
     @property
     def identity(self) -> tuple:
-        """What makes the image: the same identity gives the same pixels."""
-        return (self.run, self.checkpoint, self.seed, self.index)
+        """What makes the image: the same identity gives the same pixels (the label too: a conditional GAN draws every class)."""
+        return (self.run, self.checkpoint, self.seed, self.index, self.label)
 
     @property
     def name(self) -> str:

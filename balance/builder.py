@@ -16,7 +16,7 @@ from ..dataset import Dataset
 from ..errors import UserError, invalid_argument
 from ..splits import Splits
 from .manifest import TrainingRow
-from .strategy import Target, resolve_target, target_label
+from .strategy import Target, resolve_mix, resolve_target, target_label
 from .synthetic import SyntheticFolder, SyntheticImage, check_matches_dataset, check_no_leak, read_synthetic_folder
 
 log = logging.getLogger("xgan")
@@ -25,7 +25,8 @@ METHODS = ("gan", "oversample")
 
 
 def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, method: str = "gan",
-                       synthetic_dirs=(), seed: int = 0) -> list[TrainingRow]:
+                       synthetic_dirs=(), seed: int = 0, mix: str = "fill", synthetic_share: float | None = None,
+                       skip_idle_folders: bool = False) -> list[TrainingRow]:
     """The real training rows plus the rows that bring every class to its target count.
 
     Args:
@@ -37,6 +38,11 @@ def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, meth
         synthetic_dirs: synthetic folders written by `xgan sample` (method "gan" only).
         seed: seeds which synthetic images are chosen, or which real images are repeated; the
             same inputs and seed give the same rows.
+        mix, synthetic_share: how synthetic images are mixed in (method "gan" only; see
+            `resolve_mix`): "fill" the classes below target, optionally capped at a share with
+            the rest repeating real images, or "equal": the same synthetic share in every class.
+        skip_idle_folders: leave out synthetic folders whose classes receive no synthetic image
+            (a comparison passes every class's folder to every arm) instead of refusing them.
 
     Returns:
         Real rows in key order, then the added rows class by class. Synthetic images are a
@@ -66,12 +72,20 @@ def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, meth
     else:
         if not synthetic_dirs:
             raise UserError("method 'gan' needs at least one synthetic folder (--synthetic DIR, written by `xgan sample`)")
+        plan = resolve_mix(counts, target, mix, synthetic_share)
+        synthetic_needed = {name: plan[name]["synthetic"] for name in dataset.class_names if plan[name]["synthetic"] > 0}
+        wanted = {name: sum(plan[name].values()) for name in dataset.class_names}
         folders = [read_synthetic_folder(d) for d in synthetic_dirs]
+        if skip_idle_folders:
+            folders = [folder for folder in folders if set(folder.labels) & set(synthetic_needed)] or folders[:1]
         for folder in folders:
             check_matches_dataset(folder, dataset)
-            _check_needed_classes(folder, needed, target)
+            _check_needed_classes(folder, synthetic_needed, target)
         check_no_leak(folders, splits, dataset)
-        added = _choose_synthetic(folders, needed, wanted, rng)
+        added = _choose_synthetic(folders, synthetic_needed, wanted, rng)
+        repeated = {name: plan[name]["repeated"] for name in dataset.class_names if plan[name]["repeated"] > 0}
+        if repeated:
+            added += _oversample(real, repeated, rng)
     rows = real + added
     check_training_only(rows, splits)
     return rows
@@ -105,7 +119,7 @@ def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wa
     seen, repeats = set(), 0
     for folder in folders:
         for image in folder.images:
-            if image.identity in seen:  # the same run, checkpoint, seed and index: the same pixels
+            if image.identity in seen:  # the same run, checkpoint, seed, index and class: the same pixels
                 repeats += 1
                 continue
             seen.add(image.identity)

@@ -18,7 +18,7 @@ from ..splits import Splits, default_splits_path, resolve_splits
 from .builder import METHODS, build_training_set
 from .manifest import TrainingRow, count_rows, write_training_manifest
 from .report import summarize
-from .strategy import parse_target, resolve_target, target_label
+from .strategy import DEFAULT_EQUAL_SHARE, MIXES, parse_target, resolve_mix, resolve_target, target_label
 
 DEFAULT_OUT_DIR = Path("samples") / "balanced"
 
@@ -37,10 +37,16 @@ class BalanceConfig:
     overwrite: bool = False                   # replace an existing manifest
     seed: int = 0                             # which synthetic (or repeated) images are chosen
     splits: Path | None = None                # splits.json; None: the dataset's own
+    mix: str = "fill"                         # "fill": synthetic images go to the classes below target; "equal": the same share in every class
+    synthetic_share: float | None = None      # fill: the most synthetic share of a class (rest repeats real images); equal: the share (None: 0.5)
 
     def __post_init__(self):
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         parse_target(self.ratio)
+        if self.mix not in MIXES:
+            raise UserError(f"Invalid value received for argument `mix`. Expected one of {', '.join(MIXES)}. Received: mix={self.mix!r}")
+        if self.method != "gan" and (self.mix != "fill" or self.synthetic_share is not None):
+            raise UserError("--mix and --synthetic-share say how synthetic images are mixed in; method 'oversample' has none")
         if self.method not in METHODS:
             raise invalid_argument("method", f"one of {', '.join(METHODS)}", self.method)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -68,7 +74,9 @@ class BalanceResult:
 
 def default_out(dataset: Dataset, config: BalanceConfig) -> Path:
     """`samples/balanced/<dataset>-<method>-<ratio>-seed<seed>.csv`."""
-    return DEFAULT_OUT_DIR / f"{dataset.name}-{config.method}-{target_label(config.ratio)}-seed{config.seed}.csv"
+    mix = "" if config.mix == "fill" else f"-{config.mix}"
+    share = "" if config.synthetic_share is None else f"-share{config.synthetic_share:g}"
+    return DEFAULT_OUT_DIR / f"{dataset.name}-{config.method}{mix}{share}-{target_label(config.ratio)}-seed{config.seed}.csv"
 
 
 def run_balance(config: BalanceConfig) -> BalanceResult:
@@ -87,9 +95,13 @@ def run_balance(config: BalanceConfig) -> BalanceResult:
     if out.exists() and not config.overwrite and not config.dry_run:
         raise UserError(f"{out}: a training manifest already exists; pass --overwrite to replace it, or --out another file")
     rows = build_training_set(dataset, splits, config.ratio, method=config.method,
-                              synthetic_dirs=config.synthetic, seed=config.seed)
+                              synthetic_dirs=config.synthetic, seed=config.seed, mix=config.mix,
+                              synthetic_share=config.synthetic_share)
     train_counts = dataset.class_counts(set(splits.keys("train")))
     target = resolve_target(train_counts, config.ratio)
+    if config.method == "gan":
+        plan = resolve_mix(train_counts, config.ratio, config.mix, config.synthetic_share)
+        target = {name: sum(parts.values()) for name, parts in plan.items()}
     if not config.dry_run:
         if config.copy:
             rows = copy_synthetic(rows, out.with_suffix(""))
@@ -152,7 +164,7 @@ def _summary(config: BalanceConfig, dataset: Dataset, splits: Splits, target: di
     lines = [
         f"dataset   {dataset.name} ({dataset.source}, fingerprint {dataset.fingerprint})",
         f"splits    {splits.path}",
-        f"target    {target_label(config.ratio)} (method {config.method}, seed {config.seed}): {change}",
+        f"target    {target_label(config.ratio)} (method {config.method}{_mix_words(config)}, seed {config.seed}): {change}",
         summarize(rows),
         f"training rows only: the {held_out} images are not in this manifest and receive no synthetic image",
     ]
@@ -167,3 +179,12 @@ def _summary(config: BalanceConfig, dataset: Dataset, splits: Splits, target: di
         copied = f", synthetic images copied to {out.with_suffix('')}" if config.copy else ""
         lines.append(f"wrote     {out} and {out.with_suffix('.json').name}{copied}")
     return "\n".join(lines)
+
+
+def _mix_words(config: BalanceConfig) -> str:
+    if config.method != "gan":
+        return ""
+    if config.mix == "equal":
+        share = DEFAULT_EQUAL_SHARE if config.synthetic_share is None else config.synthetic_share
+        return f", mix equal: {share:g} of every class synthetic"
+    return "" if config.synthetic_share is None else f", synthetic share capped at {config.synthetic_share:g}"

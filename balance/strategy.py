@@ -156,3 +156,66 @@ def _resolve_counts(counts: dict[str, int], target: dict) -> dict[str, int]:
         have = ", ".join(f"{name} {counts[name]}" for name in target)
         raise UserError(f"the training split already has {have} images, the target {asked} asks for the same: nothing to add")
     return {name: target.get(name, n) for name, n in counts.items()}
+
+
+# How synthetic images are mixed into the classes. "fill": the classes below their target receive
+# synthetic images (the study's way; every synthetic image then carries a minority label, so a CNN can
+# learn "looks generated => minority"). "equal": every class, the majority too, receives the same
+# share of synthetic images, so being synthetic predicts no label.
+MIXES = ("fill", "equal")
+DEFAULT_EQUAL_SHARE = 0.5
+
+
+def resolve_mix(counts: dict[str, int], target: Target, mix: str = "fill",
+                synthetic_share: float | None = None) -> dict[str, dict[str, int]]:
+    """Turn a target and a mixing mode into how many real, repeated and synthetic images each class gets.
+
+    Args:
+        counts: real training images per class, `{class: n}`.
+        target: anything `resolve_target` reads; it sets the class proportions after balancing.
+        mix: "fill" or "equal" (see `MIXES`).
+        synthetic_share: "fill": the most synthetic images a class may hold, as a share of its
+            count after balancing (None = no cap); the rest of its gap repeats its real images.
+            "equal": the share every class receives (None = `DEFAULT_EQUAL_SHARE`); classes are
+            scaled up together, keeping the target's proportions, until every real image fits
+            in the real part, and a class with too few real images repeats them.
+
+    Returns:
+        `{class: {"real": n, "repeated": n, "synthetic": n}}` in the order of `counts`.
+
+    Raises:
+        UserError: an unknown mix, a share outside its range, and whatever `resolve_target` refuses.
+    """
+    if mix not in MIXES:
+        raise UserError(f"Invalid value received for argument `mix`. Expected one of {', '.join(MIXES)}. Received: mix={mix!r}")
+    if synthetic_share is not None and (isinstance(synthetic_share, bool) or not isinstance(synthetic_share, numbers.Real)
+                                        or not 0 < synthetic_share <= 1 or (mix == "equal" and synthetic_share >= 1)):
+        expected = "a share in (0, 1)" if mix == "equal" else "a share in (0, 1]"
+        raise UserError(f"Invalid value received for argument `synthetic_share`. Expected {expected}: synthetic images over a "
+                        f"class's count after balancing. Received: synthetic_share={synthetic_share!r}")
+    wanted = resolve_target(counts, target)
+    if mix == "fill":
+        plan = {}
+        for name, have in counts.items():
+            gap = wanted[name] - have
+            synthetic = gap if synthetic_share is None else min(gap, _round_half_up(synthetic_share, wanted[name], floor=True))
+            plan[name] = {"real": have, "repeated": gap - synthetic, "synthetic": synthetic}
+        return plan
+    share = DEFAULT_EQUAL_SHARE if synthetic_share is None else float(synthetic_share)
+    real_share = Fraction(1) - Fraction(repr(share))
+    # The smallest common scale at which every class's real images fit in its real part.
+    scale = max(Fraction(have) / (real_share * wanted[name]) for name, have in counts.items())
+    plan = {}
+    for name, have in counts.items():
+        final = math.ceil(scale * wanted[name])
+        synthetic = _round_half_up(share, final)
+        plan[name] = {"real": have, "repeated": final - synthetic - have, "synthetic": synthetic}
+        if plan[name]["repeated"] < 0:  # rounding of the share took a real image's place: give it back
+            plan[name]["synthetic"] += plan[name]["repeated"]
+            plan[name]["repeated"] = 0
+    return plan
+
+
+def _round_half_up(share: float, count: int, floor: bool = False) -> int:
+    exact = Fraction(repr(float(share))) * count
+    return math.floor(exact) if floor else math.floor(exact + Fraction(1, 2))

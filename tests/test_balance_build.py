@@ -416,3 +416,51 @@ def test_balance_imports_neither_tensorflow_nor_gan():
             "print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras', 'xgan.gan'))))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+@pytest.fixture
+def both_classes(study):
+    """The study plus a conditional-like GAN run with synthetic folders of both classes (same seeds and indices)."""
+    run = make_gan_run(study.root / "runs" / "00001-gan-conditional", study.dataset, study.splits,
+                       training_keys=study.splits.keys("train"))
+    study.covid_folder = make_synthetic_folder(run / "synthetic-covid", run, study.dataset, "covid", num_images=40)
+    study.normal_folder = make_synthetic_folder(run / "synthetic-normal", run, study.dataset, "normal", num_images=40)
+    return study
+
+
+def test_equal_mix_gives_every_class_the_same_synthetic_share(both_classes):
+    rows = build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=[both_classes.covid_folder, both_classes.normal_folder],
+                              mix="equal", synthetic_share=0.5, seed=0)
+    # auto: both classes to 20 real-part images (covid 8 real + 12 repeated), plus as many synthetic each
+    for label, real, repeated in (("covid", 8, 12), ("normal", 20, 0)):
+        assert len(origins(rows, label, "real")) == real and len(origins(rows, label, "oversampled")) == repeated
+        assert len(origins(rows, label, "synthetic")) == 20
+    check_training_only(rows, both_classes.splits)
+
+
+def test_fill_mix_with_a_cap_repeats_real_images_for_the_rest(both_classes):
+    rows = build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=[both_classes.covid_folder, both_classes.normal_folder],
+                              synthetic_share=0.25, skip_idle_folders=True, seed=0)
+    assert len(origins(rows, "covid", "synthetic")) == 5  # a quarter of 20
+    assert len(origins(rows, "covid", "oversampled")) == 7 and not origins(rows, "normal", "synthetic")
+    with pytest.raises(UserError, match="holds images of class normal, but the target auto adds images to covid only"):
+        build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=[both_classes.covid_folder, both_classes.normal_folder])
+
+
+def test_equal_mix_leak_check_covers_every_class_run(both_classes):
+    leaked = make_gan_run(both_classes.root / "runs" / "00002-gan-conditional", both_classes.dataset, both_classes.splits,
+                          training_keys=both_classes.splits.keys("train") + both_classes.splits.keys("val")[:1])
+    normal = make_synthetic_folder(leaked / "synthetic-normal", leaked, both_classes.dataset, "normal", num_images=40)
+    with pytest.raises(UserError, match="the GAN read 1 image.s. of the val split"):
+        build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=[both_classes.covid_folder, normal], mix="equal")
+
+
+def test_cli_balance_equal_mix(both_classes, monkeypatch):
+    monkeypatch.chdir(both_classes.root)
+    result = CliRunner().invoke(cli, ["balance", "--data", str(both_classes.data), "--synthetic", str(both_classes.covid_folder),
+                                      "--synthetic", str(both_classes.normal_folder), "--ratio", "auto", "--mix", "equal",
+                                      "--synthetic-share", "0.5", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "mix equal: 0.5 of every class synthetic" in result.output and "covid 8 -> 40, normal 20 -> 40" in result.output
+    result = CliRunner().invoke(cli, ["balance", "--data", str(both_classes.data), "--method", "oversample", "--mix", "equal", "--dry-run"])
+    assert result.exit_code == 2 and "method 'oversample' has none" in result.output

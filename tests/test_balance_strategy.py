@@ -98,3 +98,46 @@ def test_target_label(target, label):
 def test_resolve_target_refusals(counts, target, message):
     with pytest.raises(UserError, match=message):
         resolve_target(counts, target)
+
+
+# --- mixing modes: where the synthetic images go -------------------------------------------------
+
+from xgan.balance import resolve_mix  # noqa: E402
+
+PNEUMONIA_CUT = {"normal": 99, "pneumonia": 3300}  # PneumoniaMNIST's normal class cut to 120, after the split
+
+
+@pytest.mark.parametrize("counts, target, mix, share, expected", [
+    # fill, no cap: the study's way, every synthetic image is a minority image
+    (PNEUMONIA_CUT, 0.5, "fill", None, {"normal": (99, 0, 1551), "pneumonia": (3300, 0, 0)}),
+    # fill capped at half of the class: 825 synthetic, the rest of the gap repeats real normal images
+    (PNEUMONIA_CUT, 0.5, "fill", 0.5, {"normal": (99, 726, 825), "pneumonia": (3300, 0, 0)}),
+    # a cap above the gap's share changes nothing
+    (COVID, "auto", "fill", 1.0, {"covid": (32, 0, 381), "normal": (413, 0, 0)}),
+    # equal: both classes half synthetic, proportions 1:2 kept (1650 + 1650 vs 3300 + 3300)
+    (PNEUMONIA_CUT, 0.5, "equal", None, {"normal": (99, 1551, 1650), "pneumonia": (3300, 0, 3300)}),
+    (PNEUMONIA_CUT, "auto", "equal", 0.25, {"normal": (99, 3201, 1100), "pneumonia": (3300, 0, 1100)}),
+    ({"a": 5, "b": 10, "c": 20}, "auto", "equal", 0.5, {"a": (5, 15, 20), "b": (10, 10, 20), "c": (20, 0, 20)}),
+])
+def test_resolve_mix(counts, target, mix, share, expected):
+    plan = resolve_mix(counts, target, mix, share)
+    assert {name: (p["real"], p["repeated"], p["synthetic"]) for name, p in plan.items()} == expected
+    totals = {name: sum(p.values()) for name, p in plan.items()}
+    if mix == "equal":  # the same synthetic share in every class, to rounding
+        shares = [p["synthetic"] / totals[name] for name, p in plan.items()]
+        assert max(shares) - min(shares) < 1e-3
+    # the target's proportions hold whatever the mix
+    wanted = resolve_target(counts, target)
+    first, second = list(counts)[:2]
+    assert totals[first] / totals[second] == pytest.approx(wanted[first] / wanted[second], abs=1e-3)
+
+
+@pytest.mark.parametrize("mix, share, message", [
+    ("both", None, r"argument `mix`. Expected one of fill, equal. Received: mix='both'"),
+    ("equal", 1.0, r"Expected a share in \(0, 1\): .* Received: synthetic_share=1.0"),
+    ("fill", 0.0, r"Expected a share in \(0, 1\]: .* Received: synthetic_share=0.0"),
+    ("fill", True, r"Received: synthetic_share=True"),
+])
+def test_resolve_mix_refusals(mix, share, message):
+    with pytest.raises(UserError, match=message):
+        resolve_mix(COVID, 0.5, mix, share)
