@@ -234,6 +234,13 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="Run every arm (baseline, classic augmentation, oversampling, class weights, and GAN when synthetic images are given) over --seeds seeds and write report.md.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, show_default="3 with --compare, else 1",
               help="Seeds per arm: --seed, --seed+1, ...; several make a seed ensemble (probabilities averaged), scored beside each seed.")
+@click.option("--arms", "arm_names", default=None, metavar="ARM[,ARM...]",
+              help="With --compare, train only these arms (the baseline always): baseline, classic, oversample, class_weights, "
+                   "gan, gan_capped, gan_equal, gan_finetune, gan_class_weights [default: every arm the inputs allow].")
+@click.option("--synthetic-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              help="gan_capped arm: the most synthetic share of a class; the rest of its gap repeats its real images.")
+@click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              help="gan_equal arm: the synthetic share of every class (the synthetic folders must hold every class).")
 @click.option("--size", type=click.IntRange(min=8), default=None,
               help="Image side in pixels [default: 64, the GAN's; an .npz's own size when smaller, 28 for PneumoniaMNIST].")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
@@ -253,8 +260,8 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
 @click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
-def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, size, epochs, patience, batch_size,
-             optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard):
+def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
+             patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -268,7 +275,9 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
     config = ClassifyConfig(data=data, splits=splits_file, with_gan=with_gan, synthetic=tuple(synthetic), manifest=manifest,
                             ratio=ratio, compare=compare, seeds=seeds, size=size, epochs=epochs, patience=patience,
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
-                            target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard)
+                            target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
+                            arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
+                            synthetic_cap=synthetic_cap, equal_share=equal_share)
     click.echo(run_classify(config).summary)
 
 

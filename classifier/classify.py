@@ -8,6 +8,7 @@ folder (one model) or, with `compare`, the arms x seeds comparison and its repor
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
+from .realism import synthetic_vs_real
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
 
 log = logging.getLogger("xgan")
@@ -33,8 +35,17 @@ ARMS = {
     "oversample": "random oversampling: real minority training images repeated up to the target",
     "class_weights": "class weights: the real training split, each class weighted n / (2 * n_class) in the loss",
     "gan": "GAN: the real training split plus synthetic minority images up to the target",
+    "gan_capped": "GAN, capped: as gan, but at most --synthetic-cap of a class synthetic; the rest of its gap repeats its real images",
+    "gan_equal": "GAN, equal share: every class, the majority too, gets the same share of synthetic images (--equal-share), "
+                 "real images repeated where a class has too few, so looking generated predicts no label",
+    "gan_finetune": "GAN then real: trained on the gan arm's training set, then fine-tuned on the real training split only "
+                    f"(learning rate x {0.1:g})",
+    "gan_class_weights": "GAN + class weights: the gan arm's training set, each class weighted n / (2 * n_class) by its count in it",
 }
 BASELINE_ARM = "baseline"
+# The arms that need synthetic images; "gan" is the study's own, the others are issue 11's variants.
+GAN_ARMS = ("gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights")
+FINETUNE_LEARNING_RATE_FACTOR = 0.1  # fine-tuning on real images starts from trained weights: a tenth of the learning rate
 
 
 @dataclass
@@ -63,6 +74,9 @@ class ClassifyConfig:
     out: Path = Path("samples")  # parent of the numbered run folder
     seed: int = 0  # first training seed; also seeds the choice of synthetic / repeated images
     tensorboard: bool = False  # also write TensorBoard logs (training and validation scalars) beside each model's history.json
+    arm_names: tuple[str, ...] = ()  # with `compare`, train only these arms (and the baseline); () = every arm the inputs allow
+    synthetic_cap: float = 0.5  # gan_capped: the most synthetic share of a class after balancing
+    equal_share: float = 0.5  # gan_equal: the synthetic share of every class
 
     def __post_init__(self):
         self.synthetic = tuple(Path(p) for p in self.synthetic)
@@ -89,6 +103,21 @@ class ClassifyConfig:
 
             require_tensorboard()
         parse_target(self.ratio)
+        self.arm_names = tuple(self.arm_names)
+        unknown = [arm for arm in self.arm_names if arm not in ARMS]
+        if unknown:
+            raise UserError(f"Invalid value received for argument `arms`. Expected names among {', '.join(ARMS)}. Received: {unknown[0]!r}")
+        if self.arm_names and not self.compare:
+            raise UserError("--arms chooses the arms of --compare; without --compare one model is trained (--with-gan or the baseline)")
+        wanted_gan = [arm for arm in self.arm_names if arm in GAN_ARMS]
+        if wanted_gan and not (self.synthetic or self.manifest):
+            raise UserError(f"arm {wanted_gan[0]} needs synthetic images: pass --synthetic DIR (written by `xgan sample`)")
+        if self.manifest and any(arm in ("gan_capped", "gan_equal") for arm in self.arm_names):
+            raise UserError("gan_capped and gan_equal mix synthetic images themselves: pass --synthetic folders, not a --manifest")
+        for name in ("synthetic_cap", "equal_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise UserError(f"Invalid value received for argument `{name}`. Expected a share in (0, 1). Received: {name}={value!r}")
         self.classifier_config()  # its checks raise UserError
 
     @property
@@ -96,7 +125,10 @@ class ClassifyConfig:
         """The arms this run trains."""
         gan = bool(self.synthetic or self.manifest)
         if self.compare:
-            return [arm for arm in ARMS if arm != "gan" or gan]
+            if self.arm_names:  # the baseline always: every arm is compared with it
+                return [arm for arm in ARMS if arm in self.arm_names or arm == BASELINE_ARM]
+            mixed_here = ("gan_capped", "gan_equal") if self.manifest else ()
+            return [arm for arm in ARMS if (arm not in GAN_ARMS or gan) and arm not in mixed_here]
         return ["gan" if self.with_gan else BASELINE_ARM]
 
     @property
@@ -119,7 +151,8 @@ class ClassifyConfig:
                 "seeds": self.seeds, "size": self.size, "epochs": self.epochs, "patience": self.patience,
                 "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
                 "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
-                "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard}
+                "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
+                "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share}
 
 
 @dataclass
@@ -266,11 +299,20 @@ def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed:
     if arm == "oversample":
         rows = build_training_set(dataset, splits, balancing_target(config, experiment), method="oversample", seed=seed)
         return rows_to_images(rows, dataset, splits), None
-    if arm == "gan":
-        if experiment.manifest_rows:
-            return rows_to_images(experiment.manifest_rows, dataset, splits), None
-        rows = build_training_set(dataset, splits, config.ratio, method="gan", synthetic_dirs=config.synthetic, seed=seed)
-        return rows_to_images(rows, dataset, splits), None
+    if arm in GAN_ARMS:
+        if experiment.manifest_rows and arm not in ("gan_capped", "gan_equal"):
+            images = rows_to_images(experiment.manifest_rows, dataset, splits)
+        else:
+            mix, share = {"gan_capped": ("fill", config.synthetic_cap), "gan_equal": ("equal", config.equal_share)}.get(arm, ("fill", None))
+            # Every class's folder reaches every arm: a fill arm leaves out the majority's.
+            rows = build_training_set(dataset, splits, config.ratio, method="gan", synthetic_dirs=config.synthetic, seed=seed,
+                                      mix=mix, synthetic_share=share, skip_idle_folders=True)
+            images = rows_to_images(rows, dataset, splits)
+        if arm != "gan_class_weights":
+            return images, None
+        counts = Counter(images.labels)
+        weights = class_weights({name: counts[name] for name in experiment.class_names})
+        return images, {index: weights[name] for index, name in _weighted_classes(experiment)}
     raise ValueError(f"Invalid value received for argument `arm`. Expected one of {', '.join(ARMS)}. Received: arm={arm!r}")
 
 
@@ -297,6 +339,8 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
                               tensorboard_run=run_dir if config.tensorboard else None)
+    if arm == "gan_finetune":
+        result = fine_tune_on_real(result, config, experiment, seed)
     validation_plain = predict_probabilities(result.model, experiment.validation.images)
     validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True)
     validation_probabilities = validation_tta if config.tta else validation_plain
@@ -363,6 +407,26 @@ def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarr
     write_text(path, "\n".join(lines) + "\n")
 
 
+def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment, seed: int):
+    """Continue a model trained on the GAN mix on the real training split only, with early stopping on validation.
+
+    Returns:
+        A TrainingResult with both stages' epochs in one history (each entry's `stage` says which)
+        and the best epoch counted from the start of the first stage.
+    """
+    from .train import TrainingResult, train_classifier
+
+    network = config.classifier_config(seed=seed, class_names=experiment.class_names, positive_class=experiment.positive,
+                                       learning_rate=config.learning_rate * FINETUNE_LEARNING_RATE_FACTOR)
+    validation = (experiment.validation.images, experiment.targets(experiment.validation))
+    tuned = train_classifier(network, experiment.train.images, experiment.targets(experiment.train), validation,
+                             initial_model=pretrained.model)
+    offset = len(pretrained.history)
+    history = ([{**entry, "stage": "synthetic mix"} for entry in pretrained.history]
+               + [{**entry, "epoch": entry["epoch"] + offset, "stage": "real only"} for entry in tuned.history])
+    return TrainingResult(tuned.model, history, offset + tuned.best_epoch, pretrained.seconds + tuned.seconds)
+
+
 def _csv_field(text) -> str:
     text = str(text)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
@@ -384,9 +448,11 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         config.synthetic = default_synthetic_folders(config, experiment)
         found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
                         for folder in config.synthetic)
-    arms = config.arms
+    arms = _arms_the_inputs_allow(config, experiment)
     # Every arm's first training set is built before any training: bad input fails in seconds, not minutes.
     prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms}
+    # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm.
+    realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed) for arm in arms if arm in GAN_ARMS and config.compare}
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     run_dir = new_run_dir(config.out, description)
     write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
@@ -407,6 +473,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     if config.compare:
         report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
         report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+        for arm, measured in realism.items():
+            report["arms"][arm]["synthetic_vs_real"] = measured
         report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
         summary = write_compare_report(run_dir, report, runs, experiment)
     elif len(runs) > 1:
@@ -418,3 +486,18 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         summary = write_single_report(run_dir, runs[0], experiment)
     seconds = time.perf_counter() - start
     return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)")
+
+
+def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:
+    """`config.arms`, less gan_equal when it was not asked for by name and the synthetic folders lack a class."""
+    arms = config.arms
+    if "gan_equal" not in arms or "gan_equal" in config.arm_names or not config.synthetic:
+        return arms
+    from ..balance import read_synthetic_folder
+
+    labels = {label for folder in config.synthetic for label in read_synthetic_folder(folder).labels}
+    if set(experiment.class_names) - labels:
+        log.warning("arm gan_equal left out: it needs synthetic images of every class, the folders hold %s only "
+                    "(train one GAN per class or `xgan train --conditional`)", ", ".join(sorted(labels)))
+        return [arm for arm in arms if arm != "gan_equal"]
+    return arms

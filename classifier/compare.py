@@ -163,6 +163,18 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed,
                                                         thresholds["gan"], thresholds["oversample"],
                                                         (ensemble_threshold("gan"), ensemble_threshold("oversample")))
+    gan_arms = [arm for arm in arms if arm.startswith("gan")]
+    other_arms = [arm for arm in arms if not arm.startswith("gan")]
+    if gan_arms and other_arms:
+        # The question of issue 11: does the best GAN arm reach the best classic remedy? Each is
+        # chosen on the validation split, never on the test images it is then scored on.
+        best_gan, best_other = best_by_validation(by_arm, gan_arms), best_by_validation(by_arm, other_arms)
+        report["best_gan_vs_best_other"] = {
+            "arm": best_gan, "reference": best_other,
+            "chosen_by": "mean over seeds of the validation ROC-AUC at each model's best epoch",
+            **paired_comparison(y_true, probabilities[best_gan], probabilities[best_other], seeds, seed,
+                                thresholds[best_gan], thresholds[best_other],
+                                (ensemble_threshold(best_gan), ensemble_threshold(best_other)))}
     return report
 
 
@@ -187,6 +199,20 @@ def correct_calls(probabilities: np.ndarray, y_true: np.ndarray, threshold: floa
     if probabilities.ndim == 2:  # (N, classes)
         return probabilities.argmax(axis=1) == y_true
     return (probabilities >= threshold) == y_true
+
+
+def validation_auc(run) -> float:
+    """The validation ROC-AUC of a model at the epoch whose weights it kept (NaN when not logged)."""
+    if not run.history or not 1 <= run.best_epoch <= len(run.history):
+        return math.nan
+    return float(run.history[run.best_epoch - 1].get("val_auc", math.nan))
+
+
+def best_by_validation(by_arm: dict, arms: list[str]) -> str:
+    """The arm among `arms` with the highest mean validation ROC-AUC (the first on a tie or when none is logged)."""
+    scores = {arm: float(np.mean([validation_auc(run) for run in by_arm[arm]])) for arm in arms}
+    finite = [arm for arm in arms if math.isfinite(scores[arm])]
+    return max(finite, key=lambda arm: scores[arm]) if finite else arms[0]
 
 
 def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0,

@@ -12,6 +12,7 @@ import numpy as np
 from ..runs import atomic_path, write_json, write_text
 from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SECONDARY_METRICS, SIGNIFICANCE, test_targets
 from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC
+from .realism import format_realism
 
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
                  "specificity": "specificity", "precision": "precision", "f1": "F1", "roc_auc": "ROC-AUC"}
@@ -343,6 +344,9 @@ def paired_comparisons(report: dict) -> list[tuple[str, str, dict]]:
     pairs = [(arm, report["baseline"], comparison) for arm, comparison in report["comparisons"].items()]
     if report.get("gan_vs_oversample"):
         pairs.append(("gan", "oversample", report["gan_vs_oversample"]))
+    best = report.get("best_gan_vs_best_other")
+    if best and best["reference"] != report["baseline"] and (best["arm"], best["reference"]) != ("gan", "oversample"):
+        pairs.append((best["arm"], best["reference"], best))
     return pairs
 
 
@@ -397,6 +401,7 @@ def format_report(report: dict) -> str:
             lines.append(f"| {arm} | " + " | ".join(f"{_number(data[at_default][m]['mean'])} ± {_number(data[at_default][m]['std'])}" for m in order) + " |")
     if positive is None:
         lines += per_class_table(report)
+    lines += format_realism(report)
     pairs = paired_comparisons(report)
     if pairs:
         lines += ["", "## Paired differences",

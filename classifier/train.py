@@ -190,7 +190,8 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
 
 
 def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
-                     class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None) -> TrainingResult:
+                     class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None,
+                     initial_model: keras.Model | None = None) -> TrainingResult:
     """Train a fresh CNN.
 
     Args:
@@ -204,6 +205,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         class_weight: loss weight per label (0 and 1, or each class index), for the class-weight arm.
         tensorboard_run: a run folder: write TensorBoard logs of every epoch's training and
             validation scalars to its `tensorboard/` sub-folder.
+        initial_model: continue from this model's weights (fine-tuning) instead of fresh ones;
+            it is compiled again with `config`'s optimizer and learning rate.
 
     Returns:
         A TrainingResult.
@@ -216,7 +219,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = -(-len(images) // config.batch_size)
-    model = compile_classifier(build_classifier(config), config, steps_per_epoch=steps_per_epoch)
+    model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
     callbacks, stopping = [], None
     if validation is not None:

@@ -28,7 +28,7 @@ def compare_run(tmp_path_factory):
     counts = dataset.class_counts(set(splits.keys("train")))
     synthetic, _ = make_synthetic_folder(root, dataset, splits, "covid", counts["normal"] - counts["covid"], size=16)
     result = CliRunner().invoke(cli, ["classify", "--data", str(data), "--compare", "--seeds", "1", "--synthetic", str(synthetic),
-                                      "--out", str(root / "samples"), *TINY])
+                                      "--arms", "classic,oversample,class_weights,gan", "--out", str(root / "samples"), *TINY])
     assert result.exit_code == 0, result.output
     run_dir = next((root / "samples").iterdir())
     return {"root": root, "data": data, "splits": splits, "run_dir": run_dir, "output": result.output}
