@@ -36,6 +36,7 @@ PRESETS = {
 DEFAULT_STUDY_DATA = "pneumoniamnist"
 DEFAULT_MINORITY_TRAIN = 120
 GAN_SIZES = (32, 64, 128)
+STUDY_ARMS = ("baseline", "classic", "oversample", "class_weights", "gan")  # without --conditional
 MIN_SYNTHETIC = 400  # sampled even when the ratio needs fewer: the quality report compares a few hundred
 
 
@@ -59,6 +60,7 @@ class StudyConfig:
     seed: int = 0  # GAN, sampling, the cut, choice of synthetic images and the first classifier seed
     accept_failed_gan: bool = False  # go on sampling from a GAN that diverged or collapsed
     tensorboard: bool = False  # TensorBoard logs in the GAN run and beside every classifier model
+    conditional: bool = False  # one class-conditional GAN on every class, and every GAN arm of issue 11 in the comparison
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -323,6 +325,10 @@ def _stage_data(state: StudyState, echo) -> None:
 
 
 def _stage_gan(state: StudyState, echo) -> None:
+    if state.config.conditional:  # one run for every class: the later stages draw each class from it
+        run = str(_train_gan(state, None, state.folder / "gan"))
+        state.finish("gan", run=run, runs={name: run for name in state.stages["data"]["train_counts"]})
+        return
     classes = gan_classes(state)
     runs = {}
     for class_name in classes:
@@ -362,7 +368,8 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
         else:
             if existing is not None:  # a run killed before its first checkpoint: start again beside it
                 log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
-            gan_config = GanConfig(data=data["data"], class_name=class_name, splits=data["splits"],
+            gan_config = GanConfig(data=data["data"], class_name=None if config.conditional else class_name,
+                                   conditional=config.conditional, splits=data["splits"],
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
                                    out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
@@ -407,12 +414,26 @@ def _stage_sample(state: StudyState, echo) -> None:
     _check_gan_health(state)
     runs = _runs(state, "gan", "runs")
     num_images = state.stages["data"]["num_synthetic"]
+    counts = _conditional_counts(state, num_images) if state.config.conditional else {}
     folders = {}
     for class_name, run in runs.items():
         out = state.folder / "synthetic" if len(runs) == 1 else state.folder / "synthetic" / class_name
         # A sample stage that did not finish left a partial folder: replacing it is safe, nothing else wrote there.
-        folders[class_name] = str(sample_to_folder(run, num_images, out, seed=state.config.seed, overwrite=True))
-    state.finish("sample", folder=next(iter(folders.values())), folders=folders, num_images=num_images)
+        count = counts.get(class_name, num_images)
+        folders[class_name] = str(sample_to_folder(run, count, out, seed=state.config.seed, overwrite=True,
+                                                   class_name=class_name if state.config.conditional else None))
+    state.finish("sample", folder=folders[state.stages["data"]["class_name"]] if state.config.conditional else next(iter(folders.values())),
+                 folders=folders, num_images=num_images, num_images_per_class=counts or None)
+
+
+def _conditional_counts(state: StudyState, num_minority: int) -> dict[str, int]:
+    """Images to draw per class from a conditional GAN: the minority's as for the one-class GAN, and for every class as
+    many as the equal-share arm needs."""
+    from .balance import DEFAULT_EQUAL_SHARE, resolve_mix
+
+    data = state.stages["data"]
+    equal = resolve_mix(data["train_counts"], state.config.ratio, "equal", DEFAULT_EQUAL_SHARE)
+    return {name: max(parts["synthetic"], num_minority if name == data["class_name"] else 0, 1) for name, parts in equal.items()}
 
 
 def _stage_quality(state: StudyState, echo) -> None:
@@ -442,6 +463,8 @@ def _stage_classify(state: StudyState, echo) -> None:
     result = classify(ClassifyConfig(
         data=Path(data["data"]), splits=Path(data["splits"]),
         synthetic=tuple(Path(folder) for folder in _runs(state, "sample", "folders").values()),
+        # The one-class GAN's study keeps its five arms (the quick preset's time); --conditional adds every GAN variant.
+        arm_names=() if config.conditional else STUDY_ARMS,
         ratio=config.ratio, compare=True, seeds=config.seeds, size=data["size"], epochs=config.classifier_epochs,
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -206,3 +207,26 @@ def test_default_study_is_pneumoniamnist_with_the_minority_cut():
     assert test_normals >= 100
     assert StudyConfig(data="covid_ccby").minority_train is None
     assert StudyConfig(minority_train=[60, 120]).is_sweep
+
+
+@pytest.mark.slow  # a conditional GAN, sampling of both classes and nine classifier arms
+def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    result = CliRunner().invoke(cli, ["run", "--data", str(data), "--conditional", "--size", "32", "--gan-epochs", "2",
+                                      "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto", "--no-quality",
+                                      "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "runs" / "00000-study-xrays"
+    stages = json.loads((folder / "study.json").read_text())["stages"]
+    run = json.loads((Path(stages["gan"]["run"]) / "config.json").read_text())
+    assert run["conditional"] is True and run["class_names"] == ["covid", "normal"]
+    train = stages["data"]["train_counts"]
+    # auto at an equal share of 0.5: both classes end at 2 x the majority, half of each synthetic; the minority
+    # also gets at least what the one-class study samples
+    assert stages["sample"]["num_images_per_class"] == {"covid": max(train["normal"], stages["data"]["num_synthetic"]),
+                                                        "normal": train["normal"]}
+    assert {name: Path(folder).name for name, folder in stages["sample"]["folders"].items()} == {"covid": "covid", "normal": "normal"}
+    saved = json.loads((folder / "report.json").read_text())
+    assert list(saved["comparison"]["arms"]) == ["baseline", "classic", "oversample", "class_weights", "gan", "gan_capped",
+                                                 "gan_equal", "gan_finetune", "gan_class_weights"]
+    assert set(saved["comparison"]["arms"]["gan_equal"]["synthetic_vs_real"]) == {"covid", "normal"}
