@@ -111,3 +111,17 @@ def test_cli_trains_a_conditional_run_and_samples_a_class(xrays, tmp_path):
     assert result.exit_code == 2 and "pass --class" in result.output
     result = runner.invoke(cli, ["sample", "--run", str(run_dir), "--n", "2", "--class", "normal"])
     assert result.exit_code == 0 and (run_dir / "synthetic-normal" / "manifest.csv").is_file()
+
+
+def test_quality_of_one_class_of_a_conditional_run(conditional_run, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["quality", "--run", str(conditional_run), "--class", "normal", "--num-images", "16",
+                                 "--features", "pixels", "--kid-subsets", "5", "--num-pairs", "2", "--out", str(tmp_path / "normal")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "normal" / "quality.json").read_text())
+    train_normal = json.loads((conditional_run / "config.json").read_text())["class_counts"]["normal"]
+    assert report["reference"]["class_name"] == "normal" and f"{train_normal} real training 'normal'" in result.output
+    result = runner.invoke(cli, ["quality", "--run", str(conditional_run), "--checkpoints", "all", "--class", "covid", "--num-images", "16",
+                                 "--features", "pixels", "--kid-subsets", "5", "--out", str(tmp_path / "select")])
+    assert result.exit_code == 0, result.output
+    assert "--class covid" in result.output
