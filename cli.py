@@ -352,7 +352,8 @@ def predict(model_path, tta, images, seed):
 def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
           kid_every, tensorboard, seed):
-    """Train a DCGAN on one class of the training split (never on validation or test images).
+    """Train a DCGAN on one class of the training split (never on validation or test images), or with
+    --conditional one class-conditional DCGAN on every class of it (previews: one row per class).
 
     Writes a run folder under --out (samples/00000-gan-covid/): config.json, the keys of the real images it read,
     reals.png, previews/, losses.png, history.json, checkpoints/ and snapshots/. Ctrl-C or SIGTERM
