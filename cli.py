@@ -319,7 +319,7 @@ def predict(model_path, tta, images, seed):
 @cli.command()
 @click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @click.option("--class", "class_name", default=None, help="Class to generate [default: the class with the fewest training images].")
-@click.option("--conditional", is_flag=True,
+@click.option("--conditional", is_flag=True, default=False,
               help="Train one class-conditional GAN on every class of the training split (class embedding, projection discriminator) instead of one class.")
 @splits_option
 @split_seed_option
