@@ -129,31 +129,32 @@ class ImageCache:
         self.source = resolved
         self.folder = Path(root) / f"{resolved.name or 'root'}-{digest}"
 
-    # ---- per-file metadata: shape, hash or error ----
-
-    def describe(self, paths: dict[str, Path], signatures: dict[str, list[int]]) -> dict[str, dict]:
-        """Shape and hash (or error) of every file, decoding only those the cache does not hold as they are now.
-
-        Args:
-            paths: key -> file.
-            signatures: key -> `file_signature` of the file.
-
-        Returns:
-            key -> {"signature", "shape", "hash"} or {"signature", "error"}.
-        """
+    def load(self, records: list, size: int | None) -> tuple[list, list, list, np.ndarray | None, list]:
+        """See `load_cached_files`: one pass decodes every file the cache lacks, for its metadata and its pixels at once."""
+        paths = {record.key: record.path for record in records}
+        signatures = {key: file_signature(path) for key, path in paths.items()}
         known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
         entries = {key: known[key] for key in paths if key in known and known[key]["signature"] == signatures[key]}
-        stale = [key for key in paths if key not in entries]
-        if stale:
-            log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(paths))
-
-            def keep(position, result):
-                key = stale[position]
-                entries[key] = _entry(signatures[key], result)
-
-            decode_files([paths[key] for key in stale], None, keep, "reading images")
+        if size is None:
+            stale = [key for key in paths if key not in entries]
+            if stale:
+                log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(paths))
+                decode_files([paths[key] for key in stale], None,
+                             lambda position, result: entries.__setitem__(stale[position], _entry(signatures[stale[position]], result)),
+                             "reading images")
+                self._write_files_index(entries)
+            return _split(records, entries, None)
+        # Files known not to decode get no row; every other file gets one, decoded only if not cached as it is.
+        keys = [r.key for r in records if "error" not in entries.get(r.key, {})]
+        pixels, decoded = self._pixels(keys, paths, signatures, size, entries)
+        if decoded:
             self._write_files_index(entries)
-        return entries
+        failed_now = {key for key in keys if "error" in entries[key]}
+        if failed_now:  # a new file that does not decode: its row goes
+            keep = [position for position, key in enumerate(keys) if key not in failed_now]
+            keys = [keys[position] for position in keep]
+            pixels = self._write_pixels(keys, signatures, size, lambda out: _copy_rows(out, pixels, list(enumerate(keep))))
+        return _split(records, entries, pixels)
 
     def _write_files_index(self, entries: dict[str, dict]) -> None:
         known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
@@ -161,19 +162,16 @@ class ImageCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text(self.folder / FILES_INDEX, json.dumps({"version": FORMAT_VERSION, "source": str(self.source), "entries": known}))
 
-    # ---- resized pixels ----
+    def _pixels(self, keys: list[str], paths: dict[str, Path], signatures: dict[str, list[int]], size: int,
+                entries: dict[str, dict]) -> tuple[np.ndarray, int]:
+        """(The (len(keys), size, size) uint8 pixels memory-mapped read-only, how many files were decoded).
 
-    def pixels(self, keys: list[str], paths: dict[str, Path], signatures: dict[str, list[int]],
-               size: int, entries: dict[str, dict]) -> np.ndarray:
-        """The (len(keys), size, size) uint8 pixels of the given (decodable) files, memory-mapped read-only.
-
-        Rows whose file is unchanged are copied from the previous array; the rest are decoded. When
-        nothing changed, the previous array is returned as it is, without reading it.
+        Rows whose file is unchanged are copied from the previous array; the other files are decoded
+        (their `entries` updated). When nothing changed, the previous array is returned as it is.
         """
         if not keys:
-            return np.zeros((0, size, size), np.uint8)
-        index_path = self.folder / f"pixels-{size}.json"
-        index = self._read_json(index_path, "keys")
+            return np.zeros((0, size, size), np.uint8), 0
+        index = self._read_json(self.folder / f"pixels-{size}.json", "keys")
         old_rows, old_pixels = {}, None
         if index is not None:
             try:
@@ -182,35 +180,37 @@ class ImageCache:
                 index = None
         if index is not None and old_pixels.shape[1:] == (size, size) and len(old_pixels) == len(index["keys"]):
             old_rows = {key: row for row, (key, signature) in enumerate(zip(index["keys"], index["signatures"]))
-                        if key in signatures and signature == signatures[key]}
+                        if key in signatures and signature == signatures[key] and key in entries}
             if index["keys"] == keys and len(old_rows) == len(keys):
-                return old_pixels
+                return old_pixels, 0
         stale = [position for position, key in enumerate(keys) if key not in old_rows]
+        if stale:
+            log.info("%s: decoding %d of %d image(s) at %d px not in the cache", self.source, len(stale), len(keys), size)
+
+        def fill(out):
+            _copy_rows(out, old_pixels, [(position, old_rows[key]) for position, key in enumerate(keys) if key in old_rows])
+
+            def store(position, result):
+                key = keys[stale[position]]
+                entries[key] = _entry(signatures[key], result)
+                if result.error is None:
+                    out[stale[position]] = result.pixels
+
+            decode_files([paths[keys[p]] for p in stale], size, store, f"decoding at {size} px")
+
+        return self._write_pixels(keys, signatures, size, fill), len(stale)
+
+    def _write_pixels(self, keys: list[str], signatures: dict[str, list[int]], size: int, fill) -> np.ndarray:
+        """A new pixel array filled by `fill(array)`, then its index in one rename; older arrays are deleted."""
         name = f"pixels-{size}-{uuid.uuid4().hex[:12]}.npy"
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.folder / name) as temporary:
-            pixels = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(keys), size, size))
-            reused = [(position, old_rows[key]) for position, key in enumerate(keys) if key in old_rows]
-            for start in range(0, len(reused), 4096):  # in blocks, so the copy never holds the whole array
-                block = np.array(reused[start:start + 4096], dtype=np.int64).reshape(-1, 2)
-                pixels[block[:, 0]] = old_pixels[block[:, 1]]
-            if stale:
-                log.info("%s: decoding %d of %d image(s) at %d px not in the cache", self.source, len(stale), len(keys), size)
-            failed = []
-
-            def store(position, result):
-                if result.error is not None:
-                    failed.append((keys[stale[position]], result.error))
-                else:
-                    pixels[stale[position]] = result.pixels
-
-            decode_files([paths[keys[p]] for p in stale], size, store, f"decoding at {size} px")
-            if failed:  # the file changed between describe() and now; the next load sees it
-                raise OSError(f"{paths[failed[0][0]]} could not be decoded again: {failed[0][1]}")
-            pixels.flush()
-            del pixels
-        write_text(index_path, json.dumps({"version": FORMAT_VERSION, "file": name, "keys": keys,
-                                           "signatures": [signatures[key] for key in keys]}))
+            out = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(keys), size, size))
+            fill(out)
+            out.flush()
+            del out
+        write_text(self.folder / f"pixels-{size}.json", json.dumps(
+            {"version": FORMAT_VERSION, "file": name, "keys": keys, "signatures": [signatures[key] for key in keys]}))
         for other in self.folder.glob(f"pixels-{size}-*.npy"):
             if other.name != name:
                 other.unlink(missing_ok=True)  # a process that has it mapped keeps reading it (POSIX)
@@ -225,6 +225,19 @@ class ImageCache:
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or required not in data:
             return None
         return data if required != "entries" else data["entries"]
+
+
+def _copy_rows(out: np.ndarray, source: np.ndarray, pairs: list[tuple[int, int]]) -> None:
+    """out[to] = source[from] for (to, from) pairs, in blocks, so the copy never holds the whole array."""
+    for start in range(0, len(pairs), 4096):
+        block = np.array(pairs[start:start + 4096], dtype=np.int64).reshape(-1, 2)
+        out[block[:, 0]] = source[block[:, 1]]
+
+
+def _split(records: list, entries: dict[str, dict], pixels: np.ndarray | None):
+    kept = [record for record in records if "error" not in entries[record.key]]
+    failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
+    return kept, [tuple(entries[r.key]["shape"]) for r in kept], [entries[r.key]["hash"] for r in kept], pixels, failed
 
 
 def _entry(signature: list[int], result: DecodedFile) -> dict:
@@ -256,20 +269,9 @@ def load_cached_files(source: Path, records: list, size: int | None) -> tuple[li
         [(key, reason)] of the files that did not decode).
     """
     root = cache_root()
-    paths = {record.key: record.path for record in records}
     if root is None:
         return _decode_uncached(records, size)
-    cache = ImageCache(root, source)
-    signatures = {key: file_signature(path) for key, path in paths.items()}
-    entries = cache.describe(paths, signatures)
-    kept = [_with_patient(record, entries[record.key].get("patient_id")) for record in records if "error" not in entries[record.key]]
-    failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
-    shapes = [tuple(entries[r.key]["shape"]) for r in kept]
-    hashes = [entries[r.key]["hash"] for r in kept]
-    pixels = None
-    if size is not None:
-        pixels = cache.pixels([r.key for r in kept], paths, signatures, size, entries)
-    return kept, shapes, hashes, pixels, failed
+    return ImageCache(root, source).load(records, size)
 
 
 def _decode_uncached(records: list, size: int | None):

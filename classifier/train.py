@@ -237,6 +237,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         from ..tensorboard_logs import tensorboard_callback
 
         callbacks.insert(1 if stopping is not None else 0, tensorboard_callback(tensorboard_run))
+    log.info("training on %d images of %d px, batch %d", len(images), config.image_size, config.batch_size)
     start = time.perf_counter()
     fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
