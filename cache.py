@@ -77,7 +77,7 @@ def pixel_hash(image: np.ndarray) -> str:
 
 def file_signature(path: Path) -> list[int]:
     """(size, mtime in ns, inode) of a file: any write, replacement or copy over it changes it."""
-    stat = Path(path).stat()
+    stat = os.stat(path)
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
@@ -235,7 +235,7 @@ def _copy_rows(out: np.ndarray, source: np.ndarray, pairs: list[tuple[int, int]]
 
 
 def _split(records: list, entries: dict[str, dict], pixels: np.ndarray | None):
-    kept = [record for record in records if "error" not in entries[record.key]]
+    kept = [_with_patient(record, entries[record.key].get("patient_id")) for record in records if "error" not in entries[record.key]]
     failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
     return kept, [tuple(entries[r.key]["shape"]) for r in kept], [entries[r.key]["hash"] for r in kept], pixels, failed
 

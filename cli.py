@@ -95,6 +95,10 @@ class PositiveIntList(click.ParamType):
 
 
 DATA = DataSource()
+strategy_option = click.option(
+    "--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
+    help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
+         "(the machines of TF_CONFIG; run the same command on each). --batch-size is global; the learning rate is not scaled.")
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
@@ -260,8 +264,9 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
 @click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
+@strategy_option
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
-             patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard):
+             patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -277,7 +282,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
                             target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
-                            synthetic_cap=synthetic_cap, equal_share=equal_share)
+                            synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy)
     click.echo(run_classify(config).summary)
 
 
@@ -348,10 +353,11 @@ def predict(model_path, tta, images, seed):
                    "logged as `kid` in history.json and losses.png; 0 = off.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
 @click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
+@strategy_option
 @click.pass_context
 def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
-          kid_every, tensorboard, seed):
+          kid_every, tensorboard, seed, strategy):
     """Train a DCGAN on one class of the training split (never on validation or test images), or with
     --conditional one class-conditional DCGAN on every class of it (previews: one row per class).
 
@@ -365,12 +371,13 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
     try:
         if resume is not None:
             fixed = [param.opts[0] for param in ctx.command.params
-                     if param.name not in ("resume", "epochs", "kimg", "out", "kid_every")
+                     if param.name not in ("resume", "epochs", "kimg", "out", "kid_every", "strategy")
                      and ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE]
             if fixed:
                 raise UserError(f"--resume keeps the run's own options; drop {', '.join(fixed)} (only --epochs and --kimg can change)")
+            chosen = ctx.get_parameter_source("strategy") == click.core.ParameterSource.COMMANDLINE
             run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg,
-                                 callbacks=_kid_callbacks(kid_every))
+                                 strategy=strategy if chosen else None, callbacks=_kid_callbacks(kid_every))
         else:
             config = GanConfig(
                 data=str(data) if data else None, class_name=class_name, conditional=conditional,
@@ -379,7 +386,7 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
                 epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                 preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
-                out=str(out), tensorboard=tensorboard, seed=seed)
+                out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy)
             run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,7 +19,7 @@ import numpy as np
 
 from .cache import load_cached_files, pixel_hash
 from .errors import UserError, invalid_argument
-from .images import is_image_file, resize_square, to_gray_uint8
+from .images import IMAGE_SUFFIXES, is_image_file, resize_square, to_gray_uint8
 
 log = logging.getLogger("xgan")
 
@@ -192,12 +193,22 @@ def _scan_class_folders(root: Path) -> list[Record]:
         raise UserError(f"{root}: no class sub-folders; expected one sub-folder per class (e.g. {root}/covid/, {root}/normal/)")
     records = []
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # os.scandir rather than Path.rglob: a folder of 100k files is listed in a fraction of the time.
+        files = sorted(_files_below(class_dir, class_dir.name), key=lambda item: item[0].split("/"))
         if not files:
             raise UserError(f"{class_dir}: empty class folder; expected image files (PNG, JPEG, BMP, TIFF or DICOM)")
-        for path in files:
-            records.append(Record(path.relative_to(root).as_posix(), class_dir.name, path=path))
+        records.extend(Record(key, class_dir.name, path=path) for key, path in files)
     return records
+
+
+def _files_below(folder: Path, prefix: str):
+    """(key `prefix/relative/path`, path) of the files below a folder whose names do not start with a dot."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                yield from _files_below(folder / entry.name, f"{prefix}/{entry.name}")
+            elif entry.is_file() and not entry.name.startswith("."):
+                yield f"{prefix}/{entry.name}", folder / entry.name
 
 
 def _read_manifest(manifest: Path) -> list[Record]:
@@ -229,7 +240,7 @@ def _read_manifest(manifest: Path) -> list[Record]:
 def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, size: int | None) -> Dataset:
     images_only, skipped = [], []
     for record in candidates:
-        if not is_image_file(record.path):
+        if record.path.suffix.lower() not in IMAGE_SUFFIXES and not is_image_file(record.path):  # suffix first: no Path re-parse per file
             skipped.append((record.key, f"not an image file type ({record.path.suffix or 'no suffix'})"))
             log.warning("skipping %s: not an image file type", record.path)
         else:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target
 from ..dataset import Dataset, load_dataset
+from ..distribute import STRATEGIES
 from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
@@ -77,8 +78,11 @@ class ClassifyConfig:
     arm_names: tuple[str, ...] = ()  # with `compare`, train only these arms (and the baseline); () = every arm the inputs allow
     synthetic_cap: float = 0.5  # gan_capped: the most synthetic share of a class after balancing
     equal_share: float = 0.5  # gan_equal: the synthetic share of every class
+    strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
 
     def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         self.out = Path(self.out)
         if self.size is None:
@@ -338,7 +342,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
                                        positive_class=experiment.positive)
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
-                              tensorboard_run=run_dir if config.tensorboard else None)
+                              tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy)
     if arm == "gan_finetune":
         result = fine_tune_on_real(result, config, experiment, seed)
     validation_plain = predict_probabilities(result.model, experiment.validation.images)
@@ -380,6 +384,17 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     log.info("%s seed %d: balanced accuracy %.3f at %s, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], called, metrics["roc_auc"])
     return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
                   threshold, validation_probabilities)
+
+
+def _worker_out(config: ClassifyConfig) -> Path:
+    """`config.out`, or on a non-chief worker of a multi-worker run a temporary folder: the chief alone writes the run."""
+    if config.strategy != "multi-worker":
+        return config.out
+    import tempfile
+
+    from ..distribute import is_chief, make_strategy
+
+    return config.out if is_chief(make_strategy(config.strategy)) else Path(tempfile.mkdtemp(prefix="xgan-worker-"))
 
 
 def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
@@ -454,7 +469,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm.
     realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed) for arm in arms if arm in GAN_ARMS and config.compare}
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
-    run_dir = new_run_dir(config.out, description)
+    run_dir = new_run_dir(_worker_out(config), description)
     write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
                                           "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
                                           "arms": arms, "seeds": config.seed_list})

@@ -55,7 +55,8 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
     for block, filters in enumerate(config.conv_filters, start=1):
         # The convolution's bias would be cancelled by the batch normalization's shift.
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{block}")(x)
-        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"batch_norm_{block}")(x)
+        # Under a tf.distribute strategy of several replicas: statistics of the global batch, as on one device.
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, synchronized=_num_replicas() > 1, name=f"batch_norm_{block}")(x)
         x = layers.ReLU(name=f"relu_{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
     x = layers.Flatten(name="flatten")(x)
@@ -74,6 +75,13 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
 # The plateau schedule: the learning rate halves after this many epochs without a lower val_loss.
 PLATEAU_FACTOR = 0.5
 PLATEAU_PATIENCE = 3
+
+
+def _num_replicas() -> int:
+    """Replicas of the tf.distribute strategy whose scope the model is built in (1 outside any)."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def build_optimizer(config: ClassifierConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:

@@ -15,7 +15,13 @@ from .model import PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, build_cl
 
 log = logging.getLogger("xgan")
 
-PREDICT_BATCH_SIZE = 256
+PREDICT_BATCH_SIZE = 256  # images per inference batch at 32 px and below
+PREDICT_BATCH_PIXELS = PREDICT_BATCH_SIZE * 32 * 32  # larger images, fewer per batch: 64 at 64 px, 16 at 128 px
+
+
+def predict_batch_size(image_size: int) -> int:
+    """Images per inference batch: activations of 256 images of 128 px alone take over a gigabyte, and gain no speed."""
+    return max(1, min(PREDICT_BATCH_SIZE, PREDICT_BATCH_PIXELS // (image_size * image_size)))
 
 
 @dataclass
@@ -191,7 +197,7 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
 
 def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
                      class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None,
-                     initial_model: keras.Model | None = None) -> TrainingResult:
+                     initial_model: keras.Model | None = None, strategy: str = "default") -> TrainingResult:
     """Train a fresh CNN.
 
     Args:
@@ -207,6 +213,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
             validation scalars to its `tensorboard/` sub-folder.
         initial_model: continue from this model's weights (fine-tuning) instead of fresh ones;
             it is compiled again with `config`'s optimizer and learning rate.
+        strategy: the tf.distribute strategy to train under (`distribute.STRATEGIES`);
+            `config.batch_size` is the global batch, split between the replicas.
 
     Returns:
         A TrainingResult.
@@ -217,9 +225,14 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
+    from ..distribute import check_global_batch, make_strategy
+
+    distribution = make_strategy(strategy)
+    check_global_batch(config.batch_size, distribution)
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = -(-len(images) // config.batch_size)
-    model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
+    with distribution.scope():
+        model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
     callbacks, stopping = [], None
     if validation is not None:
@@ -294,8 +307,9 @@ def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:
     model and floods the log with retracing warnings when a comparison trains fifteen of them.
     """
     # Converted batch by batch: a whole split as float32 would be 4x its (memory-mapped) uint8 size.
-    outputs = [model(to_model_input(images[start:start + PREDICT_BATCH_SIZE]), training=False).numpy()
-               for start in range(0, len(images), PREDICT_BATCH_SIZE)]
+    batch = predict_batch_size(int(images.shape[1]))
+    outputs = [model(to_model_input(images[start:start + batch]), training=False).numpy()
+               for start in range(0, len(images), batch)]
     return np.concatenate(outputs)
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 from dataclasses import dataclass
 
+from ..distribute import STRATEGIES
 from ..errors import UserError, invalid_argument
 
 IMAGE_SIZES = (32, 64, 128)
@@ -69,6 +70,7 @@ class GanConfig:
     out: str = "samples"  # parent folder of the numbered run folders
     tensorboard: bool = False  # also write TensorBoard logs (scalars, preview grids) to <run>/tensorboard
     seed: int = 0  # weights, latents, augmentation and batch order all follow from it
+    strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG); batch_size is global
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -97,6 +99,8 @@ class GanConfig:
         if self.conditional and self.class_name is not None:
             raise UserError(f"Invalid value received for argument `class_name` (--class). Expected none with --conditional, "
                             f"which learns every class of the training split. Received: class_name={self.class_name!r}")
+        if self.strategy not in STRATEGIES:
+            raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

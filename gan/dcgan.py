@@ -103,10 +103,22 @@ class DCGAN(keras.Model):
     def train_step(self, data):
         # `data` is a placeholder from fit's iterator: the real batch comes from the model itself.
         del data
+        # Under a tf.distribute strategy every replica draws the whole (global) batch's random numbers
+        # from the same seed state and keeps its own slice of it, so R replicas take the very step
+        # one device takes (see distribute.py); without one, the slice is the whole batch.
+        replica, num_replicas = _replica()
+        per_replica = self.batch_size // num_replicas
+        start = replica * per_replica
         real_images, labels = self.sample_training_batch()
-        latents = keras.random.normal((self.batch_size, self.latent_dim), seed=self.seed_generator)
-        ones = tf.ones((self.batch_size, 1))
-        zeros = tf.zeros((self.batch_size, 1))
+        real_images = _rows(real_images, start, per_replica, num_replicas)
+        if labels is not None:
+            labels = _rows(labels, start, per_replica, num_replicas)
+        latents = _rows(keras.random.normal((self.batch_size, self.latent_dim), seed=self.seed_generator), start, per_replica, num_replicas)
+        ones = tf.ones((per_replica, 1))
+        zeros = tf.zeros((per_replica, 1))
+
+        def augmented(images):
+            return self._augment_slice(images, start, per_replica, num_replicas)
 
         # One generator forward pass serves both updates, as in the reference DCGAN code; the
         # generator tape must see it, the discriminator update must not.
@@ -115,24 +127,46 @@ class DCGAN(keras.Model):
             fake_images = self.generate(latents, labels, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    real_logits = self.discriminate(augment(real_images, self.augment_policy, self.seed_generator), labels, training=True)
-                    fake_logits = self.discriminate(
-                        augment(tf.stop_gradient(fake_images), self.augment_policy, self.seed_generator), labels, training=True)
-                    d_loss = self.loss_fn(ones, real_logits) + self.loss_fn(zeros, fake_logits)
+                    real_logits = self.discriminate(augmented(real_images), labels, training=True)
+                    fake_logits = self.discriminate(augmented(tf.stop_gradient(fake_images)), labels, training=True)
+                    d_loss = self._replica_loss(ones, real_logits, num_replicas) + self._replica_loss(zeros, fake_logits, num_replicas)
                 d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
                 self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
             # Non-saturating generator loss against the updated discriminator.
-            fooled_logits = self.discriminate(augment(fake_images, self.augment_policy, self.seed_generator), labels, training=True)
-            g_loss = self.loss_fn(ones, fooled_logits)
+            fooled_logits = self.discriminate(augmented(fake_images), labels, training=True)
+            g_loss = self._replica_loss(ones, fooled_logits, num_replicas)
         g_grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
         self.update_ema()
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
+        self.d_loss_tracker.update_state(d_loss * num_replicas)  # the replica's own mean, averaged over replicas
+        self.g_loss_tracker.update_state(g_loss * num_replicas)
         self.d_real_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(real_logits > 0, "float32")))
         self.d_fake_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(fake_logits < 0, "float32")))
         return {m.name: m.result() for m in self.metrics}
+
+    def _replica_loss(self, targets, logits, num_replicas: int):
+        """The loss of this replica's slice divided by the number of replicas.
+
+        Gradients are summed over replicas, and 1/R of each replica's mean is the global batch's
+        mean. Keras `Loss` objects divide by R themselves under a strategy (their default
+        `sum_over_batch_size` reduction); a plain function gets it done here.
+        """
+        value = self.loss_fn(targets, logits)
+        if num_replicas > 1 and not isinstance(self.loss_fn, keras.losses.Loss):
+            value = value / num_replicas
+        return value
+
+    def _augment_slice(self, images, start, per_replica: int, num_replicas: int):
+        """DiffAugment of this replica's slice with the random draws one device would give those images.
+
+        The slice is padded to the global batch, so every draw has the shape it has on one device
+        (and differs between replicas' images); the augmentation ops are cheap next to the networks.
+        """
+        if num_replicas == 1 or not self.augment_policy:
+            return augment(images, self.augment_policy, self.seed_generator)
+        padded = tf.pad(images, [[start, self.batch_size - start - per_replica], [0, 0], [0, 0], [0, 0]])
+        return _rows(augment(padded, self.augment_policy, self.seed_generator), start, per_replica, num_replicas)
 
     def update_ema(self):
         """Move the EMA generator towards the generator, batch-norm statistics included.
@@ -147,3 +181,20 @@ class DCGAN(keras.Model):
         beta = tf.where(half_life > 0, 0.5 ** (self.batch_size / tf.maximum(half_life, 1e-8)), 0.0)
         for average, current in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(current + (average - current) * tf.cast(beta, average.dtype))
+
+
+def _replica():
+    """(index of this replica, number of replicas) in the step being traced; (0, 1) without a strategy."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def _rows(batch, start, count: int, num_replicas: int):
+    """Rows start .. start+count of a batch (the whole batch with one replica)."""
+    if num_replicas == 1:
+        return batch
+    rank = len(batch.shape)
+    rows = tf.slice(batch, [start] + [0] * (rank - 1), [count] + [-1] * (rank - 1))
+    return tf.ensure_shape(rows, [count, *batch.shape[1:]])

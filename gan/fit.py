@@ -16,7 +16,8 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
     """The networks, the DCGAN around them and its optimizers, all created from the config's seed.
 
     With `config.conditional`, a `ConditionalDCGAN` on `training_labels` (indices into `class_names`).
-    The optimizers' variables exist on return, so a checkpoint can be restored into them.
+    The optimizers' variables exist on return, so a checkpoint can be restored into them. Called
+    inside `strategy.scope()`, every variable is created under that tf.distribute strategy.
     """
     keras.utils.set_random_seed(config.seed)
     options = {"batch_size": config.batch_size, "augment_policy": config.augment, "ema_kimg": config.ema_kimg,
@@ -46,9 +47,14 @@ def fit_model(model: DCGAN, config: GanConfig, num_epochs: int, initial_epoch: i
     """Run `fit` from `initial_epoch` to `num_epochs`.
 
     The model draws its own batches, so fit's data is a placeholder stream; an epoch is
-    `max(1, num_images // batch_size)` steps.
+    `max(1, num_images // batch_size)` steps. Under a tf.distribute strategy the placeholder holds
+    one (ignored) latent vector per replica, so that each replica gets a batch of one, and is not
+    sharded between workers.
     """
     steps = max(1, num_images // config.batch_size)
-    placeholder = tf.data.Dataset.from_tensors(np.int32(0)).repeat()
-    model.fit(placeholder, epochs=num_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+    num_replicas = model.distribute_strategy.num_replicas_in_sync
+    placeholder = tf.data.Dataset.from_tensors(np.zeros((num_replicas, model.latent_dim), np.float32)).repeat()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    model.fit(placeholder.with_options(options), epochs=num_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
               callbacks=list(callbacks), verbose=0, shuffle=False)

@@ -31,11 +31,18 @@ class FusedBatchNormalization(layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable and len(inputs.shape) == 4 and self.axis in (-1, 3)):
             return super().call(inputs, training=training, mask=mask)
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)[:3]
-        # The fused kernel returns the unbiased variance; keras averages the biased one.
-        count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), variance.dtype)
-        variance = variance * (count - 1.0) / count
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Under a tf.distribute strategy: statistics of the global batch (all-reduced over
+            # replicas), so R replicas normalise as one device does.
+            mean, variance = keras.ops.moments(inputs, axes=[0, 1, 2], synchronized=True)
+            outputs = tf.nn.batch_normalization(inputs, mean, variance, self.beta, self.gamma, self.epsilon)
+        else:
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)[:3]
+            # The fused kernel returns the unbiased variance; keras averages the biased one.
+            count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), variance.dtype)
+            variance = variance * (count - 1.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return outputs

@@ -10,7 +10,9 @@ import contextlib
 import dataclasses
 import logging
 import math
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -86,8 +88,37 @@ def train_gan(config: GanConfig, callbacks=()) -> Path:
     """
     data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
                               config.conditional)
-    run_dir = _new_run(config, data)
-    return _train(run_dir, config, data, resume=False, callbacks=callbacks)
+    with _worker_out(config) as out:
+        run_dir = _new_run(dataclasses.replace(config, out=str(out)), data)
+        return _train(run_dir, config, data, resume=False, callbacks=callbacks)
+
+
+@contextlib.contextmanager
+def _worker_out(config: GanConfig):
+    """The parent folder of the run: `config.out`, or, on a non-chief worker of a multi-worker run, a
+    temporary folder deleted afterwards (the chief alone writes the run; the others train alike)."""
+    if config.strategy != "multi-worker":
+        yield Path(config.out)
+        return
+    from ..distribute import is_chief, make_strategy
+
+    if is_chief(make_strategy(config.strategy)):
+        yield Path(config.out)
+        return
+    with tempfile.TemporaryDirectory(prefix="xgan-worker-") as folder:
+        yield Path(folder)
+
+
+@contextlib.contextmanager
+def _worker_run_dir(run_dir: Path, config: GanConfig):
+    """The run folder to resume in: `run_dir`, or a temporary copy of it on a non-chief worker."""
+    with _worker_out(config) as out:
+        if out == Path(config.out):
+            yield run_dir
+            return
+        copy = out / run_dir.name
+        shutil.copytree(run_dir, copy)
+        yield copy
 
 
 def find_resumable_run(run_dir: Path | str | None, parent: Path | str = "samples") -> Path:
@@ -106,13 +137,15 @@ def find_resumable_run(run_dir: Path | str | None, parent: Path | str = "samples
 
 
 def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "samples", epochs: int | None = None,
-               kimg: float | None = None, callbacks=()) -> Path:
+               kimg: float | None = None, strategy: str | None = None, callbacks=()) -> Path:
     """Continue a run from its checkpoint, exactly as if it had not stopped.
 
     Args:
         run_dir: the run folder; None = the latest GAN run under `parent` with a checkpoint.
         epochs, kimg: a new length (only one); None keeps the run's own. Extending a finished
             run needs a length beyond what it has done.
+        strategy: the tf.distribute strategy to continue under; None keeps the run's own. A step
+            is the same under every strategy (see distribute.py), so a run may move between them.
         callbacks: as for `train_gan`.
 
     Returns:
@@ -128,6 +161,8 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
     done = int(read_training_state_meta(run_dir)["epoch"])
     if epochs is not None or kimg is not None:
         config = dataclasses.replace(config, epochs=epochs if epochs is not None else config.epochs, kimg=kimg)
+    if strategy is not None:
+        config = dataclasses.replace(config, strategy=strategy)
     data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
                               config.conditional)
     _check_same_data(run_dir, saved, data)
@@ -135,9 +170,11 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
     if target <= done:
         raise UserError(f"{run_dir}: has already trained {done} of {target} epochs; pass --epochs larger than {done} "
                         "to extend it, or leave out --resume to start a new run")
-    _write_config(run_dir, config, data)
-    log.info("resuming %s at epoch %d of %d", run_dir, done, target)
-    return _train(run_dir, config, data, resume=True, callbacks=callbacks)
+    with _worker_run_dir(run_dir, config) as working_dir:
+        _write_config(working_dir, config, data)
+        log.info("resuming %s at epoch %d of %d", run_dir, done, target)
+        _train(working_dir, config, data, resume=True, callbacks=callbacks)
+    return run_dir
 
 
 def _check_same_data(run_dir: Path, saved: dict, data: TrainingData) -> None:
@@ -186,8 +223,13 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
     from .callbacks import ProgressBar, RunRecorder
     from .fit import build_model, fit_model
 
+    from ..distribute import check_global_batch, make_strategy
+
     num_epochs = resolve_epochs(config, len(data.keys))
-    model = build_model(config, data.images, data.labels, data.class_names)
+    strategy = make_strategy(config.strategy)
+    check_global_batch(config.batch_size, strategy)
+    with strategy.scope():
+        model = build_model(config, data.images, data.labels, data.class_names)
     history, start_epoch, last_checkpoint = [], 0, None
     if resume:
         meta = restore_training_state(run_dir, model)

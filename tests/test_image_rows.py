@@ -30,6 +30,15 @@ def test_a_view_reads_only_when_indexed_and_behaves_like_the_copy(mapped):
     np.testing.assert_array_equal(np.asarray(view.take([3, 0])), mapped[[9, 7]])
 
 
+def test_rows_are_read_from_the_file_not_through_the_mapping(mapped):
+    view = image_rows(mapped, [4, 1])
+    assert view._file is not None
+    np.testing.assert_array_equal(view[0], mapped[4])
+    sliced = image_rows(mapped[2:], [0])  # a slice of the mapping: read through it, from the right place
+    assert sliced._file is None
+    np.testing.assert_array_equal(sliced[0], mapped[2])
+
+
 def test_arrays_in_memory_are_still_copied(mapped):
     in_memory = np.asarray(mapped).copy()
     assert isinstance(image_rows(in_memory, [1, 2]), np.ndarray)

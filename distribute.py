@@ -1,0 +1,95 @@
+"""tf.distribute strategies for GAN and classifier training: one device, the GPUs of one machine, several machines.
+
+`--strategy default` trains on one device (TensorFlow's default strategy). `mirrored` replicates the
+model on every GPU of the machine (`MirroredStrategy`; on a machine without GPUs, on its logical
+CPU devices when several are configured, else on the one CPU). `multi-worker` replicates it across
+machines (`MultiWorkerMirroredStrategy`), which reads the cluster from the `TF_CONFIG` environment
+variable: the same command runs on every machine, each with its own `task.index`.
+
+The batch size is global: each of R replicas computes 1/R of it and the gradients are summed over
+replicas from losses scaled by 1/R, so a step is the same step as on one device. The learning rate
+is used as given, not scaled with R: more replicas at the same batch size train exactly as one
+device did, only faster; raise the batch size (and, by the linear-scaling rule, the learning rate)
+yourself to use the extra devices for larger steps.
+"""
+
+import json
+import logging
+import os
+
+from .errors import UserError, invalid_argument
+
+log = logging.getLogger("xgan")
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+_created = {}  # a process may create a multi-worker strategy once only
+
+
+def make_strategy(name: str = "default"):
+    """The `tf.distribute.Strategy` called `name` (one of STRATEGIES), created once per process.
+
+    Raises:
+        UserError: an unknown name, or `multi-worker` without a valid TF_CONFIG.
+    """
+    if name not in STRATEGIES:
+        raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", name)
+    if name in _created:
+        return _created[name]
+    import tensorflow as tf
+
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+    elif name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        cpus = tf.config.list_logical_devices("CPU")
+        devices = [d.name for d in gpus] if gpus else [d.name for d in cpus]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    else:
+        cluster = read_tf_config()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        log.info("multi-worker strategy: task %s/%s of a cluster of %d worker(s)", cluster["task"]["type"],
+                 cluster["task"]["index"], sum(len(v) for v in cluster["cluster"].values()))
+    log.info("strategy %s: %d replica(s)", name, strategy.num_replicas_in_sync)
+    _created[name] = strategy
+    return strategy
+
+
+def read_tf_config() -> dict:
+    """The parsed TF_CONFIG of a multi-worker run.
+
+    Raises:
+        UserError: TF_CONFIG missing, not JSON, or without `cluster` and `task`.
+    """
+    text = os.environ.get("TF_CONFIG")
+    example = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+    if not text:
+        raise UserError(f"--strategy multi-worker needs the TF_CONFIG environment variable on every machine, e.g. TF_CONFIG='{example}'")
+    try:
+        config = json.loads(text)
+        config["cluster"], config["task"]["type"], config["task"]["index"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"TF_CONFIG={text!r} is not a valid cluster description; expected e.g. {example}") from None
+    return config
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run folder: always, except on the non-chief workers of a multi-worker run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def check_global_batch(batch_size: int, strategy) -> None:
+    """Refuse a global batch size that the replicas cannot share equally.
+
+    Raises:
+        UserError: `batch_size` is not a multiple of the number of replicas.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise invalid_argument("batch_size", f"a multiple of the {replicas} replicas of the strategy (the batch size is global)", batch_size)
