@@ -93,3 +93,22 @@ def check_global_batch(batch_size: int, strategy) -> None:
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise invalid_argument("batch_size", f"a multiple of the {replicas} replicas of the strategy (the batch size is global)", batch_size)
+
+
+def fit_logs_for_multi_worker(model, strategy) -> None:
+    """Let `model.fit` run under a multi-worker strategy.
+
+    Keras 3's fit reduces a multi-worker step's logs with `strategy.reduce("MEAN", value, axis=0)`,
+    which fails on the scalar logs every train step returns; as one-element vectors, their mean over
+    the workers is the scalar. Does nothing under other strategies.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    step = model.train_step
+
+    def train_step(data):
+        return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    model.train_step = train_step

@@ -83,6 +83,11 @@ class ClassifyConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
+        if self.strategy == "multi-worker":
+            # Keras 3.15's fit fails on a functional model's distributed batches under MultiWorkerMirroredStrategy
+            # (a PerReplica value reaches a tensor conversion); the GAN, which feeds itself, trains fine.
+            raise UserError("--strategy multi-worker is not supported by the classifier yet (Keras' fit fails on it); "
+                            "use --strategy mirrored on one machine's GPUs")
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         self.out = Path(self.out)
         if self.size is None:

@@ -225,7 +225,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
-    from ..distribute import check_global_batch, make_strategy
+    from ..distribute import check_global_batch, fit_logs_for_multi_worker, make_strategy
 
     distribution = make_strategy(strategy)
     check_global_batch(config.batch_size, distribution)
@@ -233,6 +233,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     steps_per_epoch = -(-len(images) // config.batch_size)
     with distribution.scope():
         model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
+    fit_logs_for_multi_worker(model, distribution)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
     callbacks, stopping = [], None
     if validation is not None:

@@ -1,7 +1,7 @@
 """Run by test_distribute.py in fresh processes (TensorFlow's devices and cluster are fixed at start-up).
 
     python tests/distribute_worker.py mirrored DATA OUT   # 2 logical CPUs: default vs mirrored, GAN (with resume) and classifier
-    python tests/distribute_worker.py worker DATA OUT     # one worker of a multi-worker run (TF_CONFIG set by the test)
+    python tests/distribute_worker.py worker DATA OUT     # one worker of a multi-worker GAN run (TF_CONFIG set by the test)
 
 Prints one JSON line: the per-epoch losses of every run.
 """
@@ -73,8 +73,7 @@ def main() -> None:
         strategy = make_strategy("multi-worker")
         run_dir = train_gan(gan_config(data, out, "multi-worker"))
         result = {"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync,
-                  "gan": gan_losses(run_dir) if is_chief(strategy) else None,
-                  "classifier": classifier_losses("multi-worker")}
+                  "gan": gan_losses(run_dir) if is_chief(strategy) else None}
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -42,6 +42,13 @@ class _Replicas:
         self.num_replicas_in_sync = n
 
 
+def test_the_classifier_refuses_multi_worker():
+    from xgan.classifier.classify import ClassifyConfig
+
+    with pytest.raises(UserError, match="multi-worker is not supported by the classifier"):
+        ClassifyConfig(strategy="multi-worker")
+
+
 def test_the_global_batch_must_split_evenly():
     check_global_batch(32, _Replicas(4))
     with pytest.raises(UserError, match="Expected a multiple of the 3 replicas.*Received: batch_size=32"):
@@ -129,5 +136,4 @@ def test_two_workers_on_localhost_match_one_device(tmp_path):
                             capture_output=True, text=True, env=_environment(), timeout=1800)
     reference = _result(single.stdout + single.stderr)
     np.testing.assert_allclose(chief["gan"], reference["gan_default"], rtol=1e-3)
-    np.testing.assert_allclose(chief["classifier"]["fixed_order"], reference["classifier_default"]["fixed_order"], rtol=1e-4)
-    np.testing.assert_allclose(other["classifier"]["train_classifier"], chief["classifier"]["train_classifier"], rtol=1e-6)
+
