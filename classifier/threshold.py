@@ -18,19 +18,14 @@ import math
 
 import numpy as np
 
-from .metrics import DEFAULT_THRESHOLD
+from .metrics import DEFAULT_THRESHOLD, _check_pair
 
 THRESHOLD_KEY = "decision_threshold"  # config.json key of the record for plain predictions
 TTA_THRESHOLD_KEY = "decision_threshold_tta"  # and for predictions with test-time augmentation
 
 
 def _check(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true).reshape(-1)
-    probability = np.asarray(probability, np.float64).reshape(-1)
-    if y_true.shape != probability.shape:
-        raise ValueError(f"Invalid value received for argument `probability`. Expected one probability per label ({len(y_true)}). Received: {len(probability)}")
-    if not np.isin(y_true, (0, 1)).all():
-        raise ValueError(f"Invalid value received for argument `y_true`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(y_true.tolist()))[:5]}")
+    y_true, probability = _check_pair(y_true, probability)
     return y_true.astype(bool), probability
 
 

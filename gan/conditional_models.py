@@ -10,7 +10,7 @@ flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) wei
 import keras
 from keras import layers
 
-from .models import _batch_norm, _conv_init, _num_resamplings
+from .models import _batch_norm, _conv_init, _num_resamplings, generator_body
 
 
 def build_conditional_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64, num_classes: int = 2,
@@ -36,20 +36,7 @@ def build_conditional_generator(image_size: int = 64, latent_dim: int = 100, wid
     label = keras.Input(shape=(), dtype="int32", name="label")
     embedding = layers.Embedding(num_classes, latent_dim, embeddings_initializer=_conv_init(seeds), name="class_embedding")(label)
     x = layers.Concatenate(name="latent_and_class")([latent, embedding])
-    channels = width * 2 ** (num_upsamplings - 1)
-    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(x)
-    x = layers.Reshape((4, 4, channels), name="project_reshape")(x)
-    x = _batch_norm("project_bn", seeds)(x)
-    x = layers.ReLU(name="project_relu")(x)
-    for index in range(1, num_upsamplings):
-        channels //= 2
-        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=_conv_init(seeds), name=f"up{index}")(x)
-        x = _batch_norm(f"up{index}_bn", seeds)(x)
-        x = layers.ReLU(name=f"up{index}_relu")(x)
-    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_conv_init(seeds),
-                               name=f"up{num_upsamplings}")(x)
-    image = layers.Activation("tanh", name="image")(x)
+    image = generator_body(x, width, num_upsamplings, seeds)
     return keras.Model([latent, label], image, name="generator")
 
 

@@ -83,8 +83,17 @@ def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64
     num_upsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     latent = keras.Input(shape=(latent_dim,), name="latent")
+    return keras.Model(latent, generator_body(latent, width, num_upsamplings, seeds), name="generator")
+
+
+def generator_body(x, width: int, num_upsamplings: int, seeds):
+    """The generator from its input vector to the tanh image: project to 4x4, then upsample x2 per layer.
+
+    Shared by the DCGAN's generator and the conditional one, with the same layer names, so both build,
+    save and restore alike.
+    """
     channels = width * 2 ** (num_upsamplings - 1)
-    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(latent)
+    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(x)
     x = layers.Reshape((4, 4, channels), name="project_reshape")(x)
     x = _batch_norm("project_bn", seeds)(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -96,8 +105,7 @@ def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64
         x = layers.ReLU(name=f"up{index}_relu")(x)
     x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_conv_init(seeds),
                                name=f"up{num_upsamplings}")(x)
-    image = layers.Activation("tanh", name="image")(x)
-    return keras.Model(latent, image, name="generator")
+    return layers.Activation("tanh", name="image")(x)
 
 
 def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None = None) -> keras.Model:
