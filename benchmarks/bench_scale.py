@@ -14,7 +14,7 @@ Then `bench_gan.py` runs in a subprocess (a few interleaved rounds; xgan's DCGAN
 reference with oneDNN forced on), and its lines are printed here. Every figure printed comes from
 this one run.
 
-    python benchmarks/bench_scale.py --work /tmp/xgan-scale [--sizes 10000 30000 100000] [--gan-rounds 3]
+    python benchmarks/bench_scale.py --work $HOME/xgan-scale [--sizes 10000 30000 100000] [--gan-rounds 3]
 """
 
 import argparse

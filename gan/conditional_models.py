@@ -10,7 +10,7 @@ flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) wei
 import keras
 from keras import layers
 
-from .models import _batch_norm, _conv_init, _num_resamplings, generator_body
+from .models import _conv_init, _num_resamplings, discriminator_body, generator_body
 
 
 def build_conditional_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64, num_classes: int = 2,
@@ -60,15 +60,7 @@ def build_projection_discriminator(image_size: int = 64, width: int = 64, num_cl
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    x = image
-    channels = width
-    for index in range(1, num_downsamplings + 1):
-        x = layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 1,
-                          kernel_initializer=_conv_init(seeds), name=f"down{index}")(x)
-        if index > 1:
-            x = _batch_norm(f"down{index}_bn", seeds)(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{index}_lrelu")(x)
-        channels *= 2
+    x = discriminator_body(image, width, num_downsamplings, seeds)
     features = layers.Flatten(name="features")(x)
     unconditional = layers.Dense(1, kernel_initializer=_conv_init(seeds), name="logit_dense")(features)
     embedding = layers.Embedding(num_classes, int(features.shape[-1]), embeddings_initializer=_conv_init(seeds),

@@ -122,7 +122,14 @@ def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None 
     num_downsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
-    x = image
+    x = discriminator_body(image, width, num_downsamplings, seeds)
+    x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_conv_init(seeds), name="logit_conv")(x)
+    logit = layers.Flatten(name="logit")(x)
+    return keras.Model(image, logit, name="discriminator")
+
+
+def discriminator_body(x, width: int, num_downsamplings: int, seeds):
+    """The discriminator's strided convolutions down to 4x4, shared with the projection discriminator (same layer names)."""
     channels = width
     for index in range(1, num_downsamplings + 1):
         x = layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 1,
@@ -131,9 +138,7 @@ def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None 
             x = _batch_norm(f"down{index}_bn", seeds)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"down{index}_lrelu")(x)
         channels *= 2
-    x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_conv_init(seeds), name="logit_conv")(x)
-    logit = layers.Flatten(name="logit")(x)
-    return keras.Model(image, logit, name="discriminator")
+    return x
 
 
 def count_training_flops(image_size: int = 64, latent_dim: int = 100, width: int = 64, batch_size: int = 32) -> dict[str, float]:
