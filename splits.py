@@ -226,6 +226,31 @@ def cut_splits_path(base: Path, class_name: str, num_train: int, seed: int) -> P
     return base.with_name(f"{base.name.removesuffix('.json')}.cut-{class_name}-{num_train}-seed{seed}.json")
 
 
+def patient_groups(dataset: Dataset) -> dict[str, str]:
+    """The group of every image for splitting and cutting: its patient where known, else the image itself."""
+    return {r.key: f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in dataset.records}
+
+
+def cut_class(train_counts: dict[str, int], class_name: str | None = None) -> str:
+    """The class a cut (or a GAN) works on: `class_name` if the data has it, else the one with the fewest training images.
+
+    Raises:
+        UserError: `class_name` is not a class of the data.
+    """
+    if class_name is None:
+        return min(train_counts, key=lambda name: (train_counts[name], name))
+    if class_name not in train_counts:
+        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
+                        f"{', '.join(train_counts)}. Received: class_name={class_name!r}")
+    return class_name
+
+
+def cut_assignments(dataset: Dataset, base: Splits, num_train: int, class_name: str, seed: int = 0) -> dict[str, str]:
+    """`base`'s assignments with `class_name`'s training images cut to `num_train` (`cut_training_class` on this dataset)."""
+    labels = {r.key: r.label for r in dataset.records}
+    return cut_training_class(base.assignments, labels, patient_groups(dataset), class_name, num_train, seed)
+
+
 def cut_splits(dataset: Dataset, base: Splits, num_train: int, class_name: str | None = None, seed: int = 0,
                path: Path | None = None) -> Splits:
     """The splits `base` with one class's training images cut to `num_train` (see `cut_training_class`), saved once.
@@ -235,11 +260,7 @@ def cut_splits(dataset: Dataset, base: Splits, num_train: int, class_name: str |
     """
     labels = {r.key: r.label for r in dataset.records}
     train_counts = dataset.class_counts(set(base.keys("train")))
-    if class_name is None:
-        class_name = min(train_counts, key=lambda name: (train_counts[name], name))
-    elif class_name not in train_counts:
-        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
-                        f"{', '.join(train_counts)}. Received: class_name={class_name!r}")
+    class_name = cut_class(train_counts, class_name)
     path = Path(path) if path else cut_splits_path(base.path, class_name, num_train, seed)
     wanted = {"class": class_name, "num_train": num_train, "seed": seed, "from": str(base.path)}
     if path.exists():
@@ -248,8 +269,7 @@ def cut_splits(dataset: Dataset, base: Splits, num_train: int, class_name: str |
         if recorded != {k: wanted[k] for k in recorded}:
             raise UserError(f"{path}: records the cut {recorded}, not {dict(list(wanted.items())[:3])}; pass another --splits file or delete it")
         return splits
-    groups = {r.key: f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in dataset.records}
-    assignments = cut_training_class(base.assignments, labels, groups, class_name, num_train, seed)
+    assignments = cut_assignments(dataset, base, num_train, class_name, seed)
     kept = sum(1 for k, s in assignments.items() if s == "train" and labels[k] == class_name)
     if kept < num_train:
         log.warning("kept %d training images of class %s, not %d: whole patients only", kept, class_name, num_train)
@@ -268,7 +288,7 @@ def _new_assignments(dataset: Dataset, seed: int, fractions) -> tuple[dict[str, 
     if dataset.kind == "npz":
         return _npz_assignments(dataset, seed, fractions)
     has_patients = any(r.patient_id for r in records)
-    groups = [f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in records]
+    groups = list(patient_groups(dataset).values())
     split = make_splits([r.label for r in records], groups, fractions, seed)
     notes = [] if has_patients else ["no patient ids: split by file"]
     return dict(zip((r.key for r in records), split)), "patient_id" if has_patients else None, notes

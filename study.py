@@ -18,7 +18,7 @@ from pathlib import Path
 from .dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
 from .errors import UserError
 from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
-from .splits import Splits, cut_splits, cut_training_class, resolve_splits
+from .splits import Splits, cut_assignments, cut_class, cut_splits, resolve_splits
 from .summary import format_summary
 
 log = logging.getLogger("xgan")
@@ -147,22 +147,13 @@ def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyP
     base = resolve_splits(dataset, Path(config.splits) if config.splits else None)
     assignments, cut = base.assignments, None
     if minority_train is not None:
-        base_train = dataset.class_counts(set(base.keys("train")))
-        cut_class = config.class_name or min(base_train, key=lambda name: (base_train[name], name))
-        if cut_class not in base_train:
-            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(base_train)}. "
-                            f"Received: class_name={cut_class!r}")
-        labels = {r.key: r.label for r in dataset.records}
-        groups = {r.key: f"patient:{r.patient_id}" if r.patient_id else f"file:{r.key}" for r in dataset.records}
-        assignments = cut_training_class(base.assignments, labels, groups, cut_class, minority_train, config.seed)
-        cut = {"class": cut_class, "num_train": minority_train}
+        cut_class_name = cut_class(dataset.class_counts(set(base.keys("train"))), config.class_name)
+        assignments = cut_assignments(dataset, base, minority_train, cut_class_name, config.seed)
+        cut = {"class": cut_class_name, "num_train": minority_train}
     train_counts = dataset.class_counts({k for k, s in assignments.items() if s == "train"})
     target = resolve_target(train_counts, config.ratio)
     grown = [name for name in target if target[name] > train_counts[name]]
-    class_name = config.class_name or min(train_counts, key=lambda name: (train_counts[name], name))
-    if class_name not in train_counts:
-        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(train_counts)}. "
-                        f"Received: class_name={class_name!r}")
+    class_name = cut_class(train_counts, config.class_name)
     gan_classes = [class_name]
     if len(train_counts) > 2 and config.class_name is None and grown:  # one GAN per class the ratio adds images to
         gan_classes = sorted(grown, key=lambda name: (train_counts[name], name))

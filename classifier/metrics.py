@@ -251,13 +251,7 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
     if arm.ndim == 3:  # (seeds, N, classes): softmax outputs, macro-averaged metrics
         return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
                                  lambda labels, p, _: batched_multiclass_metric(metric, labels, p))
-    if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
-        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}). Received: {arm.shape} and {baseline.shape}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
-    if num_resamples < 1:
-        raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
-    num_seeds = arm.shape[0]
+    num_seeds = arm.shape[0]  # the shapes, confidence and resample count are checked in `_paired_bootstrap`
     arm_threshold = np.broadcast_to(np.asarray(threshold, np.float64), (num_seeds,))
     baseline_threshold = arm_threshold if baseline_threshold is None else np.broadcast_to(np.asarray(baseline_threshold, np.float64), (num_seeds,))
     return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,

@@ -14,7 +14,7 @@ import numpy as np
 from ..dataset import Dataset, load_dataset
 from ..errors import UserError
 from ..images import read_gray, resize_square, to_gray_uint8
-from ..splits import Splits, resolve_splits
+from ..splits import Splits, cut_class, resolve_splits
 
 log = logging.getLogger("xgan")
 
@@ -54,10 +54,8 @@ def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
         UserError: `class_name` is not a class of the dataset, or it has no training images.
     """
     if class_name is None:
-        return min(class_counts, key=lambda name: (class_counts[name], name))
-    if class_name not in class_counts:
-        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
-                        f"{', '.join(class_counts)}. Received: class_name={class_name!r}")
+        return cut_class(class_counts)
+    cut_class(class_counts, class_name)  # refuses a class the dataset lacks
     if class_counts[class_name] == 0:
         raise UserError(f"class {class_name!r} has no images in the training split; a GAN needs at least one")
     return class_name
