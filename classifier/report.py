@@ -46,6 +46,16 @@ def _figure(rows: int, columns: int, figsize: tuple[float, float]):
     return figure, figure.subplots(rows, columns, squeeze=False)
 
 
+def _arm_panels(arms: list[str], panel_size: tuple[float, float]):
+    """A figure with one panel per arm, three to a row, the last row's unused panels hidden; returns it and (axis, arm) pairs."""
+    columns = min(3, len(arms))
+    rows = math.ceil(len(arms) / columns)
+    figure, axes = _figure(rows, columns, (panel_size[0] * columns, panel_size[1] * rows))
+    for axis in list(axes.flat)[len(arms):]:
+        axis.axis("off")
+    return figure, list(zip(axes.flat, arms))
+
+
 def _save(figure, path: Path) -> None:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
@@ -93,11 +103,9 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
     from sklearn.metrics import roc_auc_score, roc_curve
 
     arms = list(probabilities)
-    columns = min(3, len(arms))
-    rows = math.ceil(len(arms) / columns)
-    figure, axes = _figure(rows, columns, (4 * columns, 4 * rows))
+    figure, panels = _arm_panels(arms, (4, 4))
     defined = len(np.unique(y_true)) == 2
-    for axis, arm in zip(axes.flat, arms):
+    for axis, arm in panels:
         axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
         for index, scores in enumerate(np.atleast_2d(probabilities[arm])):
             if defined:
@@ -111,8 +119,6 @@ def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.
         axis.grid(alpha=0.3)
         if defined:
             axis.legend(fontsize=8, loc="lower right")
-    for axis in list(axes.flat)[len(arms):]:
-        axis.axis("off")
     figure.tight_layout()
     _save(figure, path)
 
@@ -127,10 +133,8 @@ def plot_one_vs_rest_roc_curves(path: Path, y_true: np.ndarray, probabilities: d
     from sklearn.metrics import roc_auc_score, roc_curve
 
     arms = list(probabilities)
-    columns = min(3, len(arms))
-    rows = math.ceil(len(arms) / columns)
-    figure, axes = _figure(rows, columns, (4 * columns, 4 * rows))
-    for axis, arm in zip(axes.flat, arms):
+    figure, panels = _arm_panels(arms, (4, 4))
+    for axis, arm in panels:
         scores = np.asarray(probabilities[arm])
         scores = scores.mean(axis=0) if scores.ndim == 3 else scores
         axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
@@ -146,8 +150,6 @@ def plot_one_vs_rest_roc_curves(path: Path, y_true: np.ndarray, probabilities: d
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:  # no curve when the test images hold a single class
             axis.legend(fontsize=8, loc="lower right")
-    for axis in list(axes.flat)[len(arms):]:
-        axis.axis("off")
     figure.tight_layout()
     _save(figure, path)
 
@@ -155,10 +157,8 @@ def plot_one_vs_rest_roc_curves(path: Path, y_true: np.ndarray, probabilities: d
 def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_names: list[str], num_seeds: int) -> None:
     """One panel per arm: counts summed over seeds, rows true class, columns predicted."""
     arms = list(matrices)
-    columns = min(3, len(arms))
-    rows = math.ceil(len(arms) / columns)
-    figure, axes = _figure(rows, columns, (3.6 * columns, 3.4 * rows))
-    for axis, arm in zip(axes.flat, arms):
+    figure, panels = _arm_panels(arms, (3.6, 3.4))
+    for axis, arm in panels:
         matrix = np.asarray(matrices[arm])
         axis.imshow(matrix, cmap="Blues", vmin=0)
         for (i, j), count in np.ndenumerate(matrix):
@@ -170,8 +170,6 @@ def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_n
         axis.set_ylabel("true")
         suffix = f" (sum of {num_seeds} seeds)" if num_seeds > 1 else ""
         axis.set_title(f"{arm}{suffix}", fontsize=10)
-    for axis in list(axes.flat)[len(arms):]:
-        axis.axis("off")
     figure.tight_layout()
     _save(figure, path)
 
