@@ -143,6 +143,9 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
                    "(synthetic folders of every class needed), so looking generated predicts no label.")
 @click.option("--synthetic-share", type=click.FloatRange(0, 1, min_open=True), default=None, show_default="no cap; 0.5 with --mix equal",
               help="fill: the most synthetic share of a class after balancing, the rest repeating its real images; equal: the share of every class.")
+@click.option("--curate", type=click.Path(exists=True, path_type=Path), default=None, metavar="MODEL",
+              help="Curate: a classifier trained on real images only (a run folder of `xgan classify`, e.g. a baseline seed) scores every "
+                   "synthetic image, and each class takes the ones it gives the highest probability of their class, not a random choice.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Training manifest CSV to write [default: samples/balanced/<dataset>-<method>-<ratio>-seed<seed>.csv].")
 @click.option("--dry-run", is_flag=True, help="Print the summary, write nothing.")
@@ -150,7 +153,7 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
 @click.option("--overwrite", is_flag=True, help="Replace an existing training manifest.")
 @click.option("--seed", type=SEED, default=0, help="Seed of which synthetic (or repeated) images are chosen.")
 @splits_option
-def balance(data, synthetic, ratio, method, mix, synthetic_share, out, dry_run, copy, overwrite, seed, splits_file):
+def balance(data, synthetic, ratio, method, mix, synthetic_share, curate, out, dry_run, copy, overwrite, seed, splits_file):
     """Write a training manifest: the real training split plus images that bring each class to a target.
 
     Validation and test images are never in the manifest and never receive a synthetic image; a
@@ -160,7 +163,8 @@ def balance(data, synthetic, ratio, method, mix, synthetic_share, out, dry_run, 
     from .balance.command import BalanceConfig, run_balance
 
     config = BalanceConfig(data=data, synthetic=tuple(synthetic), ratio=ratio, method=method, out=out, dry_run=dry_run,
-                           copy=copy, overwrite=overwrite, seed=seed, splits=splits_file, mix=mix, synthetic_share=synthetic_share)
+                           copy=copy, overwrite=overwrite, seed=seed, splits=splits_file, mix=mix, synthetic_share=synthetic_share,
+                           curate=curate)
     click.echo(run_balance(config).summary)
 
 
@@ -240,11 +244,11 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="Seeds per arm: --seed, --seed+1, ...; several make a seed ensemble (probabilities averaged), scored beside each seed.")
 @click.option("--arms", "arm_names", default=None, metavar="ARM[,ARM...]",
               help="With --compare, train only these arms (the baseline always): baseline, classic, oversample, class_weights, "
-                   "gan, gan_capped, gan_equal, gan_finetune, gan_class_weights [default: every arm the inputs allow].")
+                   "gan, gan_capped, gan_equal, gan_finetune, gan_class_weights, gan_curated [default: every arm the inputs allow].")
 @click.option("--synthetic-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               help="gan_capped arm: the most synthetic share of a class; the rest of its gap repeats its real images.")
 @click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
-              help="gan_equal arm: the synthetic share of every class (the synthetic folders must hold every class).")
+              help="gan_equal and gan_curated arms: the synthetic share of every class (the synthetic folders must hold every class).")
 @click.option("--size", type=click.IntRange(min=8), default=None,
               help="Image side in pixels [default: 64, the GAN's; an .npz's own size when smaller, 28 for PneumoniaMNIST].")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")

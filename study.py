@@ -38,6 +38,7 @@ DEFAULT_MINORITY_TRAIN = 120
 GAN_SIZES = (32, 64, 128)
 STUDY_ARMS = ("baseline", "classic", "oversample", "class_weights", "gan")  # without --conditional
 MIN_SYNTHETIC = 400  # sampled even when the ratio needs fewer: the quality report compares a few hundred
+CURATION_POOL = 2  # --conditional: images drawn per image the equal-share arms use (gan_curated keeps the better half)
 
 
 @dataclass
@@ -362,6 +363,7 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
             gan_config = GanConfig(data=data["data"], class_name=None if config.conditional else class_name,
                                    conditional=config.conditional, splits=data["splits"],
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
+                                   kimg=conditional_kimg(state) if config.conditional else None,
                                    out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     except TrainingStopped as stopped:
@@ -371,6 +373,21 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
         raise UserError(f"the GAN stopped after epoch {stopped.epoch} with a checkpoint; resume with "
                         f"`xgan run --resume --study {state.folder}`") from None
     return run_dir
+
+
+def conditional_kimg(state: StudyState) -> float:
+    """The conditional GAN's length: as many steps as the one-class GAN's epochs on the minority's images.
+
+    An epoch of the conditional GAN passes over every class's images (~90 steps for the default study's
+    ~2,900 training images against 3 for its 120 normal ones), so `gan_epochs` epochs of it would be a
+    30-fold longer training; the same step count keeps the two GANs' budgets, and the study's time, equal.
+    """
+    from .gan.config import GanConfig
+    from .gan.train import steps_per_epoch
+
+    data = state.stages["data"]
+    batch_size = GanConfig.batch_size
+    return state.config.gan_epochs * steps_per_epoch(data["train_counts"][data["class_name"]], batch_size) * batch_size / 1000
 
 
 def _gan_callbacks(config: StudyConfig) -> list:
@@ -418,13 +435,14 @@ def _stage_sample(state: StudyState, echo) -> None:
 
 
 def _conditional_counts(state: StudyState, num_minority: int) -> dict[str, int]:
-    """Images to draw per class from a conditional GAN: the minority's as for the one-class GAN, and for every class as
-    many as the equal-share arm needs."""
+    """Images to draw per class from a conditional GAN: the minority's as for the one-class GAN, and for every class
+    `CURATION_POOL` times as many as the equal-share arms need, so gan_curated chooses among twice what it keeps."""
     from .balance import DEFAULT_EQUAL_SHARE, resolve_mix
 
     data = state.stages["data"]
     equal = resolve_mix(data["train_counts"], state.config.ratio, "equal", DEFAULT_EQUAL_SHARE)
-    return {name: max(parts["synthetic"], num_minority if name == data["class_name"] else 0, 1) for name, parts in equal.items()}
+    return {name: max(CURATION_POOL * parts["synthetic"], num_minority if name == data["class_name"] else 0, 1)
+            for name, parts in equal.items()}
 
 
 def _stage_quality(state: StudyState, echo) -> None:

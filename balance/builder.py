@@ -8,6 +8,7 @@ synthetic image: the result holds training rows only, which `check_training_only
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ METHODS = ("gan", "oversample")
 
 def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, method: str = "gan",
                        synthetic_dirs=(), seed: int = 0, mix: str = "fill", synthetic_share: float | None = None,
-                       skip_idle_folders: bool = False) -> list[TrainingRow]:
+                       skip_idle_folders: bool = False, synthetic_scores: Mapping[Path, float] | None = None) -> list[TrainingRow]:
     """The real training rows plus the rows that bring every class to its target count.
 
     Args:
@@ -43,10 +44,13 @@ def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, meth
             the rest repeating real images, or "equal": the same synthetic share in every class.
         skip_idle_folders: leave out synthetic folders whose classes receive no synthetic image
             (a comparison passes every class's folder to every arm) instead of refusing them.
+        synthetic_scores: curation: a score per synthetic image path (higher = better; see
+            `classifier.curate`); each class then takes its highest-scoring images instead of a
+            seeded random choice. Every image of a class that receives images must have a score.
 
     Returns:
         Real rows in key order, then the added rows class by class. Synthetic images are a
-        seeded choice without replacement, kept in folder and manifest order. Oversampled rows
+        seeded choice without replacement (or the best-scoring ones), kept in folder and manifest order. Oversampled rows
         repeat every image of a class once, in a seeded order, before any image a second time
         (so repeat counts differ by at most one), sorted by key.
 
@@ -82,7 +86,7 @@ def build_training_set(dataset: Dataset, splits: Splits, target: Target, *, meth
             check_matches_dataset(folder, dataset)
             _check_needed_classes(folder, synthetic_needed, target)
         check_no_leak(folders, splits, dataset)
-        added = _choose_synthetic(folders, synthetic_needed, wanted, rng)
+        added = _choose_synthetic(folders, synthetic_needed, wanted, rng, synthetic_scores)
         repeated = {name: plan[name]["repeated"] for name in dataset.class_names if plan[name]["repeated"] > 0}
         if repeated:
             added += _oversample(real, repeated, rng)
@@ -114,7 +118,7 @@ def _check_needed_classes(folder: SyntheticFolder, needed: dict[str, int], targe
 
 
 def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wanted: dict[str, int],
-                      rng: np.random.Generator) -> list[TrainingRow]:
+                      rng: np.random.Generator, scores: Mapping[Path, float] | None = None) -> list[TrainingRow]:
     pools: dict[str, list[SyntheticImage]] = defaultdict(list)
     seen, repeats = set(), 0
     for folder in folders:
@@ -135,7 +139,15 @@ def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wa
             raise UserError(f"class {label} needs {count} synthetic images to reach {wanted[label]}, the synthetic folder(s) hold {len(pool)}: "
                             f"make {count - len(pool)} more with `xgan sample --run {run} --n {count - len(pool)} --seed 1 --out {run}/synthetic-seed1` "
                             "and pass that folder too")
-        chosen = np.sort(rng.choice(len(pool), size=count, replace=False))
+        if scores is None:
+            chosen = np.sort(rng.choice(len(pool), size=count, replace=False))
+        else:  # the best-scoring images; a stable sort keeps manifest order among equal scores
+            missing = next((image.path for image in pool if image.path not in scores), None)
+            if missing is not None:
+                raise ValueError(f"Invalid value received for argument `scores`. Expected a score for every synthetic image of "
+                                 f"class {label}. Received: none for {missing}")
+            ranked = np.argsort(-np.array([scores[image.path] for image in pool], dtype=np.float64), kind="stable")
+            chosen = np.sort(ranked[:count])
         for index in chosen:
             image = pool[index]
             rows.append(TrainingRow(image.path, None, label, "synthetic", image.run, image.seed))

@@ -39,6 +39,7 @@ class BalanceConfig:
     splits: Path | None = None                # splits.json; None: the dataset's own
     mix: str = "fill"                         # "fill": synthetic images go to the classes below target; "equal": the same share in every class
     synthetic_share: float | None = None      # fill: the most synthetic share of a class (rest repeats real images); equal: the share (None: 0.5)
+    curate: Path | None = None                # a real-only classifier (xgan classify's run folder): each class takes the synthetic images it scores best
 
     def __post_init__(self):
         self.synthetic = tuple(Path(p) for p in self.synthetic)
@@ -55,6 +56,8 @@ class BalanceConfig:
             raise UserError("method 'gan' needs at least one synthetic folder: pass --synthetic DIR (written by `xgan sample`), or use --method oversample")
         if self.method == "oversample" and self.synthetic:
             raise UserError(f"method 'oversample' repeats real images and takes no --synthetic folder; received {self.synthetic[0]}")
+        if self.curate is not None and self.method != "gan":
+            raise UserError("--curate chooses synthetic images; method 'oversample' has none")
         if self.copy and self.method != "gan":
             raise UserError("--copy copies synthetic images; method 'oversample' has none to copy")
         if self.out is not None and Path(self.out).suffix.lower() != ".csv":
@@ -76,7 +79,8 @@ def default_out(dataset: Dataset, config: BalanceConfig) -> Path:
     """`samples/balanced/<dataset>-<method>-<ratio>-seed<seed>.csv`."""
     mix = "" if config.mix == "fill" else f"-{config.mix}"
     share = "" if config.synthetic_share is None else f"-share{config.synthetic_share:g}"
-    return DEFAULT_OUT_DIR / f"{dataset.name}-{config.method}{mix}{share}-{target_label(config.ratio)}-seed{config.seed}.csv"
+    curated = "-curated" if config.curate is not None else ""
+    return DEFAULT_OUT_DIR / f"{dataset.name}-{config.method}{mix}{share}{curated}-{target_label(config.ratio)}-seed{config.seed}.csv"
 
 
 def run_balance(config: BalanceConfig) -> BalanceResult:
@@ -94,9 +98,14 @@ def run_balance(config: BalanceConfig) -> BalanceResult:
     out = Path(config.out) if config.out else default_out(dataset, config)
     if out.exists() and not config.overwrite and not config.dry_run:
         raise UserError(f"{out}: a training manifest already exists; pass --overwrite to replace it, or --out another file")
+    scores = None
+    if config.curate is not None:  # TensorFlow is imported for this option only
+        from ..classifier.curate import saved_curation_scores
+
+        scores = saved_curation_scores(Path(config.curate), config.synthetic, dataset.fingerprint)
     rows = build_training_set(dataset, splits, config.ratio, method=config.method,
                               synthetic_dirs=config.synthetic, seed=config.seed, mix=config.mix,
-                              synthetic_share=config.synthetic_share)
+                              synthetic_share=config.synthetic_share, synthetic_scores=scores)
     train_counts = dataset.class_counts(set(splits.keys("train")))
     target = resolve_target(train_counts, config.ratio)
     if config.method == "gan":
@@ -172,6 +181,8 @@ def _summary(config: BalanceConfig, dataset: Dataset, splits: Splits, target: di
     if synthetic:
         runs = sorted({str(row.run) for row in synthetic})
         lines.append(f"synthetic {len(synthetic)} image(s) from {len(config.synthetic)} folder(s), GAN run(s) {', '.join(runs)}")
+        if config.curate is not None:
+            lines.append(f"curated   each class's synthetic images are the ones {config.curate} gives the highest probability of their class")
     if config.dry_run:
         exists = " (exists: --overwrite needed)" if out.exists() and not config.overwrite else ""
         lines.append(f"dry run   nothing written; would write {out}{exists}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target
+from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target, write_training_manifest
 from ..dataset import Dataset, load_dataset
 from ..distribute import STRATEGIES
 from ..errors import UserError, invalid_argument
@@ -42,10 +42,17 @@ ARMS = {
     "gan_finetune": "GAN then real: trained on the gan arm's training set, then fine-tuned on the real training split only "
                     f"(learning rate x {0.1:g})",
     "gan_class_weights": "GAN + class weights: the gan arm's training set, each class weighted n / (2 * n_class) by its count in it",
+    "gan_curated": "GAN, curated: gan_equal's counts, each class's synthetic images the ones the same seed's baseline (real images "
+                   "only) gives the highest probability of their class",
 }
 BASELINE_ARM = "baseline"
 # The arms that need synthetic images; "gan" is the study's own, the others are issue 11's variants.
-GAN_ARMS = ("gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights")
+GAN_ARMS = ("gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights", "gan_curated")
+# The arms that mix synthetic images themselves (from --synthetic folders, not a --manifest), every class receiving some.
+MIXING_ARMS = ("gan_capped", "gan_equal", "gan_curated")
+EQUAL_MIX_ARMS = ("gan_equal", "gan_curated")
+TRAINING_MANIFEST = "training_manifest.csv"  # beside a model trained on a built set (oversampling, GAN arms)
+CURATED_ARM = "gan_curated"  # scored by the same seed's baseline, so trained after it
 FINETUNE_LEARNING_RATE_FACTOR = 0.1  # fine-tuning on real images starts from trained weights: a tenth of the learning rate
 
 
@@ -77,7 +84,7 @@ class ClassifyConfig:
     tensorboard: bool = False  # also write TensorBoard logs (training and validation scalars) beside each model's history.json
     arm_names: tuple[str, ...] = ()  # with `compare`, train only these arms (and the baseline); () = every arm the inputs allow
     synthetic_cap: float = 0.5  # gan_capped: the most synthetic share of a class after balancing
-    equal_share: float = 0.5  # gan_equal: the synthetic share of every class
+    equal_share: float = 0.5  # gan_equal and gan_curated: the synthetic share of every class
     strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
 
     def __post_init__(self):
@@ -121,8 +128,8 @@ class ClassifyConfig:
         wanted_gan = [arm for arm in self.arm_names if arm in GAN_ARMS]
         if wanted_gan and not (self.synthetic or self.manifest):
             raise UserError(f"arm {wanted_gan[0]} needs synthetic images: pass --synthetic DIR (written by `xgan sample`)")
-        if self.manifest and any(arm in ("gan_capped", "gan_equal") for arm in self.arm_names):
-            raise UserError("gan_capped and gan_equal mix synthetic images themselves: pass --synthetic folders, not a --manifest")
+        if self.manifest and any(arm in MIXING_ARMS for arm in self.arm_names):
+            raise UserError(f"{', '.join(MIXING_ARMS)} mix synthetic images themselves: pass --synthetic folders, not a --manifest")
         for name in ("synthetic_cap", "equal_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -136,7 +143,7 @@ class ClassifyConfig:
         if self.compare:
             if self.arm_names:  # the baseline always: every arm is compared with it
                 return [arm for arm in ARMS if arm in self.arm_names or arm == BASELINE_ARM]
-            mixed_here = ("gan_capped", "gan_equal") if self.manifest else ()
+            mixed_here = MIXING_ARMS if self.manifest else ()
             return [arm for arm in ARMS if (arm not in GAN_ARMS or gan) and arm not in mixed_here]
         return ["gan" if self.with_gan else BASELINE_ARM]
 
@@ -295,8 +302,14 @@ def balancing_target(config: ClassifyConfig, experiment: Experiment):
     return {name: count for name, count in counts.items() if name in train_counts and count > train_counts[name]} or config.ratio
 
 
-def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed: int) -> tuple[LabeledImages, dict | None]:
-    """The training images of an arm for one seed, and its class weights by 0/1 label (or None)."""
+def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed: int,
+                 curation: dict | None = None) -> tuple[LabeledImages, dict | None]:
+    """The training images of an arm for one seed, and its class weights by 0/1 label (or None).
+
+    Args:
+        curation: gan_curated only: a score per synthetic image path (`curate.curation_scores` with this
+            seed's baseline); None chooses as gan_equal does (how its inputs are checked before training).
+    """
     dataset, splits = experiment.dataset, experiment.splits
     if arm in ("baseline", "classic"):
         return experiment.train, None
@@ -309,13 +322,16 @@ def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed:
         rows = build_training_set(dataset, splits, balancing_target(config, experiment), method="oversample", seed=seed)
         return rows_to_images(rows, dataset, splits), None
     if arm in GAN_ARMS:
-        if experiment.manifest_rows and arm not in ("gan_capped", "gan_equal"):
+        if experiment.manifest_rows and arm not in MIXING_ARMS:
             images = rows_to_images(experiment.manifest_rows, dataset, splits)
         else:
-            mix, share = {"gan_capped": ("fill", config.synthetic_cap), "gan_equal": ("equal", config.equal_share)}.get(arm, ("fill", None))
+            mix, share = ("fill", config.synthetic_cap) if arm == "gan_capped" else ("fill", None)
+            if arm in EQUAL_MIX_ARMS:
+                mix, share = "equal", config.equal_share
             # Every class's folder reaches every arm: a fill arm leaves out the majority's.
             rows = build_training_set(dataset, splits, config.ratio, method="gan", synthetic_dirs=config.synthetic, seed=seed,
-                                      mix=mix, synthetic_share=share, skip_idle_folders=True)
+                                      mix=mix, synthetic_share=share, skip_idle_folders=True,
+                                      synthetic_scores=curation if arm == CURATED_ARM else None)
             images = rows_to_images(rows, dataset, splits)
         if arm != "gan_class_weights":
             return images, None
@@ -376,6 +392,8 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     hashes = sorted({h for r, h in zip(experiment.dataset.records, experiment.dataset.content_hashes) if r.key in seen})
     write_json(run_dir / "seen_images.json", {"dataset_fingerprint": experiment.dataset.fingerprint, "content_hashes": hashes})
     write_history(run_dir, result.history)
+    if images.rows:  # which images, real, repeated and synthetic, this model trained on: `classify --manifest` takes it back
+        write_training_manifest(run_dir / TRAINING_MANIFEST, images.rows)
     write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
                                           "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}",
                                           "tta": config.tta})
@@ -471,8 +489,11 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     arms = _arms_the_inputs_allow(config, experiment)
     # Every arm's first training set is built before any training: bad input fails in seconds, not minutes.
     prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms}
-    # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm.
-    realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed) for arm in arms if arm in GAN_ARMS and config.compare}
+    # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm
+    # (the curated arm's once its images are chosen).
+    realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed)
+               for arm in arms if arm in GAN_ARMS and arm != CURATED_ARM and config.compare}
+    curation = {}  # seed -> the baseline's score of every synthetic image, for gan_curated
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     run_dir = new_run_dir(_worker_out(config), description)
     write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
@@ -487,7 +508,14 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                     folder = run_dir / "arms" / arm / f"seed{seed}"
                 else:
                     folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                runs.append(run_arm(arm, seed, config, experiment, folder, prepared.pop(arm) if seed == config.seed else None))
+                arm_set = prepared.pop(arm) if seed == config.seed else None
+                if arm == CURATED_ARM:
+                    arm_set = training_set(arm, config, experiment, seed, curation[seed])
+                    if seed == config.seed:
+                        realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
+                runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
+                if arm == BASELINE_ARM and CURATED_ARM in arms:
+                    curation[seed] = _baseline_scores(folder, config, experiment)
                 bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
                 bar.update(1)
     if config.compare:
@@ -509,15 +537,28 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
 
 
 def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:
-    """`config.arms`, less gan_equal when it was not asked for by name and the synthetic folders lack a class."""
+    """`config.arms`, less the equal-mix arms not asked for by name when the synthetic folders lack a class."""
     arms = config.arms
-    if "gan_equal" not in arms or "gan_equal" in config.arm_names or not config.synthetic:
+    dropped = [arm for arm in EQUAL_MIX_ARMS if arm in arms and arm not in config.arm_names]
+    if not dropped or not config.synthetic:
         return arms
     from ..balance import read_synthetic_folder
 
     labels = {label for folder in config.synthetic for label in read_synthetic_folder(folder).labels}
     if set(experiment.class_names) - labels:
-        log.warning("arm gan_equal left out: it needs synthetic images of every class, the folders hold %s only "
-                    "(train one GAN per class or `xgan train --conditional`)", ", ".join(sorted(labels)))
-        return [arm for arm in arms if arm != "gan_equal"]
+        log.warning("arm(s) %s left out: they need synthetic images of every class, the folders hold %s only "
+                    "(train one GAN per class or `xgan train --conditional`)", ", ".join(dropped), ", ".join(sorted(labels)))
+        return [arm for arm in arms if arm not in dropped]
     return arms
+
+
+def _baseline_scores(model_dir: Path, config: ClassifyConfig, experiment: Experiment) -> dict:
+    """What the baseline model saved in `model_dir` scores every synthetic image (gan_curated's choice)."""
+    import keras
+
+    from .curate import curation_scores
+    from .saving import load_classifier
+
+    scores = curation_scores(load_classifier(model_dir), config.synthetic, config.size, experiment.class_names, experiment.positive)
+    keras.backend.clear_session()
+    return scores

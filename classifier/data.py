@@ -48,6 +48,7 @@ class LabeledImages:
         keys: dataset key of each real image; None for a synthetic one.
         origins: "real", "oversampled" or "synthetic" per image.
         gan_runs: the GAN run folders behind the synthetic images.
+        rows: the training-manifest rows the images were read from (`rows_to_images`); empty for a split.
     """
 
     images: np.ndarray
@@ -55,6 +56,7 @@ class LabeledImages:
     keys: list[str | None]
     origins: list[str]
     gan_runs: list[Path] = field(default_factory=list)
+    rows: list[TrainingRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -137,7 +139,7 @@ def rows_to_images(rows: list[TrainingRow], dataset: Dataset, splits: Splits) ->
     real_keys = [row.key for row in rows if row.origin != "synthetic"]
     if not synthetic:  # real and oversampled rows only: a view of the (memory-mapped) dataset, nothing copied
         pixels = image_rows(dataset.images, dataset.select(real_keys)) if real_keys else np.zeros((0, size, size), np.uint8)
-        return LabeledImages(pixels, [row.label for row in rows], [row.key for row in rows], [row.origin for row in rows], gan_runs)
+        return LabeledImages(pixels, [row.label for row in rows], [row.key for row in rows], [row.origin for row in rows], gan_runs, list(rows))
     real_pixels = iter(dataset.images[dataset.select(real_keys)]) if real_keys else iter(())
     images = []
     for row in rows:
@@ -149,7 +151,7 @@ def rows_to_images(rows: list[TrainingRow], dataset: Dataset, splits: Splits) ->
         except (OSError, ValueError) as error:
             raise UserError(f"synthetic image {row.path}: cannot be read ({error})") from None
     stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
-    return LabeledImages(stacked, [row.label for row in rows], [row.key for row in rows], [row.origin for row in rows], gan_runs)
+    return LabeledImages(stacked, [row.label for row in rows], [row.key for row in rows], [row.origin for row in rows], gan_runs, list(rows))
 
 
 def check_evaluation_set(evaluation: LabeledImages, splits: Splits, training: list[LabeledImages]) -> None:

@@ -464,3 +464,26 @@ def test_cli_balance_equal_mix(both_classes, monkeypatch):
     assert "mix equal: 0.5 of every class synthetic" in result.output and "covid 8 -> 40, normal 20 -> 40" in result.output
     result = CliRunner().invoke(cli, ["balance", "--data", str(both_classes.data), "--method", "oversample", "--mix", "equal", "--dry-run"])
     assert result.exit_code == 2 and "method 'oversample' has none" in result.output
+
+
+def test_scores_choose_the_best_images_of_each_class(both_classes):
+    folders = [both_classes.covid_folder, both_classes.normal_folder]
+    images = [image for folder in folders for image in read_synthetic_folder(folder).images]
+    scores = {image.path: float(image.index) for image in images}  # the later an image, the better
+    rows = build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=folders, mix="equal",
+                              synthetic_share=0.5, seed=0, synthetic_scores=scores)
+    for label in ("covid", "normal"):
+        chosen = sorted(int(row.path.stem.split("_")[-1]) for row in origins(rows, label, "synthetic"))
+        assert chosen == list(range(20, 40))  # the 20 best of 40, whatever the seed
+    again = build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=folders, mix="equal",
+                               synthetic_share=0.5, seed=5, synthetic_scores=scores)
+    # The synthetic choice is the same; the repeated real images follow the seed.
+    assert [row.path for row in again if row.origin == "synthetic"] == [row.path for row in rows if row.origin == "synthetic"]
+    del scores[images[0].path]
+    with pytest.raises(ValueError, match="Expected a score for every synthetic image of class covid"):
+        build_training_set(both_classes.dataset, both_classes.splits, "auto", synthetic_dirs=folders, mix="equal", synthetic_scores=scores)
+
+
+def test_curate_is_refused_without_synthetic_images(study):
+    with pytest.raises(UserError, match="--curate chooses synthetic images; method 'oversample' has none"):
+        BalanceConfig(data=study.data, method="oversample", curate=study.root)

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from xgan.balance import read_training_manifest
 from xgan.classifier.classify import ClassifyConfig, Experiment, training_set
+from xgan.classifier.curate import curation_scores
+from xgan.classifier.saving import load_classifier
 from xgan.classifier.data import split_images
 from xgan.classifier.realism import synthetic_vs_real
 from xgan.cli import cli
@@ -19,7 +22,7 @@ from conftest import make_folder_dataset
 from test_classifier_data import make_synthetic_folder
 
 TINY = ["--size", "16", "--epochs", "1", "--batch-size", "16", "--seeds", "1"]
-GAN_VARIANTS = ["gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights"]
+GAN_VARIANTS = ["gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights", "gan_curated"]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,45 @@ def test_training_sets_of_the_variants(compare_run):
     equal = sets["gan_equal"]
     assert equal["covid"]["synthetic"] == equal["normal"]["synthetic"] == train_normal  # half of each class's 2 x train_normal
     assert sets["gan_finetune"] == sets["gan_class_weights"] == sets["gan"]
+    assert sets["gan_curated"] == sets["gan_equal"]  # the same counts, other images
+
+
+def _synthetic_paths(run_dir, arm):
+    rows = read_training_manifest(run_dir / "arms" / arm / "seed0" / "training_manifest.csv")
+    return {row.path for row in rows if row.origin == "synthetic"}
+
+
+@pytest.mark.slow  # nine models through the CLI
+def test_curated_arm_keeps_what_the_same_seed_baseline_scores_best(compare_run, setup):
+    run_dir, report = compare_run
+    baseline = load_classifier(run_dir / "arms" / "baseline" / "seed0")
+    scores = curation_scores(baseline, (setup["covid"], setup["normal"]), 16, ["covid", "normal"], "covid")
+    kept = _synthetic_paths(run_dir, "gan_curated")
+    assert kept != _synthetic_paths(run_dir, "gan_equal")
+    for label in ("covid", "normal"):
+        pool = {path: score for path, score in scores.items() if path.name.startswith(label)}
+        chosen = {path for path in kept if path in pool}
+        assert len(chosen) == report["arms"]["gan_curated"]["training_set"][label]["synthetic"] < len(pool)
+        # Every kept image scores at least as high as every image left out (ties aside).
+        assert min(pool[path] for path in chosen) >= max(pool[path] for path in pool.keys() - chosen) - 1e-6
+
+
+@pytest.mark.slow  # nine models through the CLI
+def test_balance_curate_takes_the_best_scored_and_refuses_a_gan_trained_model(compare_run, setup, tmp_path):
+    run_dir, _ = compare_run
+    common = ["balance", "--data", str(setup["data"]), "--synthetic", str(setup["covid"]), "--synthetic", str(setup["normal"]),
+              "--mix", "equal"]
+    result = CliRunner().invoke(cli, [*common, "--curate", str(run_dir / "arms" / "baseline" / "seed0"), "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    assert "curated" in result.output
+    baseline = load_classifier(run_dir / "arms" / "baseline" / "seed0")
+    scores = curation_scores(baseline, (setup["covid"], setup["normal"]), 16, ["covid", "normal"], "covid")
+    chosen = {row.path for row in read_training_manifest(tmp_path / "c.csv") if row.origin == "synthetic"}
+    for label in ("covid", "normal"):
+        pool = {path: score for path, score in scores.items() if path.name.startswith(label)}
+        assert min(pool[path] for path in chosen & pool.keys()) >= max(pool[path] for path in pool.keys() - chosen) - 1e-6
+    refused = CliRunner().invoke(cli, [*common, "--curate", str(run_dir / "arms" / "gan" / "seed0"), "--out", str(tmp_path / "g.csv")])
+    assert refused.exit_code != 0 and "real images only" in refused.output and not (tmp_path / "g.csv").exists()
 
 
 @pytest.mark.slow  # nine models through the CLI
