@@ -259,10 +259,11 @@ def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
     stages = [s for s in STAGES if s != "quality" or state.config.quality]
     start = time.perf_counter()
     for number, stage in enumerate(stages, start=1):
+        title = CONDITIONAL_GAN_TITLE if stage == "gan" and state.config.conditional else STAGE_TITLES[stage]
         if state.done(stage):
-            echo(f"[{number}/{len(stages)}] {STAGE_TITLES[stage]}: done earlier, kept")
+            echo(f"[{number}/{len(stages)}] {title}: done earlier, kept")
             continue
-        echo(f"[{number}/{len(stages)}] {STAGE_TITLES[stage]}")
+        echo(f"[{number}/{len(stages)}] {title}")
         stage_start = time.perf_counter()
         STAGE_FUNCTIONS[stage](state, echo)
         state.stages[stage]["seconds"] = round(time.perf_counter() - stage_start, 1)
@@ -307,6 +308,9 @@ def _stage_data(state: StudyState, echo) -> None:
     summary = format_summary(plan.dataset, splits)
     summary += (f"\nbalancing {plan.class_name}: {plan.train_counts[plan.class_name]} -> {plan.target[plan.class_name]} training images "
                 f"(ratio {config.ratio}); the GAN is sampled for {plan.num_synthetic} images, {plan.num_needed} of them needed")
+    if config.conditional:
+        summary += (f"\n--conditional: one GAN learns every class, and is drawn for every class {CURATION_POOL} times what the "
+                    "equal-share arms use (gan_curated keeps the better half)")
     write_text(state.folder / "data_summary.txt", summary + "\n")
     echo(summary)
     state.finish("data", splits=str(splits.path), fingerprint=plan.dataset.fingerprint, class_counts=plan.dataset.class_counts(),
@@ -496,6 +500,7 @@ STAGE_FUNCTIONS = {"data": _stage_data, "gan": _stage_gan, "sample": _stage_samp
 STAGE_TITLES = {"data": "data and splits", "gan": "training the GAN on the minority training images",
                 "sample": "sampling synthetic images", "quality": "measuring synthetic image quality and memorization",
                 "classify": "training and comparing the classifier arms", "report": "writing the report"}
+CONDITIONAL_GAN_TITLE = "training one class-conditional GAN on every class's training images"
 
 
 def rebase_links(markdown: str, prefix: str) -> str:

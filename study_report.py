@@ -79,7 +79,26 @@ def verdict_lines(report: dict) -> list[str]:
             g, o = arms["gan"]["summary"][primary]["mean"], arms["oversample"]["summary"][primary]["mean"]
             lines.append(f"GAN arm against plain random oversampling of the real minority images (means over seeds): {label} "
                          f"{g:.3f} vs {o:.3f}. A GAN is only worth its cost where it beats oversampling, not just the baseline.")
-    return lines
+    return lines + best_gan_lines(report)
+
+
+def best_gan_lines(report: dict) -> list[str]:
+    """The comparison's answer to "do synthetic images earn their place": the best GAN arm against the best other arm,
+    each chosen on the validation split, on the primary metric and on ROC-AUC (nothing without several GAN arms)."""
+    best = report.get("best_gan_vs_best_other")
+    if not best or sum(arm.startswith("gan") for arm in report["arms"]) < 2:
+        return []
+    primary = primary_metric(report)
+    shown = [metric for metric in (primary, "roc_auc") if metric in best["differences"]]
+    parts = [f"{LABELS.get(m, m)} {_signed(best['differences'][m]['difference'])} [{_signed(best['differences'][m]['low'])}, "
+             f"{_signed(best['differences'][m]['high'])}] ({best['verdicts'][m]})" for m in shown]
+    reached = all(best["differences"][m]["difference"] >= 0 for m in shown)
+    shown_beyond_noise = all(best["verdicts"][m] == "better" for m in shown)
+    outcome = ("reached, and better beyond noise on both" if shown_beyond_noise else
+               "reached on the means, not shown beyond noise" if reached else "not reached")
+    return ["", f"**Best GAN arm against the best other arm**, each chosen by {best['chosen_by']} (never on the test split): "
+            f"{best['arm']} against {best['reference']}: " + "; ".join(parts) + ".",
+            f"Target (the best GAN arm at least the best other arm on {LABELS.get(primary, primary)} and ROC-AUC): {outcome}."]
 
 
 def detectable_difference(report: dict) -> float | None:
@@ -127,7 +146,7 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
                  f"{cut['seed']}); validation and test untouched, with their natural class mix"] if cut else []),
               "- balancing: " + ", ".join(f"{name} {data['train_counts'][name]} -> {data['target'][name]}"
                                           for name in data.get("gan_classes") or [data["class_name"]])
-              + f" training images; {data['num_synthetic']} synthetic images sampled per GAN ({data['num_needed']} needed)",
+              + f" training images; {_sampled_words(stages)}",
               f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores; "
               f"stages took " + ", ".join(f"{name} {stage.get('seconds', 0):.0f} s" for name, stage in stages.items() if name != "report")
               + f" ({total / 60:.1f} min in all)",
@@ -156,8 +175,18 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     return path
 
 
+def _sampled_words(stages: dict) -> str:
+    data, per_class = stages["data"], (stages.get("sample") or {}).get("num_images_per_class")
+    if per_class:  # a conditional GAN, drawn per class
+        return ("synthetic images sampled from one conditional GAN: " + ", ".join(f"{n} {name}" for name, n in per_class.items())
+                + f" ({data['num_needed']} {data['class_name']} needed by the fill arms)")
+    return f"{data['num_synthetic']} synthetic images sampled per GAN ({data['num_needed']} needed)"
+
+
 def _gan_section(folder: Path, stages: dict) -> list[str]:
     runs = stages["gan"].get("runs") or {None: stages["gan"]["run"]}
+    if len(set(runs.values())) == 1 and len(runs) > 1:  # one conditional GAN for every class
+        runs = {None: next(iter(runs.values()))}
     samples = {}
     if "sample" in stages:
         samples = stages["sample"].get("folders") or {name: stages["sample"]["folder"] for name in runs}
@@ -172,9 +201,14 @@ def _gan_section(folder: Path, stages: dict) -> list[str]:
         if previews:
             lines.append(f"![last preview]({relative(previews[-1], folder)})")
         lines += [f"![losses]({relative(run / 'losses.png', folder)})", ""]
-        if class_name in samples:
-            sheet = Path(samples[class_name]) / "contact_sheet.png"
-            lines += [f"{stages['sample']['num_images']} synthetic images sampled into `{relative(sheet.parent, folder)}`:", "",
+        per_class = stages.get("sample", {}).get("num_images_per_class") or {}
+        # A conditional GAN (class None here) was drawn once per class.
+        for name, sample_folder in (samples.items() if class_name is None else [(class_name, samples.get(class_name))]):
+            if sample_folder is None:
+                continue
+            sheet = Path(sample_folder) / "contact_sheet.png"
+            count = per_class.get(name, stages["sample"]["num_images"])
+            lines += [f"{count} synthetic {name} images sampled into `{relative(sheet.parent, folder)}`:", "",
                       f"![contact sheet]({relative(sheet, folder)})", ""]
     return lines
 

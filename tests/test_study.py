@@ -84,6 +84,23 @@ def test_verdict_names_a_worse_gan_arm():
     assert "**GAN images hurt** balanced accuracy, the primary metric (the 95% interval of the paired difference excludes zero)." in lines
 
 
+def test_verdict_holds_the_best_gan_arm_against_the_best_other():
+    report = _report(["within noise"] * 4)
+    report["arms"]["gan_equal"] = report["arms"]["gan"]
+    report["best_gan_vs_best_other"] = {"arm": "gan_equal", "reference": "oversample", "chosen_by": "validation ROC-AUC",
+                                        "differences": {"balanced_accuracy": _interval(0.01), "roc_auc": _interval(-0.002)},
+                                        "verdicts": {"balanced_accuracy": "within noise", "roc_auc": "within noise"}}
+    lines = verdict_lines(report)
+    assert ("**Best GAN arm against the best other arm**, each chosen by validation ROC-AUC (never on the test split): gan_equal "
+            "against oversample: balanced accuracy +0.010 [-0.040, +0.060] (within noise); ROC-AUC -0.002 [-0.052, +0.048] "
+            "(within noise).") in lines
+    assert lines[-1] == "Target (the best GAN arm at least the best other arm on balanced accuracy and ROC-AUC): not reached."
+    report["best_gan_vs_best_other"]["differences"]["roc_auc"] = _interval(0.0)
+    assert verdict_lines(report)[-1].endswith("reached on the means, not shown beyond noise.")
+    del report["arms"]["gan_equal"]  # one GAN arm: the gan verdict above says it all
+    assert not any("Best GAN arm" in line for line in verdict_lines(report))
+
+
 def test_verdict_without_a_gan_arm():
     lines = verdict_lines({"arms": {}, "comparisons": {}})
     assert lines[-1] == "The GAN arm did not run, so there is no verdict on GAN images."
@@ -221,12 +238,16 @@ def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_pa
     run = json.loads((Path(stages["gan"]["run"]) / "config.json").read_text())
     assert run["conditional"] is True and run["class_names"] == ["covid", "normal"]
     train = stages["data"]["train_counts"]
-    # auto at an equal share of 0.5: both classes end at 2 x the majority, half of each synthetic; the minority
-    # also gets at least what the one-class study samples
-    assert stages["sample"]["num_images_per_class"] == {"covid": max(train["normal"], stages["data"]["num_synthetic"]),
-                                                        "normal": train["normal"]}
+    # auto at an equal share of 0.5: both classes end at 2 x the majority, half of each synthetic, drawn twice over for
+    # gan_curated's choice; the minority also gets at least what the one-class study samples
+    assert stages["sample"]["num_images_per_class"] == {"covid": max(2 * train["normal"], stages["data"]["num_synthetic"]),
+                                                        "normal": 2 * train["normal"]}
+    # the one-class GAN's step count: 2 epochs of the minority's images (one step each at batch 32)
+    assert run["num_epochs"] * run["steps_per_epoch"] == 2 * max(1, train["covid"] // 32)
     assert {name: Path(folder).name for name, folder in stages["sample"]["folders"].items()} == {"covid": "covid", "normal": "normal"}
     saved = json.loads((folder / "report.json").read_text())
     assert list(saved["comparison"]["arms"]) == ["baseline", "classic", "oversample", "class_weights", "gan", "gan_capped",
-                                                 "gan_equal", "gan_finetune", "gan_class_weights"]
+                                                 "gan_equal", "gan_finetune", "gan_class_weights", "gan_curated"]
+    report = (folder / "report.md").read_text()
+    assert "**Best GAN arm against the best other arm**" in report and "synthetic covid images sampled into" in report
     assert set(saved["comparison"]["arms"]["gan_equal"]["synthetic_vs_real"]) == {"covid", "normal"}
