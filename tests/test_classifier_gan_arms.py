@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from xgan.balance import read_training_manifest
+from xgan.balance import read_synthetic_folder, read_training_manifest
 from xgan.classifier.classify import ClassifyConfig, Experiment, training_set
 from xgan.classifier.curate import curation_scores
 from xgan.classifier.saving import load_classifier
@@ -160,12 +160,14 @@ def test_realism_is_high_for_images_unlike_the_real_ones(setup):
     assert measured["auc"] > 0.9 and measured["num_real"] == len(real_covid)
 
 
-def test_gan_equal_refuses_a_gan_that_read_a_test_image(setup, tmp_path):
+@pytest.mark.parametrize("arm", ["gan_equal", "gan_curated"])
+def test_mixing_arms_refuse_a_gan_that_read_a_test_image(setup, tmp_path, arm):
     dataset, splits = setup["dataset"], setup["splits"]
     leaked, _ = make_synthetic_folder(tmp_path, dataset, splits, "normal", 60, size=16, leak_key=splits.keys("test")[0])
-    config = ClassifyConfig(data=setup["data"], compare=True, synthetic=(setup["covid"], leaked), size=16, arm_names=("gan_equal",))
+    config = ClassifyConfig(data=setup["data"], compare=True, synthetic=(setup["covid"], leaked), size=16, arm_names=(arm,))
+    scores = {image.path: 1.0 for folder in (setup["covid"], leaked) for image in read_synthetic_folder(folder).images}
     with pytest.raises(UserError, match="of the test split"):
-        training_set("gan_equal", config, experiment_of(setup), 0)
+        training_set(arm, config, experiment_of(setup), 0, scores if arm == "gan_curated" else None)
 
 
 @pytest.mark.parametrize("overrides, match", [
