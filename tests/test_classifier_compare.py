@@ -21,7 +21,7 @@ def test_arms_and_seeds_follow_the_options(tmp_path):
     assert compare.seed_list == [5, 6, 7]
     with_gan = ClassifyConfig(compare=True, synthetic=(tmp_path,))
     assert with_gan.arms == ["baseline", "classic", "oversample", "class_weights", "gan", "gan_capped", "gan_equal",
-                             "gan_finetune", "gan_class_weights"]
+                             "gan_finetune", "gan_class_weights", "gan_curated"]
     assert ClassifyConfig(with_gan=True, manifest=tmp_path / "m.csv").arms == ["gan"]
 
 
