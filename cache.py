@@ -5,11 +5,15 @@ every call (tens of minutes for NIH ChestX-ray14 on two cores). Now it asks this
 
 - one folder per dataset source under the cache root (`XGAN_CACHE_DIR`, default
   `$XDG_CACHE_HOME/xgan` or `~/.cache/xgan`; set `XGAN_CACHE_DIR=off` to switch the cache off);
-- `files.json`: per image file, its stat signature (size, mtime in ns, inode), its original shape and
-  the hash of its decoded pixels, or why it could not be decoded;
+- `files.npz`: per image file, its key, its stat signature (size, mtime in ns, inode), its original
+  shape, the hash of its decoded pixels and its patient id, or why it could not be decoded;
 - `pixels-<size>-<token>.npy`: the images resized to size x size, uint8, one row per record in the
-  dataset's order, opened memory-mapped so no command holds a copy in RAM; `pixels-<size>.json`
+  dataset's order, opened memory-mapped so no command holds a copy in RAM; `pixels-<size>.npz`
   names the current file and the key and signature of each row.
+
+Both indexes are numpy arrays (no pickle), so a cached start reads 100k entries in milliseconds and
+compares them to the folder with array operations; format 1 kept them as JSON (seconds to parse at
+100k), and a format-1 index found in a cache folder is converted once, then deleted.
 
 A file whose signature changed, or a new file, is decoded again (in parallel threads: OpenCV and
 hashlib release the GIL); every other row is copied from the previous array, so an edit invalidates
@@ -24,6 +28,7 @@ import logging
 import os
 import shutil
 import uuid
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,16 +36,21 @@ from pathlib import Path
 import numpy as np
 
 from .images import read_image, resize_square
-from .runs import atomic_path, write_text
+from .runs import atomic_path
 
 log = logging.getLogger("xgan")
 
 CACHE_ENV = "XGAN_CACHE_DIR"
 DISABLED_VALUES = ("off", "none", "0")
-FILES_INDEX = "files.json"
+FILES_INDEX = "files.npz"
 PROGRESS_MIN_FILES = 200  # fewer files decode in a blink: no progress bar
 DECODE_CHUNK = 64  # files per task: amortises the executor's overhead, keeps the bar moving
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LEGACY_VERSION = 1  # JSON indexes: `files.json` and `pixels-<size>.json`
+LEGACY_FILES_INDEX = "files.json"
+# A file's stat signature; the inode is unsigned (some file systems use all 64 bits).
+SIGNATURE = np.dtype([("size", "<i8"), ("mtime_ns", "<i8"), ("inode", "<u8")])
+_INDEX_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
@@ -75,10 +85,14 @@ def pixel_hash(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def file_signature(path: Path) -> list[int]:
-    """(size, mtime in ns, inode) of a file: any write, replacement or copy over it changes it."""
-    stat = os.stat(path)
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+def stat_signature(stat: os.stat_result) -> tuple[int, int, int]:
+    """(size, mtime in ns, inode) from a stat result: any write, replacement or copy over a file changes it."""
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def file_signatures(paths) -> np.ndarray:
+    """The `SIGNATURE`s of files, one `os.stat` each."""
+    return np.array([stat_signature(os.stat(path)) for path in paths], dtype=SIGNATURE)
 
 
 def decode_file(path: Path, size: int | None) -> DecodedFile:
@@ -115,6 +129,171 @@ def decode_files(paths: list[Path], size: int | None, on_result, description: st
             bar.close()
 
 
+def matching_rows(known_keys: np.ndarray, known_signatures: np.ndarray, keys: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+    """For each of `keys`, its row among `known_keys` when the signatures there match, else -1.
+
+    The usual case, the same keys in the same order, is one array comparison; otherwise one dict lookup per key.
+    """
+    if len(keys) == len(known_keys) and np.array_equal(keys, known_keys):
+        rows = np.arange(len(keys), dtype=np.int64)
+    else:
+        position = dict(zip(known_keys.tolist(), range(len(known_keys))))
+        rows = np.fromiter((position.get(key, -1) for key in keys.tolist()), dtype=np.int64, count=len(keys))
+    found = np.flatnonzero(rows >= 0)
+    unchanged = known_signatures[rows[found]] == signatures[found]
+    rows[found[~unchanged]] = -1
+    return rows
+
+
+@dataclass
+class FileTable:
+    """What the cache knows of some files, one row per file, as aligned arrays (saved as `files.npz`).
+
+    Attributes:
+        keys: (n,) str, the files' dataset keys.
+        signatures: (n,) `SIGNATURE` of each file when it was decoded.
+        shapes: (n, 2) int64 original (height, width); (0, 0) where the file did not decode.
+        hashes: (n,) str pixel hash (`pixel_hash`); "" where the file did not decode.
+        patient_ids: (n,) str, the PatientID a DICOM file carries; "" where none.
+        errors: (n,) object, why the file did not decode, else None.
+    """
+
+    keys: np.ndarray
+    signatures: np.ndarray
+    shapes: np.ndarray
+    hashes: np.ndarray
+    patient_ids: np.ndarray
+    errors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def empty(cls) -> "FileTable":
+        return cls(np.zeros(0, str), np.zeros(0, SIGNATURE), np.zeros((0, 2), np.int64), np.zeros(0, str),
+                   np.zeros(0, str), np.zeros(0, object))
+
+    @classmethod
+    def from_results(cls, keys: np.ndarray, signatures: np.ndarray, results: list[DecodedFile]) -> "FileTable":
+        """The rows of freshly decoded files."""
+        return cls(np.asarray(keys, str), np.asarray(signatures, SIGNATURE),
+                   np.array([r.shape or (0, 0) for r in results], np.int64).reshape(-1, 2),
+                   np.array([r.hash or "" for r in results], str), np.array([r.patient_id or "" for r in results], str),
+                   np.array([r.error for r in results], object))
+
+    @property
+    def failed(self) -> np.ndarray:
+        """(n,) bool: True where the file did not decode."""
+        return np.not_equal(self.errors, None)
+
+    def take(self, rows) -> "FileTable":
+        rows = np.asarray(rows, np.int64)
+        return FileTable(self.keys[rows], self.signatures[rows], self.shapes[rows], self.hashes[rows], self.patient_ids[rows],
+                         self.errors[rows])
+
+    @staticmethod
+    def concat(tables: list["FileTable"]) -> "FileTable":
+        return FileTable(*(np.concatenate([getattr(table, name) for table in tables]) for name in
+                           ("keys", "signatures", "shapes", "hashes", "patient_ids", "errors")))
+
+    @staticmethod
+    def merge(parts: list[tuple[np.ndarray, "FileTable"]]) -> "FileTable":
+        """One table from (positions, table) parts whose positions together cover 0..n-1 once each."""
+        order = np.empty(sum(len(table) for _, table in parts), np.int64)
+        offset = 0
+        for positions, table in parts:
+            order[positions] = offset + np.arange(len(table))
+            offset += len(table)
+        return FileTable.concat([table for _, table in parts]).take(order)
+
+    def save(self, path: Path, source: Path) -> None:
+        """Write atomically as an .npz (no pickle): errors are kept for the failed rows only."""
+        failed = np.flatnonzero(self.failed)
+        arrays = {"version": np.array(FORMAT_VERSION), "source": np.array(str(source)), "keys": self.keys.astype(str),
+                  "signatures": self.signatures, "shapes": self.shapes, "hashes": self.hashes.astype("S"),
+                  "patient_ids": self.patient_ids.astype(str), "error_rows": failed,
+                  "error_messages": np.array([str(self.errors[row]) for row in failed], str)}
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "FileTable | None":
+        """The table saved at `path`, or None when it is missing, damaged or of another format version."""
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if int(archive["version"]) != FORMAT_VERSION:
+                    return None
+                keys = archive["keys"]
+                table = cls(keys, archive["signatures"], archive["shapes"], archive["hashes"].astype(str),
+                            archive["patient_ids"], np.full(len(keys), None, object))
+                table.errors[archive["error_rows"]] = archive["error_messages"].tolist()
+        except _INDEX_ERRORS:
+            return None
+        columns = (table.signatures, table.shapes, table.hashes, table.patient_ids)
+        if table.signatures.dtype != SIGNATURE or table.shapes.shape[1:] != (2,) or any(len(c) != len(keys) for c in columns):
+            return None
+        return table
+
+    @classmethod
+    def from_legacy(cls, path: Path) -> "FileTable | None":
+        """The table a format-1 `files.json` holds, or None."""
+        data = _read_legacy(path, "entries")
+        if data is None:
+            return None
+        try:
+            keys = list(data["entries"])
+            entries = [data["entries"][key] for key in keys]
+            return cls.from_results(np.array(keys, str), np.array([tuple(e["signature"]) for e in entries], SIGNATURE), [
+                DecodedFile(error=e["error"]) if "error" in e else DecodedFile(tuple(e["shape"]), e["hash"], patient_id=e.get("patient_id"))
+                for e in entries])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+
+
+@dataclass
+class PixelIndex:
+    """The current pixel array of one size: its file name in the cache folder and the key and signature of each row."""
+
+    file: str
+    keys: np.ndarray
+    signatures: np.ndarray
+    legacy: bool = False  # read from a format-1 `pixels-<size>.json`: to be written again in format 2
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, version=np.array(FORMAT_VERSION), array=np.array(self.file), keys=self.keys.astype(str),
+                     signatures=self.signatures)
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> "PixelIndex | None":
+        """`pixels-<size>.npz`, else a format-1 `pixels-<size>.json`, else None."""
+        try:
+            with np.load(folder / f"pixels-{size}.npz", allow_pickle=False) as archive:
+                if int(archive["version"]) == FORMAT_VERSION:
+                    index = cls(str(archive["array"]), archive["keys"], archive["signatures"])
+                    if index.signatures.dtype == SIGNATURE and len(index.signatures) == len(index.keys):
+                        return index
+        except _INDEX_ERRORS:
+            pass
+        data = _read_legacy(folder / f"pixels-{size}.json", "keys")
+        try:
+            return cls(str(data["file"]), np.array(data["keys"], str),
+                       np.array([tuple(s) for s in data["signatures"]], SIGNATURE), legacy=True) if data else None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+
+
+def _read_legacy(path: Path, required: str) -> dict | None:
+    """A format-1 JSON index, or None."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != LEGACY_VERSION or required not in data:
+        return None
+    return data
+
+
 class ImageCache:
     """The cache folder of one dataset source (a class-per-folder directory or a manifest).
 
@@ -129,78 +308,107 @@ class ImageCache:
         self.source = resolved
         self.folder = Path(root) / f"{resolved.name or 'root'}-{digest}"
 
-    def load(self, records: list, size: int | None) -> tuple[list, list, list, np.ndarray | None, list]:
+    def load(self, records: list, size: int | None, signatures: np.ndarray | None = None):
         """See `load_cached_files`: one pass decodes every file the cache lacks, for its metadata and its pixels at once."""
-        paths = {record.key: record.path for record in records}
-        signatures = {key: file_signature(path) for key, path in paths.items()}
-        known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
-        entries = {key: known[key] for key in paths if key in known and known[key]["signature"] == signatures[key]}
+        keys = np.array([record.key for record in records], str)
+        if signatures is None:
+            signatures = file_signatures([record.path for record in records])
+        known, migrated = self._known_files()
+        rows = matching_rows(known.keys, known.signatures, keys, signatures)
         if size is None:
-            stale = [key for key in paths if key not in entries]
-            if stale:
-                log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(paths))
-                decode_files([paths[key] for key in stale], None,
-                             lambda position, result: entries.__setitem__(stale[position], _entry(signatures[stale[position]], result)),
-                             "reading images")
-                self._write_files_index(entries)
-            return _split(records, entries, None)
+            stale = np.flatnonzero(rows < 0)
+            if len(stale):
+                log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(records))
+            results = [None] * len(stale)
+            decode_files([records[p].path for p in stale], None, results.__setitem__, "reading images")
+            files = self._files_now(known, rows, keys, signatures, stale, results)
+            if len(stale) or migrated:
+                self._write_files_index(known, files)
+            return _split(records, files, None)
         # Files known not to decode get no row; every other file gets one, decoded only if not cached as it is.
-        keys = [r.key for r in records if "error" not in entries.get(r.key, {})]
-        pixels, decoded = self._pixels(keys, paths, signatures, size, entries)
-        if decoded:
-            self._write_files_index(entries)
-        failed_now = {key for key in keys if "error" in entries[key]}
-        if failed_now:  # a new file that does not decode: its row goes
-            keep = [position for position, key in enumerate(keys) if key not in failed_now]
-            keys = [keys[position] for position in keep]
-            pixels = self._write_pixels(keys, signatures, size, lambda out: _copy_rows(out, pixels, list(enumerate(keep))))
-        return _split(records, entries, pixels)
+        known_failed = np.zeros(len(records), bool)
+        known_failed[rows >= 0] = known.failed[rows[rows >= 0]]
+        positions = np.flatnonzero(~known_failed)  # the records that get a pixel row
+        pixels, stale, results = self._pixels(records, positions, keys, signatures, rows, size)
+        files = self._files_now(known, rows, keys, signatures, positions[stale], results)
+        if len(stale) or migrated:
+            self._write_files_index(known, files)
+        failed_now = files.failed[positions]
+        if failed_now.any():  # a new file that does not decode: its row goes
+            keep = np.flatnonzero(~failed_now)
+            pixels = self._write_pixels(keys[positions[keep]], signatures[positions[keep]], size,
+                                        lambda out: _copy_rows(out, pixels, np.stack([np.arange(len(keep)), keep], axis=1)))
+        return _split(records, files, pixels)
 
-    def _write_files_index(self, entries: dict[str, dict]) -> None:
-        known = self._read_json(self.folder / FILES_INDEX, "entries") or {}
-        known.update(entries)  # keep keys of other views of the same folder (a manifest listing fewer files)
+    @staticmethod
+    def _files_now(known: FileTable, rows: np.ndarray, keys: np.ndarray, signatures: np.ndarray, decoded: np.ndarray,
+                   results: list[DecodedFile]) -> FileTable:
+        """The files table of this load's records: `known`'s rows (`rows`), but the `decoded` positions' new `results`."""
+        if not len(decoded):
+            return known.take(rows)
+        fresh = np.setdiff1d(np.arange(len(keys)), decoded, assume_unique=True)
+        return FileTable.merge([(fresh, known.take(rows[fresh])),
+                                (decoded, FileTable.from_results(keys[decoded], signatures[decoded], results))])
+
+    def _known_files(self) -> tuple[FileTable, bool]:
+        """(The files index, whether it came from a format-1 `files.json` and must be written in format 2)."""
+        table = FileTable.load(self.folder / FILES_INDEX)
+        if table is not None:
+            return table, False
+        legacy = FileTable.from_legacy(self.folder / LEGACY_FILES_INDEX)
+        return (legacy, True) if legacy is not None else (FileTable.empty(), False)
+
+    def _write_files_index(self, known: FileTable, files: FileTable) -> None:
+        # Rows of keys this load did not see stay (other views of the same folder: a manifest listing fewer files).
+        others = known.take(np.flatnonzero(np.isin(known.keys, files.keys, invert=True)))
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_text(self.folder / FILES_INDEX, json.dumps({"version": FORMAT_VERSION, "source": str(self.source), "entries": known}))
+        FileTable.concat([others, files]).save(self.folder / FILES_INDEX, self.source)
+        (self.folder / LEGACY_FILES_INDEX).unlink(missing_ok=True)
 
-    def _pixels(self, keys: list[str], paths: dict[str, Path], signatures: dict[str, list[int]], size: int,
-                entries: dict[str, dict]) -> tuple[np.ndarray, int]:
-        """(The (len(keys), size, size) uint8 pixels memory-mapped read-only, how many files were decoded).
+    def _pixels(self, records: list, positions: np.ndarray, keys: np.ndarray, signatures: np.ndarray, rows: np.ndarray,
+                size: int) -> tuple[np.ndarray, np.ndarray, list]:
+        """(The pixels of `records[positions]` memory-mapped read-only, the indices into `positions` decoded, their results).
 
-        Rows whose file is unchanged are copied from the previous array; the other files are decoded
-        (their `entries` updated). When nothing changed, the previous array is returned as it is.
+        Rows whose file is unchanged (and in the files index: `rows`) are copied from the previous
+        array; the other files are decoded. When nothing changed, the previous array is returned as it is.
         """
-        if not keys:
-            return np.zeros((0, size, size), np.uint8), 0
-        index = self._read_json(self.folder / f"pixels-{size}.json", "keys")
-        old_rows, old_pixels = {}, None
+        no_decode = np.zeros(0, np.int64)
+        if not len(positions):
+            return np.zeros((0, size, size), np.uint8), no_decode, []
+        row_keys, row_signatures = keys[positions], signatures[positions]
+        index = PixelIndex.load(self.folder, size)
+        old_pixels, old_rows = None, np.full(len(positions), -1, np.int64)
         if index is not None:
             try:
-                old_pixels = np.load(self.folder / index["file"], mmap_mode="r")
+                old_pixels = np.load(self.folder / index.file, mmap_mode="r")
             except (OSError, ValueError):
                 index = None
-        if index is not None and old_pixels.shape[1:] == (size, size) and len(old_pixels) == len(index["keys"]):
-            old_rows = {key: row for row, (key, signature) in enumerate(zip(index["keys"], index["signatures"]))
-                        if key in signatures and signature == signatures[key] and key in entries}
-            if index["keys"] == keys and len(old_rows) == len(keys):
-                return old_pixels, 0
-        stale = [position for position, key in enumerate(keys) if key not in old_rows]
-        if stale:
-            log.info("%s: decoding %d of %d image(s) at %d px not in the cache", self.source, len(stale), len(keys), size)
+        if index is not None and old_pixels.shape[1:] == (size, size) and len(old_pixels) == len(index.keys):
+            old_rows = matching_rows(index.keys, index.signatures, row_keys, row_signatures)
+            old_rows[rows[positions] < 0] = -1  # not in the files index as it is now: decoded again
+            if len(old_pixels) == len(positions) and np.array_equal(old_rows, np.arange(len(positions))):
+                if index.legacy:
+                    self._write_pixel_index(PixelIndex(index.file, row_keys, row_signatures), size)
+                return old_pixels, no_decode, []
+        stale = np.flatnonzero(old_rows < 0)
+        results = [None] * len(stale)
+        if len(stale):
+            log.info("%s: decoding %d of %d image(s) at %d px not in the cache", self.source, len(stale), len(positions), size)
 
         def fill(out):
-            _copy_rows(out, old_pixels, [(position, old_rows[key]) for position, key in enumerate(keys) if key in old_rows])
+            fresh = np.flatnonzero(old_rows >= 0)
+            _copy_rows(out, old_pixels, np.stack([fresh, old_rows[fresh]], axis=1))
 
             def store(position, result):
-                key = keys[stale[position]]
-                entries[key] = _entry(signatures[key], result)
+                results[position] = result
                 if result.error is None:
                     out[stale[position]] = result.pixels
 
-            decode_files([paths[keys[p]] for p in stale], size, store, f"decoding at {size} px")
+            decode_files([records[positions[p]].path for p in stale], size, store, f"decoding at {size} px")
 
-        return self._write_pixels(keys, signatures, size, fill), len(stale)
+        return self._write_pixels(row_keys, row_signatures, size, fill), stale, results
 
-    def _write_pixels(self, keys: list[str], signatures: dict[str, list[int]], size: int, fill) -> np.ndarray:
+    def _write_pixels(self, keys: np.ndarray, signatures: np.ndarray, size: int, fill) -> np.ndarray:
         """A new pixel array filled by `fill(array)`, then its index in one rename; older arrays are deleted."""
         name = f"pixels-{size}-{uuid.uuid4().hex[:12]}.npy"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -209,44 +417,34 @@ class ImageCache:
             fill(out)
             out.flush()
             del out
-        write_text(self.folder / f"pixels-{size}.json", json.dumps(
-            {"version": FORMAT_VERSION, "file": name, "keys": keys, "signatures": [signatures[key] for key in keys]}))
+        self._write_pixel_index(PixelIndex(name, keys, signatures), size)
         for other in self.folder.glob(f"pixels-{size}-*.npy"):
             if other.name != name:
                 other.unlink(missing_ok=True)  # a process that has it mapped keeps reading it (POSIX)
         return np.load(self.folder / name, mmap_mode="r")
 
-    @staticmethod
-    def _read_json(path: Path, required: str) -> dict | None:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or required not in data:
-            return None
-        return data if required != "entries" else data["entries"]
+    def _write_pixel_index(self, index: PixelIndex, size: int) -> None:
+        index.save(self.folder / f"pixels-{size}.npz")
+        (self.folder / f"pixels-{size}.json").unlink(missing_ok=True)
 
 
-def _copy_rows(out: np.ndarray, source: np.ndarray, pairs: list[tuple[int, int]]) -> None:
-    """out[to] = source[from] for (to, from) pairs, in blocks, so the copy never holds the whole array."""
+def _copy_rows(out: np.ndarray, source: np.ndarray, pairs: np.ndarray) -> None:
+    """out[to] = source[from] for (to, from) rows of `pairs`, in blocks, so the copy never holds the whole array."""
     for start in range(0, len(pairs), 4096):
-        block = np.array(pairs[start:start + 4096], dtype=np.int64).reshape(-1, 2)
+        block = pairs[start:start + 4096]
         out[block[:, 0]] = source[block[:, 1]]
 
 
-def _split(records: list, entries: dict[str, dict], pixels: np.ndarray | None):
-    kept = [_with_patient(record, entries[record.key].get("patient_id")) for record in records if "error" not in entries[record.key]]
-    failed = [(record.key, entries[record.key]["error"]) for record in records if "error" in entries[record.key]]
-    return kept, [tuple(entries[r.key]["shape"]) for r in kept], [entries[r.key]["hash"] for r in kept], pixels, failed
-
-
-def _entry(signature: list[int], result: DecodedFile) -> dict:
-    if result.error is not None:
-        return {"signature": signature, "error": result.error}
-    entry = {"signature": signature, "shape": list(result.shape), "hash": result.hash}
-    if result.patient_id is not None:
-        entry["patient_id"] = result.patient_id
-    return entry
+def _split(records: list, files: FileTable, pixels: np.ndarray | None):
+    """`load_cached_files`' answer from the files table of `records` (one row each, in their order)."""
+    failed = files.failed
+    good = np.flatnonzero(~failed)
+    kept = [records[position] for position in good.tolist()] if failed.any() else list(records)
+    for index in np.flatnonzero(files.patient_ids[good] != "").tolist():
+        if kept[index].patient_id is None:  # the file's own patient id (a DICOM's PatientID) where the source gave none
+            kept[index] = replace(kept[index], patient_id=str(files.patient_ids[good[index]]))
+    errors = [(records[position].key, files.errors[position]) for position in np.flatnonzero(failed).tolist()]
+    return kept, list(map(tuple, files.shapes[good].tolist())), files.hashes[good].tolist(), pixels, errors
 
 
 def _with_patient(record, patient_id: str | None):
@@ -256,13 +454,15 @@ def _with_patient(record, patient_id: str | None):
     return record
 
 
-def load_cached_files(source: Path, records: list, size: int | None) -> tuple[list, list, list, np.ndarray | None, list]:
+def load_cached_files(source: Path, records: list, size: int | None, signatures: np.ndarray | None = None):
     """Decode (or take from the cache) the image files of a dataset.
 
     Args:
         source: the dataset source (names the cache folder).
         records: `dataset.Record`s whose files are images (by suffix, or DICOM by preamble).
         size: resize to size x size and return the pixels, or None for metadata only.
+        signatures: the files' `SIGNATURE`s when the caller has stat'ed them already (a folder scan), else
+            None: one `os.stat` per file here.
 
     Returns:
         (records that decoded, their original shapes, their pixel hashes, their pixels or None,
@@ -271,7 +471,7 @@ def load_cached_files(source: Path, records: list, size: int | None) -> tuple[li
     root = cache_root()
     if root is None:
         return _decode_uncached(records, size)
-    return ImageCache(root, source).load(records, size)
+    return ImageCache(root, source).load(records, size, signatures)
 
 
 def _decode_uncached(records: list, size: int | None):
@@ -299,12 +499,21 @@ def cache_summary(root: Path | None = None) -> dict:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files = [p for p in folder.rglob("*") if p.is_file()]
         num_bytes = sum(p.stat().st_size for p in files)
-        source = ImageCache._read_json(folder / FILES_INDEX, "source")
-        sizes = sorted(int(p.stem.split("-")[1]) for p in folder.glob("pixels-*.json") if p.stem.split("-")[1].isdigit())
-        summary["datasets"].append({"source": source["source"] if source else None, "folder": folder.name,
-                                    "sizes": sizes, "bytes": num_bytes})
+        indexes = [*folder.glob("pixels-*.npz"), *folder.glob("pixels-*.json")]
+        sizes = sorted({int(p.stem.split("-")[1]) for p in indexes if p.stem.split("-")[1].isdigit()})
+        summary["datasets"].append({"source": _indexed_source(folder), "folder": folder.name, "sizes": sizes, "bytes": num_bytes})
         summary["bytes"] += num_bytes
     return summary
+
+
+def _indexed_source(folder: Path) -> str | None:
+    """The dataset source a cache folder's files index names (either format), or None."""
+    try:
+        with np.load(folder / FILES_INDEX, allow_pickle=False) as archive:
+            return str(archive["source"])
+    except _INDEX_ERRORS:
+        legacy = _read_legacy(folder / LEGACY_FILES_INDEX, "source")
+        return legacy["source"] if legacy else None
 
 
 def clear_cache(root: Path | None = None) -> tuple[int, int]:

@@ -13,11 +13,13 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 
-from .cache import load_cached_files, pixel_hash
+from .cache import SIGNATURE, load_cached_files, pixel_hash, stat_signature
 from .errors import UserError, invalid_argument
 from .images import IMAGE_SUFFIXES, is_image_file, resize_square, to_gray_uint8
 
@@ -42,14 +44,24 @@ class Record:
         label: class name.
         patient_id: the patient it belongs to, or None when the source has none.
         split: the split the source file assigns ("train", "val", "test"), or None.
-        path: the file on disk, or None for images stored in an .npz.
+        root: the folder the key is relative to (the dataset folder, or the manifest's), or None for
+            images stored in an .npz.
     """
 
     key: str
     label: str
     patient_id: str | None = None
     split: str | None = None
-    path: Path | None = None
+    root: Path | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """The file on disk, or None for images stored in an .npz.
+
+        Made when asked for, not kept: a `Path` per record costs seconds at 100k files, and most
+        commands never open a file the cache already holds.
+        """
+        return None if self.root is None else self.root / self.key
 
 
 @dataclass
@@ -187,31 +199,41 @@ def _check_classes(dataset: Dataset) -> None:
         raise UserError(f"{dataset.source}: found one class ({found}); expected at least two classes")
 
 
-def _scan_class_folders(root: Path) -> list[Record]:
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
+def _scan_class_folders(root: Path) -> tuple[list[Record], np.ndarray]:
+    """The records of a class-per-folder directory in key order, and each file's stat `SIGNATURE`."""
+    with os.scandir(root) as entries:
+        class_names = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    if not class_names:
         raise UserError(f"{root}: no class sub-folders; expected one sub-folder per class (e.g. {root}/covid/, {root}/normal/)")
-    records = []
-    for class_dir in class_dirs:
-        # os.scandir rather than Path.rglob: a folder of 100k files is listed in a fraction of the time.
-        files = sorted(_files_below(class_dir, class_dir.name), key=lambda item: item[0].split("/"))
-        if not files:
-            raise UserError(f"{class_dir}: empty class folder; expected image files (PNG, JPEG, BMP, TIFF or DICOM)")
-        records.extend(Record(key, class_dir.name, path=path) for key, path in files)
-    return records
+    records, signatures = [], []
+    for name in class_names:
+        # os.scandir rather than Path.rglob: a folder of 100k files is listed, and stat'ed once per file, in a
+        # fraction of the time, and keys stay strings (a Path per file costs seconds at that size).
+        before = len(records)
+        for key, stat in _files_below(os.path.join(root, name), name):
+            records.append(Record(key, name, root=root))
+            signatures.append(stat_signature(stat))
+        if len(records) == before:
+            raise UserError(f"{root / name}: empty class folder; expected image files (PNG, JPEG, BMP, TIFF or DICOM)")
+    return records, np.array(signatures, SIGNATURE)
 
 
-def _files_below(folder: Path, prefix: str):
-    """(key `prefix/relative/path`, path) of the files below a folder whose names do not start with a dot."""
+def _files_below(folder: str, prefix: str):
+    """(key `prefix/relative/path`, stat) of the files below a folder whose names do not start with a dot.
+
+    In the order of the keys' path components: each folder's entries sorted by name, a sub-folder's
+    files where its name falls.
+    """
     with os.scandir(folder) as entries:
-        for entry in entries:
+        for entry in sorted(entries, key=attrgetter("name")):
             if entry.is_dir():
-                yield from _files_below(folder / entry.name, f"{prefix}/{entry.name}")
+                yield from _files_below(entry.path, f"{prefix}/{entry.name}")
             elif entry.is_file() and not entry.name.startswith("."):
-                yield f"{prefix}/{entry.name}", folder / entry.name
+                yield f"{prefix}/{entry.name}", entry.stat()
 
 
-def _read_manifest(manifest: Path) -> list[Record]:
+def _read_manifest(manifest: Path) -> tuple[list[Record], np.ndarray]:
+    """The records a manifest lists, in its order, and each file's stat `SIGNATURE`."""
     try:
         with open(manifest, newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -221,39 +243,58 @@ def _read_manifest(manifest: Path) -> list[Record]:
     missing = {"file", "label"} - columns
     if not rows or missing:
         raise UserError(f"{manifest}: expected a CSV with columns file,label[,patient_id]; missing {sorted(missing) or 'rows'}")
-    records, seen = [], set()
+    records, signatures, seen = [], [], set()
+    folder = manifest.parent
     for line, row in enumerate(rows, start=2):
         file, label = (row.get("file") or "").strip(), (row.get("label") or "").strip()
         if not file or not label:
             raise UserError(f"{manifest}, line {line}: empty 'file' or 'label'; every row needs both")
-        path = manifest.parent / file
-        if not path.is_file():
+        try:
+            stat = os.stat(os.path.join(folder, file))  # the one stat: the file's existence and its cache signature
+        except (OSError, ValueError):
+            stat = None
+        if stat is None or not S_ISREG(stat.st_mode):
             raise UserError(f"{manifest}, line {line}: file {file!r} does not exist (paths are relative to the manifest)")
         if file in seen:
             raise UserError(f"{manifest}, line {line}: file {file!r} is listed twice")
         seen.add(file)
         patient = (row.get("patient_id") or "").strip() or None
-        records.append(Record(Path(file).as_posix(), label, patient, path=path))
-    return records
+        records.append(Record(_posix_key(file), label, patient, root=folder))
+        signatures.append(stat_signature(stat))
+    return records, np.array(signatures, SIGNATURE)
 
 
-def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, size: int | None) -> Dataset:
-    images_only, skipped = [], []
-    for record in candidates:
-        if record.path.suffix.lower() not in IMAGE_SUFFIXES and not is_image_file(record.path):  # suffix first: no Path re-parse per file
-            skipped.append((record.key, f"not an image file type ({record.path.suffix or 'no suffix'})"))
+def _posix_key(file: str) -> str:
+    """`Path(file).as_posix()` (no doubled or trailing slash, no `.` component), without a Path for the usual plain name."""
+    if "//" in file or "/." in file or file.startswith("./") or file.endswith("/") or file in (".", ""):
+        return Path(file).as_posix()
+    return file
+
+
+def _load_files(root: Path, found: tuple[list[Record], np.ndarray], source: Path, kind: str, size: int | None) -> Dataset:
+    """`found`: the candidate records and their files' stat signatures (`_scan_class_folders`, `_read_manifest`)."""
+    candidates, signatures = found
+    images_only, positions, skipped = [], [], []
+    for position, record in enumerate(candidates):
+        suffix = _suffix(record.key)  # of the key, which ends like the path: no Path per file
+        if suffix.lower() not in IMAGE_SUFFIXES and not is_image_file(record.path):
+            skipped.append((record.key, f"not an image file type ({suffix or 'no suffix'})"))
             log.warning("skipping %s: not an image file type", record.path)
         else:
             images_only.append(record)
+            positions.append(position)
+    if skipped:
+        signatures = signatures[positions]
     # Decoding, hashing and resizing go through the on-disk cache: only new or changed files are decoded.
-    records, shapes, hashes, images, failed = load_cached_files(source, images_only, size)
-    paths = {r.key: r.path for r in images_only}
+    records, shapes, hashes, images, failed = load_cached_files(source, images_only, size, signatures)
     for key, reason in failed:
-        log.warning("skipping %s: %s", paths[key], reason)
-    failed_keys = dict(failed)
-    skipped = [entry for entry in skipped] + [(r.key, failed_keys[r.key]) for r in images_only if r.key in failed_keys]
-    order = {r.key: i for i, r in enumerate(candidates)}
-    skipped.sort(key=lambda entry: order[entry[0]])
+        log.warning("skipping %s: %s", root / key, reason)
+    if failed:
+        failed_keys = dict(failed)
+        skipped += [(r.key, failed_keys[r.key]) for r in images_only if r.key in failed_keys]
+    if skipped:
+        order = {r.key: i for i, r in enumerate(candidates)}
+        skipped.sort(key=lambda entry: order[entry[0]])
     return Dataset(
         name=source.stem if source.is_file() else source.name,
         source=source, kind=kind,
@@ -262,6 +303,13 @@ def _load_files(root: Path, candidates: list[Record], source: Path, kind: str, s
         images=images,
         original_shapes=shapes, content_hashes=hashes, skipped=skipped,
     )
+
+
+def _suffix(key: str) -> str:
+    """The suffix of a key's last component, as `PurePath.suffix` gives it ("" for `.hidden` or `name.`)."""
+    name = key.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def _load_npz(source: Path, size: int | None) -> Dataset:

@@ -1,5 +1,7 @@
 """The decoded-image cache behind load_dataset: decode once, re-decode only what changed."""
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -113,3 +115,102 @@ def test_the_cache_can_be_switched_off(folder_dataset, monkeypatch, value):
     monkeypatch.setenv("XGAN_CACHE_DIR", value)
     assert image_cache.cache_root() is None
     assert load_dataset(folder_dataset, 8).images.shape == (40, 8, 8)
+
+
+def _cache_folder(cache_dir):
+    (folder,) = [p for p in cache_dir.iterdir() if p.is_dir()]
+    return folder
+
+
+def _write_format_1(folder, size):
+    """Turn the cache folder's indexes into format 1, as xgan wrote them before: JSON, then no .npz."""
+    files = image_cache.FileTable.load(folder / image_cache.FILES_INDEX)
+    entries = {}
+    for key, signature, shape, hash_, error in zip(files.keys.tolist(), files.signatures.tolist(), files.shapes.tolist(),
+                                                   files.hashes.tolist(), files.errors.tolist()):
+        entries[key] = {"signature": list(signature), "error": error} if error else {"signature": list(signature), "shape": shape, "hash": hash_}
+    (folder / "files.json").write_text(json.dumps({"version": 1, "source": "somewhere", "entries": entries}))
+    pixels = image_cache.PixelIndex.load(folder, size)
+    (folder / f"pixels-{size}.json").write_text(json.dumps({"version": 1, "file": pixels.file, "keys": pixels.keys.tolist(),
+                                                            "signatures": [list(s) for s in pixels.signatures.tolist()]}))
+    (folder / image_cache.FILES_INDEX).unlink()
+    (folder / f"pixels-{size}.npz").unlink()
+
+
+def test_the_indexes_are_numpy_arrays_that_name_every_file(folder_dataset, cache_dir):
+    dataset = load_dataset(folder_dataset, 16)
+    folder = _cache_folder(cache_dir)
+    files = image_cache.FileTable.load(folder / image_cache.FILES_INDEX)
+    assert files.keys.tolist() == [r.key for r in dataset.records]
+    assert files.hashes.tolist() == dataset.content_hashes and list(map(tuple, files.shapes.tolist())) == dataset.original_shapes
+    signature = (folder_dataset / "covid" / "covid_000.png").stat()
+    assert files.signatures[0].tolist() == (signature.st_size, signature.st_mtime_ns, signature.st_ino)
+    pixels = image_cache.PixelIndex.load(folder, 16)
+    assert pixels.keys.tolist() == files.keys.tolist() and not pixels.legacy
+    assert sorted(p.name for p in folder.iterdir()) == ["files.npz", pixels.file, "pixels-16.npz"]
+
+
+def test_a_format_1_cache_is_converted_once_without_decoding(folder_dataset, cache_dir, decoded):
+    first = load_dataset(folder_dataset, 16)
+    folder = _cache_folder(cache_dir)
+    _write_format_1(folder, 16)
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert decoded == []
+    np.testing.assert_array_equal(second.images, first.images)
+    assert second.content_hashes == first.content_hashes and second.original_shapes == first.original_shapes
+    assert not (folder / "files.json").exists() and not (folder / "pixels-16.json").exists()
+    assert image_cache.PixelIndex.load(folder, 16).legacy is False
+    assert load_dataset(folder_dataset, 16).content_hashes == first.content_hashes and decoded == []
+
+
+def test_a_format_1_cache_still_notices_a_changed_file(folder_dataset, cache_dir, decoded):
+    load_dataset(folder_dataset, 16)
+    _write_format_1(_cache_folder(cache_dir), 16)
+    cv2.imwrite(str(folder_dataset / "normal" / "normal_005.png"), np.full((32, 32), 9, np.uint8))
+    decoded.clear()
+    dataset = load_dataset(folder_dataset, 16)
+    assert decoded == ["normal_005.png"]
+    np.testing.assert_array_equal(dataset.images[[r.key for r in dataset.records].index("normal/normal_005.png")], 9)
+
+
+@pytest.mark.parametrize("damage", ["other version", "garbage", "truncated"])
+def test_an_index_of_another_version_or_damaged_is_rebuilt_not_read(folder_dataset, cache_dir, decoded, damage):
+    first = load_dataset(folder_dataset, 16)
+    index = _cache_folder(cache_dir) / image_cache.FILES_INDEX
+    if damage == "other version":
+        with np.load(index) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        with open(index, "wb") as handle:
+            np.savez(handle, **{**arrays, "version": np.array(image_cache.FORMAT_VERSION + 1)})
+    elif damage == "garbage":
+        index.write_bytes(b"not an npz")
+    else:
+        index.write_bytes(index.read_bytes()[:100])
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert len(decoded) == 40  # the files' shapes and hashes come from a fresh decode, not from the damaged index
+    assert second.content_hashes == first.content_hashes
+    assert image_cache.FileTable.load(index) is not None
+
+
+def test_a_renamed_file_is_a_new_key_and_the_old_key_goes(folder_dataset, cache_dir, decoded):
+    first = load_dataset(folder_dataset, 16)
+    old = folder_dataset / "normal" / "normal_010.png"
+    old.rename(folder_dataset / "normal" / "renamed.png")  # same inode, size and mtime: only the key tells
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert decoded == ["renamed.png"]
+    keys = [r.key for r in second.records]
+    assert "normal/normal_010.png" not in keys
+    np.testing.assert_array_equal(second.images[keys.index("normal/renamed.png")],
+                                  first.images[[r.key for r in first.records].index("normal/normal_010.png")])
+
+
+def test_a_manifest_dataset_notices_a_changed_file_and_keeps_its_patients(patient_dataset, cache_dir, decoded):
+    load_dataset(patient_dataset, 16)
+    cv2.imwrite(str(patient_dataset / "covid" / "covid_002.png"), np.full((32, 32), 5, np.uint8))
+    decoded.clear()
+    dataset = load_dataset(patient_dataset, 16)
+    assert decoded == ["covid_002.png"]
+    assert {r.patient_id for r in dataset.records if r.label == "covid"} == {f"covid-p{i}" for i in range(8)}

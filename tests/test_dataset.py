@@ -254,3 +254,16 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_nested_files_come_in_path_component_order_with_one_record_per_file(tmp_path):
+    image = np.full((8, 8), 100, np.uint8)
+    names = ["a/z/1.png", "a b.png", "a.png", "a/2.png", "a-c/0.png", ".hidden.png", ".dir/3.png"]
+    for label in ("normal", "sick"):
+        for name in names:
+            (tmp_path / label / name).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(tmp_path / label / name), image)
+    dataset = load_dataset(tmp_path, 8)
+    expected = sorted((n for n in names if not n.startswith(".h")), key=lambda n: n.split("/"))
+    assert [r.key for r in dataset.records] == [f"{label}/{n}" for label in ("normal", "sick") for n in expected]
+    assert all(r.path == tmp_path / r.key and r.path.is_file() for r in dataset.records)
