@@ -24,17 +24,35 @@ Public API:
     predict_probabilities(model, images, tta=True): test-time augmentation (classifier.tta)
 """
 
+import importlib
+
+# `classify` is imported now: its function shadows the submodule of the same name, as callers expect.
 from .classify import ARMS, ClassifyConfig, ClassifyResult, classify
-from .compare import compare_arms
 from .config import ClassifierConfig
-from .ensemble import Ensemble, load_ensemble
-from .evaluate import EvaluateResult, evaluate_model
-from .metrics import binary_metrics, mcnemar_exact, paired_bootstrap
-from .model import PENULTIMATE_LAYER, build_classifier
-from .predict import Prediction, predict_images
-from .saving import load_classifier, load_classifier_config, save_classifier
-from .threshold import choose_threshold
-from .train import TrainingResult, fit_real_classifier, penultimate_features, predict_probabilities, train_classifier
+
+# The rest is imported when first used: TensorFlow, scikit-learn and SciPy take seconds to import, and
+# `xgan classify` reads its dataset before it needs them.
+_LAZY = {
+    "compare_arms": "compare",
+    "Ensemble": "ensemble", "load_ensemble": "ensemble",
+    "EvaluateResult": "evaluate", "evaluate_model": "evaluate",
+    "binary_metrics": "metrics", "mcnemar_exact": "metrics", "paired_bootstrap": "metrics",
+    "PENULTIMATE_LAYER": "model", "build_classifier": "model",
+    "Prediction": "predict", "predict_images": "predict",
+    "load_classifier": "saving", "load_classifier_config": "saving", "save_classifier": "saving",
+    "choose_threshold": "threshold",
+    "TrainingResult": "train", "fit_real_classifier": "train", "penultimate_features": "train",
+    "predict_probabilities": "train", "train_classifier": "train",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ARMS",

@@ -348,14 +348,11 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     Args:
         prepared: the arm's training set for this seed when already built (`training_set`).
     """
-    # Imported here: TensorFlow takes seconds to import and the CLI imports this module lazily anyway.
-    from .metrics import metrics_at_thresholds, multiclass_metrics
-    from .report import json_ready
-    from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
-    from .saving import VALIDATION_PREDICTIONS, save_classifier
-    from .train import predict_probabilities, train_classifier
-
+    # Imported here: TensorFlow takes seconds to import, and the modules that score and save a model
+    # (SciPy, scikit-learn) only once it is trained, so that training starts as early as it can.
     import keras
+
+    from .train import predict_probabilities, train_classifier
 
     images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
@@ -366,6 +363,11 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
                               tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy)
     if arm == "gan_finetune":
         result = fine_tune_on_real(result, config, experiment, seed)
+    from .metrics import metrics_at_thresholds, multiclass_metrics
+    from .report import json_ready
+    from .saving import VALIDATION_PREDICTIONS, save_classifier
+    from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
+
     validation_plain = predict_probabilities(result.model, experiment.validation.images)
     validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True)
     validation_probabilities = validation_tta if config.tta else validation_plain
@@ -476,9 +478,6 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     Returns:
         A ClassifyResult with the run folder, every model's scores and a printable summary.
     """
-    from .compare import compare_arms, seed_ensemble
-    from .report import write_compare_report, write_ensemble_report, write_single_report
-
     start = time.perf_counter()
     experiment = prepare_experiment(config)
     found = ""
@@ -518,6 +517,9 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                     curation[seed] = _baseline_scores(folder, config, experiment)
                 bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
                 bar.update(1)
+    from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
+    from .report import write_compare_report, write_ensemble_report, write_single_report
+
     if config.compare:
         report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
         report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
