@@ -400,9 +400,9 @@ class ImageCache:
             _copy_rows(out, old_pixels, np.stack([fresh, old_rows[fresh]], axis=1))
 
             def store(position, result):
-                results[position] = result
                 if result.error is None:
                     out[stale[position]] = result.pixels
+                results[position] = replace(result, pixels=None)  # the array holds them: 16 KB a file at 128 px
 
             decode_files([records[positions[p]].path for p in stale], size, store, f"decoding at {size} px")
 
