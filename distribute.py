@@ -13,9 +13,12 @@ device did, only faster; raise the batch size (and, by the linear-scaling rule, 
 yourself to use the extra devices for larger steps.
 """
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
+from pathlib import Path
 
 from .errors import UserError, invalid_argument
 
@@ -84,6 +87,22 @@ def is_chief(strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+@contextlib.contextmanager
+def run_parent(out, strategy: str):
+    """The folder to make a run folder in: `out`, or, on a non-chief worker of a multi-worker run, a
+    temporary folder deleted afterwards (the chief alone writes the run; the others train alike).
+
+    Args:
+        out: the parent folder the command was given.
+        strategy: the run's strategy name (one of STRATEGIES).
+    """
+    if strategy != "multi-worker" or is_chief(make_strategy(strategy)):
+        yield Path(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="xgan-worker-") as folder:
+        yield Path(folder)
+
+
 def check_global_batch(batch_size: int, strategy) -> None:
     """Refuse a global batch size that the replicas cannot share equally.
 
@@ -112,3 +131,4 @@ def fit_logs_for_multi_worker(model, strategy) -> None:
         return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
 
     model.train_step = train_step
+

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target, write_training_manifest
 from ..dataset import Dataset, load_dataset
-from ..distribute import STRATEGIES
+from ..distribute import STRATEGIES, run_parent
 from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
@@ -411,17 +411,6 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
                   threshold, validation_probabilities)
 
 
-def _worker_out(config: ClassifyConfig) -> Path:
-    """`config.out`, or on a non-chief worker of a multi-worker run a temporary folder: the chief alone writes the run."""
-    if config.strategy != "multi-worker":
-        return config.out
-    import tempfile
-
-    from ..distribute import is_chief, make_strategy
-
-    return config.out if is_chief(make_strategy(config.strategy)) else Path(tempfile.mkdtemp(prefix="xgan-worker-"))
-
-
 def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
     """(label index, class name) as the class weights are keyed: 1 positive and 0 negative, or each class's index."""
     if experiment.is_multiclass:
@@ -494,48 +483,50 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                for arm in arms if arm in GAN_ARMS and arm != CURATED_ARM and config.compare}
     curation = {}  # seed -> the baseline's score of every synthetic image, for gan_curated
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
-    run_dir = new_run_dir(_worker_out(config), description)
-    write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
-                                          "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
-                                          "arms": arms, "seeds": config.seed_list})
-    runs = []
-    with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
-        for arm in arms:
-            for seed in config.seed_list:
-                bar.set_description(f"classifier {arm} seed {seed}")
-                if config.compare:
-                    folder = run_dir / "arms" / arm / f"seed{seed}"
-                else:
-                    folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                arm_set = prepared.pop(arm) if seed == config.seed else None
-                if arm == CURATED_ARM:
-                    arm_set = training_set(arm, config, experiment, seed, curation[seed])
-                    if seed == config.seed:
-                        realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
-                runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
-                if arm == BASELINE_ARM and CURATED_ARM in arms:
-                    curation[seed] = _baseline_scores(folder, config, experiment)
-                bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
-                bar.update(1)
-    from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
-    from .report import write_compare_report, write_ensemble_report, write_single_report
+    # A non-chief worker of a multi-worker run trains alike in a temporary folder: the chief alone writes the run.
+    with run_parent(config.out, config.strategy) as parent:
+        run_dir = new_run_dir(parent, description)
+        write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
+                                              "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
+                                              "arms": arms, "seeds": config.seed_list})
+        runs = []
+        with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
+            for arm in arms:
+                for seed in config.seed_list:
+                    bar.set_description(f"classifier {arm} seed {seed}")
+                    if config.compare:
+                        folder = run_dir / "arms" / arm / f"seed{seed}"
+                    else:
+                        folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
+                    arm_set = prepared.pop(arm) if seed == config.seed else None
+                    if arm == CURATED_ARM:
+                        arm_set = training_set(arm, config, experiment, seed, curation[seed])
+                        if seed == config.seed:
+                            realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
+                    runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
+                    if arm == BASELINE_ARM and CURATED_ARM in arms:
+                        curation[seed] = _baseline_scores(folder, config, experiment)
+                    bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
+                    bar.update(1)
+        from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
+        from .report import write_compare_report, write_ensemble_report, write_single_report
 
-    if config.compare:
-        report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
-        report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
-        for arm, measured in realism.items():
-            report["arms"][arm]["synthetic_vs_real"] = measured
-        report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
-        summary = write_compare_report(run_dir, report, runs, experiment)
-    elif len(runs) > 1:
-        report = seed_ensemble(runs, experiment, config.target_sensitivity)
-        report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
-        summary = write_ensemble_report(run_dir, report, runs, experiment)
-    else:
-        report = None
-        summary = write_single_report(run_dir, runs[0], experiment)
-    seconds = time.perf_counter() - start
-    return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)")
+        if config.compare:
+            report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
+            report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+            for arm, measured in realism.items():
+                report["arms"][arm]["synthetic_vs_real"] = measured
+            report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
+            summary = write_compare_report(run_dir, report, runs, experiment)
+        elif len(runs) > 1:
+            report = seed_ensemble(runs, experiment, config.target_sensitivity)
+            report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+            summary = write_ensemble_report(run_dir, report, runs, experiment)
+        else:
+            report = None
+            summary = write_single_report(run_dir, runs[0], experiment)
+        seconds = time.perf_counter() - start
+        return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)")
 
 
 def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:

@@ -12,7 +12,6 @@ import logging
 import math
 import shutil
 import signal
-import tempfile
 import threading
 from pathlib import Path
 
@@ -93,20 +92,11 @@ def train_gan(config: GanConfig, callbacks=()) -> Path:
         return _train(run_dir, config, data, resume=False, callbacks=callbacks)
 
 
-@contextlib.contextmanager
 def _worker_out(config: GanConfig):
-    """The parent folder of the run: `config.out`, or, on a non-chief worker of a multi-worker run, a
-    temporary folder deleted afterwards (the chief alone writes the run; the others train alike)."""
-    if config.strategy != "multi-worker":
-        yield Path(config.out)
-        return
-    from ..distribute import is_chief, make_strategy
+    """The parent folder of the run (`distribute.run_parent`): a temporary one on a non-chief worker."""
+    from ..distribute import run_parent
 
-    if is_chief(make_strategy(config.strategy)):
-        yield Path(config.out)
-        return
-    with tempfile.TemporaryDirectory(prefix="xgan-worker-") as folder:
-        yield Path(folder)
+    return run_parent(config.out, config.strategy)
 
 
 @contextlib.contextmanager
