@@ -114,12 +114,23 @@ def check_global_batch(batch_size: int, strategy) -> None:
         raise invalid_argument("batch_size", f"a multiple of the {replicas} replicas of the strategy (the batch size is global)", batch_size)
 
 
-def fit_logs_for_multi_worker(model, strategy) -> None:
-    """Let `model.fit` run under a multi-worker strategy.
+def prepare_multi_worker_fit(model, strategy, element_spec=None) -> None:
+    """Let `model.fit` run under a multi-worker strategy; does nothing under other strategies.
 
-    Keras 3's fit reduces a multi-worker step's logs with `strategy.reduce("MEAN", value, axis=0)`,
-    which fails on the scalar logs every train step returns; as one-element vectors, their mean over
-    the workers is the scalar. Does nothing under other strategies.
+    Keras 3's fit (keras/src/backend/tensorflow/trainer.py) fails twice under MultiWorkerMirroredStrategy,
+    and both are worked around on `model` alone:
+
+    - It reduces a step's logs with `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar
+      logs every train step returns; as one-element vectors, their mean over the workers is the scalar.
+    - Before the first step (`_maybe_symbolic_build`) it builds the model's metrics and loss from the first
+      distributed batch, reduced over the workers with `strategy.reduce("MEAN", batch, axis=None)`. That
+      reduce takes one tensor, not a structure: a batch of (images, labels) fails with "Attempt to convert
+      a value (PerReplica...) with an unsupported type to a Tensor". Building needs shapes and dtypes only,
+      so with `element_spec` (the `element_spec` of the dataset given to fit) the model is built from it.
+
+    Args:
+        element_spec: the spec of fit's dataset elements; needed when they are tuples. None keeps Keras'
+            build, which works on a batch of one tensor (the GAN's placeholder stream).
     """
     import tensorflow as tf
 
@@ -131,4 +142,26 @@ def fit_logs_for_multi_worker(model, strategy) -> None:
         return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
 
     model.train_step = train_step
+    if element_spec is not None:
+        build = model._maybe_symbolic_build  # Keras' own (3.15); an AttributeError here means Keras changed it
 
+        def build_from_spec(iterator=None, data_batch=None):
+            return build(data_batch=element_spec if data_batch is None else data_batch)
+
+        model._maybe_symbolic_build = build_from_spec
+
+
+def mean_over_workers(values: dict[str, float], strategy) -> dict[str, float]:
+    """`values` averaged over the workers of a multi-worker strategy (as they are under other strategies).
+
+    What decides when training stops (early stopping on validation scores) must be the same number on
+    every worker: a worker that stops alone leaves the others waiting for it in the next step. Every
+    worker computes the same scores from the same weights, but machines of other hardware may round
+    them differently; their mean is one number everywhere.
+    """
+    import tensorflow as tf
+
+    if not values or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return values
+    mean = strategy.reduce("MEAN", tf.constant(list(values.values()), tf.float64), axis=None).numpy()
+    return {name: float(value) for name, value in zip(values, mean)}

@@ -90,11 +90,6 @@ class ClassifyConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
-        if self.strategy == "multi-worker":
-            # Keras 3.15's fit fails on a functional model's distributed batches under MultiWorkerMirroredStrategy
-            # (a PerReplica value reaches a tensor conversion); the GAN, which feeds itself, trains fine.
-            raise UserError("--strategy multi-worker is not supported by the classifier yet (Keras' fit fails on it); "
-                            "use --strategy mirrored on one machine's GPUs")
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         self.out = Path(self.out)
         if self.size is None:
@@ -168,7 +163,8 @@ class ClassifyConfig:
                 "batch_size": self.batch_size, "optimizer": self.optimizer, "learning_rate": self.learning_rate,
                 "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
                 "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
-                "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share}
+                "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
+                "strategy": self.strategy}
 
 
 @dataclass
@@ -449,7 +445,7 @@ def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment
                                        learning_rate=config.learning_rate * FINETUNE_LEARNING_RATE_FACTOR)
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     tuned = train_classifier(network, experiment.train.images, experiment.targets(experiment.train), validation,
-                             initial_model=pretrained.model)
+                             initial_model=pretrained.model, strategy=config.strategy)
     offset = len(pretrained.history)
     history = ([{**entry, "stage": "synthetic mix"} for entry in pretrained.history]
                + [{**entry, "epoch": entry["epoch"] + offset, "stage": "real only"} for entry in tuned.history])

@@ -52,28 +52,49 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def make_dataset(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+def images_per_epoch(num_images: int, batch_size: int, num_replicas: int = 1) -> int:
+    """How many of `num_images` an epoch trains on: all, less what makes the last batch indivisible by the replicas.
+
+    The last, partial batch is cut to a multiple of `num_replicas` (at most `num_replicas` - 1 images
+    left out), so that every replica gets an equal share of every batch and none an empty one: the mean
+    of the replicas' losses is then the mean over the batch, and a step on an empty share fails (with
+    TensorFlow 2.21's oneDNN kernels, on a shape error in batch norm).
+    """
+    return num_images - num_images % batch_size % num_replicas
+
+
+def make_dataset(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None,
+                 num_replicas: int = 1) -> tf.data.Dataset:
     """Batches of (pixels, 0/1 label); reshuffled every epoch when a seed is given.
 
     Pixels stay uint8 in the dataset (4x less memory than float) and are cast per batch. An array in
     memory is sliced by tf.data; a memory-mapped one (the image cache, or an `ImageRows` view of it)
     is read batch by batch, so memory does not grow with the dataset. Both give the same batches in
     the same order: the shuffle permutes positions the same way whatever the elements are.
+
+    Args:
+        num_replicas: replicas of the tf.distribute strategy that splits each batch; every epoch trains on
+            `images_per_epoch` images, the first of its shuffled order.
     """
     labels = np.asarray(labels, np.float32).reshape(-1, 1)
+    num_kept = images_per_epoch(len(images), batch_size, num_replicas)
     if isinstance(images, (ImageRows, np.memmap)):
-        dataset = _streamed_batches(images, labels, batch_size, shuffle_seed)
+        dataset = _streamed_batches(images, labels, batch_size, shuffle_seed, num_kept)
     else:
         images = np.asarray(images)
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         if shuffle_seed is not None:
             dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size)
+        dataset = dataset.take(num_kept).batch(batch_size)
     dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32)[..., None], y), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # Under a multi-worker strategy each worker keeps its share of every global batch: there are no files
+    # to shard by (tf.data's AUTO policy would try them first and warn), so every worker reads every batch.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def _streamed_batches(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None) -> tf.data.Dataset:
+def _streamed_batches(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None, num_kept: int) -> tf.data.Dataset:
     """Batches read from a memory-mapped array by position: only positions travel through tf.data."""
     size = images.shape[1]
 
@@ -88,7 +109,7 @@ def _streamed_batches(images, labels: np.ndarray, batch_size: int, shuffle_seed:
         pixels, targets = tf.numpy_function(read, [batch], (tf.uint8, tf.float32), stateful=False)
         return tf.ensure_shape(pixels, (None, size, size)), tf.ensure_shape(targets, (None, 1))
 
-    return positions.batch(batch_size).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return positions.take(num_kept).batch(batch_size).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -105,29 +126,38 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.labels = np.asarray(labels, np.int64)
 
     def on_epoch_end(self, epoch, logs=None):
-        from sklearn.metrics import roc_auc_score
+        from ..distribute import mean_over_workers
 
         if logs is None:
             return
         outputs = run_in_batches(self.model, self.images).astype(np.float64)
         if outputs.ndim == 2 and outputs.shape[1] > 1:
-            self._multiclass(np.clip(outputs, 1e-7, 1.0), logs)
-            return
-        probabilities = np.clip(outputs.reshape(-1), 1e-7, 1 - 1e-7)
-        logs["val_loss"] = float(-np.mean(self.labels * np.log(probabilities) + (1 - self.labels) * np.log(1 - probabilities)))
-        logs["val_accuracy"] = float(np.mean((probabilities >= 0.5) == self.labels))
-        if len(np.unique(self.labels)) == 2:
-            logs["val_auc"] = float(roc_auc_score(self.labels, probabilities))
+            scores = self._multiclass(np.clip(outputs, 1e-7, 1.0))
+        else:
+            scores = self._binary(np.clip(outputs.reshape(-1), 1e-7, 1 - 1e-7))
+        # Early stopping acts on these: under a multi-worker strategy, one number on every worker.
+        logs.update(mean_over_workers(scores, self.model.distribute_strategy))
 
-    def _multiclass(self, probabilities: np.ndarray, logs: dict) -> None:
+    def _binary(self, probabilities: np.ndarray) -> dict[str, float]:
+        """A sigmoid output: binary cross-entropy, accuracy at 0.5, and ROC-AUC."""
+        from sklearn.metrics import roc_auc_score
+
+        scores = {"val_loss": float(-np.mean(self.labels * np.log(probabilities) + (1 - self.labels) * np.log(1 - probabilities))),
+                  "val_accuracy": float(np.mean((probabilities >= 0.5) == self.labels))}
+        if len(np.unique(self.labels)) == 2:
+            scores["val_auc"] = float(roc_auc_score(self.labels, probabilities))
+        return scores
+
+    def _multiclass(self, probabilities: np.ndarray) -> dict[str, float]:
         """Softmax outputs: categorical cross-entropy, accuracy, and the macro one-vs-rest ROC-AUC."""
         from sklearn.metrics import roc_auc_score
 
-        logs["val_loss"] = float(-np.mean(np.log(probabilities[np.arange(len(self.labels)), self.labels])))
-        logs["val_accuracy"] = float(np.mean(probabilities.argmax(axis=1) == self.labels))
+        scores = {"val_loss": float(-np.mean(np.log(probabilities[np.arange(len(self.labels)), self.labels]))),
+                  "val_accuracy": float(np.mean(probabilities.argmax(axis=1) == self.labels))}
         if len(np.unique(self.labels)) == probabilities.shape[1]:
             normalized = probabilities / probabilities.sum(axis=1, keepdims=True)
-            logs["val_auc"] = float(roc_auc_score(self.labels, normalized, multi_class="ovr", average="macro"))
+            scores["val_auc"] = float(roc_auc_score(self.labels, normalized, multi_class="ovr", average="macro"))
+        return scores
 
 
 def check_class_labels(labels, num_classes: int, argument: str = "labels") -> np.ndarray:
@@ -225,16 +255,23 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
-    from ..distribute import check_global_batch, fit_logs_for_multi_worker, make_strategy
+    from ..distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
 
     distribution = make_strategy(strategy)
     check_global_batch(config.batch_size, distribution)
     keras.utils.set_random_seed(config.seed)
-    steps_per_epoch = -(-len(images) // config.batch_size)
+    num_replicas = distribution.num_replicas_in_sync
+    num_per_epoch = images_per_epoch(len(images), config.batch_size, num_replicas)
+    if num_per_epoch == 0:
+        raise ValueError(f"Invalid value received for argument `images`. Expected at least one image per replica ({num_replicas}). Received: {len(images)} images")
+    if num_per_epoch < len(images):
+        log.info("each epoch trains on %d of the %d images (its shuffled order's first): equal shares for the %d replicas",
+                 num_per_epoch, len(images), num_replicas)
+    steps_per_epoch = -(-num_per_epoch // config.batch_size)
     with distribution.scope():
         model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
-    fit_logs_for_multi_worker(model, distribution)
-    train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed)
+    train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed, num_replicas=num_replicas)
+    prepare_multi_worker_fit(model, distribution, train_data.element_spec)
     callbacks, stopping = [], None
     if validation is not None:
         val_images, val_labels = validation

@@ -213,14 +213,14 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
     from .callbacks import ProgressBar, RunRecorder
     from .fit import build_model, fit_model
 
-    from ..distribute import check_global_batch, fit_logs_for_multi_worker, make_strategy
+    from ..distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
 
     num_epochs = resolve_epochs(config, len(data.keys))
     strategy = make_strategy(config.strategy)
     check_global_batch(config.batch_size, strategy)
     with strategy.scope():
         model = build_model(config, data.images, data.labels, data.class_names)
-    fit_logs_for_multi_worker(model, strategy)
+    prepare_multi_worker_fit(model, strategy)
     history, start_epoch, last_checkpoint = [], 0, None
     if resume:
         meta = restore_training_state(run_dir, model)

@@ -2,6 +2,7 @@
 
     python tests/distribute_worker.py mirrored DATA OUT   # 2 logical CPUs: default vs mirrored, GAN (with resume) and classifier
     python tests/distribute_worker.py worker DATA OUT     # one worker of a multi-worker GAN run (TF_CONFIG set by the test)
+    python tests/distribute_worker.py classifier DATA OUT # one worker of a multi-worker `xgan classify` run, and classifier losses
 
 Prints one JSON line: the per-epoch losses of every run.
 """
@@ -24,16 +25,16 @@ def gan_losses(run_dir: Path) -> list[list[float]]:
 
 
 def classifier_losses(strategy: str) -> dict:
-    """Per-epoch losses of the classifier: built and fitted as train_classifier does, on batches in a fixed
-    order (tf.data's shuffle order under a strategy differs from the one-device order), and of
-    train_classifier itself (shuffled: equal only in distribution)."""
+    """Per-epoch losses of the classifier (no dropout): built and fitted as train_classifier does, on batches
+    in a fixed order (tf.data's shuffle order under a mirrored strategy differs from the one-device order),
+    and of train_classifier itself (shuffled), with its validation losses."""
     import keras
     import numpy as np
 
     from xgan.classifier.config import ClassifierConfig
     from xgan.classifier.model import build_classifier, compile_classifier
     from xgan.classifier.train import make_dataset, train_classifier
-    from xgan.distribute import make_strategy
+    from xgan.distribute import make_strategy, prepare_multi_worker_fit
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (48, 16, 16), dtype=np.uint8)
@@ -42,9 +43,12 @@ def classifier_losses(strategy: str) -> dict:
     keras.utils.set_random_seed(config.seed)
     with make_strategy(strategy).scope():
         model = compile_classifier(build_classifier(config), config)
-    fitted = model.fit(make_dataset(images, labels, config.batch_size), epochs=config.epochs, verbose=0)
-    shuffled = train_classifier(config, images, labels, strategy=strategy)
-    return {"fixed_order": fitted.history["loss"], "train_classifier": [entry["loss"] for entry in shuffled.history]}
+    data = make_dataset(images, labels, config.batch_size)
+    prepare_multi_worker_fit(model, make_strategy(strategy), data.element_spec)
+    fitted = model.fit(data, epochs=config.epochs, verbose=0)
+    shuffled = train_classifier(config, images, labels, (images[:16], labels[:16]), strategy=strategy)
+    return {"fixed_order": fitted.history["loss"], "train_classifier": [entry["loss"] for entry in shuffled.history],
+            "val_loss": [entry["val_loss"] for entry in shuffled.history]}
 
 
 def main() -> None:
@@ -67,13 +71,22 @@ def main() -> None:
         from xgan.distribute import make_strategy
 
         result["replicas"] = make_strategy("mirrored").num_replicas_in_sync
-    else:
+    elif mode == "worker":
         from xgan.distribute import is_chief, make_strategy
 
         strategy = make_strategy("multi-worker")
         run_dir = train_gan(gan_config(data, out, "multi-worker"))
         result = {"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync,
                   "gan": gan_losses(run_dir) if is_chief(strategy) else None}
+    else:
+        from xgan.cli import cli
+        from xgan.distribute import is_chief, make_strategy
+
+        strategy = make_strategy("multi-worker")
+        cli.main(["classify", "--data", data, "--out", out, "--size", "16", "--epochs", "2", "--batch-size", "8",
+                  "--strategy", "multi-worker"], standalone_mode=False)
+        result = {"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync,
+                  "classifier": classifier_losses("multi-worker")}
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import make_folder_dataset
-from xgan.distribute import check_global_batch, is_chief, make_strategy, read_tf_config
+from xgan.distribute import check_global_batch, is_chief, make_strategy, mean_over_workers, prepare_multi_worker_fit, read_tf_config
 from xgan.errors import UserError
 from xgan.gan import GanConfig
 
@@ -42,17 +42,33 @@ class _Replicas:
         self.num_replicas_in_sync = n
 
 
-def test_the_classifier_refuses_multi_worker():
-    from xgan.classifier.classify import ClassifyConfig
-
-    with pytest.raises(UserError, match="multi-worker is not supported by the classifier"):
-        ClassifyConfig(strategy="multi-worker")
-
-
 def test_the_global_batch_must_split_evenly():
     check_global_batch(32, _Replicas(4))
     with pytest.raises(UserError, match="Expected a multiple of the 3 replicas.*Received: batch_size=32"):
         check_global_batch(32, _Replicas(3))
+
+
+@pytest.mark.parametrize("num_images, batch_size, num_replicas, expected", [
+    (48, 8, 2, 48),  # full batches only
+    (49, 8, 2, 48),  # a last batch of 1 would leave one replica an empty share
+    (51, 8, 2, 50),  # 3 -> 2
+    (51, 8, 4, 48),  # 3 -> 0: no last batch
+    (51, 8, 1, 51),  # one device: every image
+])
+def test_the_last_batch_is_cut_to_a_multiple_of_the_replicas(num_images, batch_size, num_replicas, expected):
+    from xgan.classifier.train import images_per_epoch
+
+    assert images_per_epoch(num_images, batch_size, num_replicas) == expected
+
+
+def test_multi_worker_helpers_leave_other_strategies_alone():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    step = model.train_step
+    prepare_multi_worker_fit(model, make_strategy("default"), element_spec=())
+    assert model.train_step == step and "_maybe_symbolic_build" not in vars(model)
+    assert mean_over_workers({"val_loss": 0.25}, make_strategy("default")) == {"val_loss": 0.25}
 
 
 class _Resolver:
@@ -114,14 +130,13 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_on_localhost_match_one_device(tmp_path):
-    data = make_folder_dataset(tmp_path / "xrays", {"covid": 16, "normal": 24}, size=32)
+def _run_two_workers(mode: str, data: Path, out: Path) -> tuple[dict, dict]:
+    """The results of the chief (task 0) and the other worker of a two-worker cluster on localhost."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen([sys.executable, str(WORKER), "worker", str(data), str(tmp_path / "runs")],
+        processes.append(subprocess.Popen([sys.executable, str(WORKER), mode, str(data), str(out)],
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                           env=_environment(TF_CONFIG=tf_config)))
     try:
@@ -130,6 +145,13 @@ def test_two_workers_on_localhost_match_one_device(tmp_path):
         for process in processes:
             process.kill()
     chief, other = (_result(output) for output in outputs)
+    return chief, other
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_match_one_device(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 16, "normal": 24}, size=32)
+    chief, other = _run_two_workers("worker", data, tmp_path / "runs")
     assert chief["chief"] and not other["chief"] and chief["replicas"] == 2
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["00000-gan-covid"]  # the other worker wrote nothing here
     single = subprocess.run([sys.executable, str(WORKER), "mirrored", str(data), str(tmp_path / "single")],
@@ -137,3 +159,23 @@ def test_two_workers_on_localhost_match_one_device(tmp_path):
     reference = _result(single.stdout + single.stderr)
     np.testing.assert_allclose(chief["gan"], reference["gan_default"], rtol=1e-3)
 
+
+
+@pytest.mark.slow
+def test_the_classifier_on_two_workers_matches_one_device(tmp_path):
+    from distribute_worker import classifier_losses
+    from xgan.dataset import load_dataset
+    from xgan.splits import resolve_splits
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 23}, size=16)
+    resolve_splits(load_dataset(data, 16))  # the splits file and the image cache, written once before the workers read them
+    chief, other = _run_two_workers("classifier", data, tmp_path / "runs")
+    assert chief["chief"] and not other["chief"] and chief["replicas"] == 2
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["00000-classify-baseline"]  # the other worker wrote nothing here
+    run_dir = tmp_path / "runs" / "00000-classify-baseline"
+    assert {"model.keras", "metrics.json", "history.json", "predictions.csv", "options.json"} <= {p.name for p in run_dir.iterdir()}
+    assert json.loads((run_dir / "options.json").read_text())["strategy"] == "multi-worker"
+    reference = classifier_losses("default")  # one device, in this process
+    for name in ("fixed_order", "train_classifier", "val_loss"):
+        assert len(reference[name]) == 2
+        np.testing.assert_allclose(chief["classifier"][name], reference[name], rtol=1e-4, err_msg=name)

@@ -49,15 +49,17 @@ def test_rows_out_of_range_are_refused(mapped):
         ImageRows(mapped, [10])
 
 
-def test_streamed_batches_equal_sliced_batches_epoch_after_epoch(mapped):
+@pytest.mark.parametrize("num_replicas, batch_sizes", [(1, [3, 3, 3, 1]), (2, [3, 3, 3])])
+def test_streamed_batches_equal_sliced_batches_epoch_after_epoch(mapped, num_replicas, batch_sizes):
     labels = np.arange(10) % 2
     view = image_rows(mapped, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
-    streamed = make_dataset(view, labels, batch_size=3, shuffle_seed=5)
-    sliced = make_dataset(np.asarray(view), labels, batch_size=3, shuffle_seed=5)
+    streamed = make_dataset(view, labels, batch_size=3, shuffle_seed=5, num_replicas=num_replicas)
+    sliced = make_dataset(np.asarray(view), labels, batch_size=3, shuffle_seed=5, num_replicas=num_replicas)
     for _ in range(2):  # reshuffled alike in every epoch
         for (x_stream, y_stream), (x_slice, y_slice) in zip(streamed, sliced, strict=True):
             np.testing.assert_array_equal(x_stream.numpy(), x_slice.numpy())
             np.testing.assert_array_equal(y_stream.numpy(), y_slice.numpy())
+    assert [len(y) for _, y in streamed] == batch_sizes  # the last batch cut to a multiple of the replicas
     assert next(iter(streamed))[0].shape == (3, 4, 4, 1)
 
 
