@@ -98,7 +98,8 @@ DATA = DataSource()
 strategy_option = click.option(
     "--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
     help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
-         "(the machines of TF_CONFIG; run the same command on each). --batch-size is global; the learning rate is not scaled.")
+         "(the machines of TF_CONFIG; run the same command on each; the first worker writes the run folder). "
+         "--batch-size is global; the learning rate is not scaled.")
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
