@@ -462,9 +462,13 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
               help="Train one class-conditional GAN on every class instead of the minority's DCGAN, sample every class, and compare "
                    "every GAN arm (capped, equal share, fine-tuned on real, with class weights) beside the five.")
 @click.option("--seed", type=SEED, default=0, help="Seed of the cut, the GAN, the sampling and the first classifier seed.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
+              help="tf.distribute strategy of the GAN and classifier training: default (one device) or mirrored (every GPU of "
+                   "this machine; the GAN's batch of 32 and the classifier's of 40 must split evenly over them). multi-worker is "
+                   "refused: on several machines run xgan train, sample and classify, the training ones with --strategy multi-worker.")
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
-                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed):
+                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -488,7 +492,7 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              size=None if size == "auto" else int(size), num_synthetic=num_synthetic, minority_train=minority_train,
                              gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
-                             tensorboard=tensorboard, conditional=conditional, seed=seed)
+                             tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy)
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

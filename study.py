@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
-from .errors import UserError
+from .distribute import STRATEGIES
+from .errors import UserError, invalid_argument
 from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
 from .splits import Splits, cut_assignments, cut_class, cut_splits, resolve_splits
 from .summary import format_summary
@@ -39,6 +40,14 @@ GAN_SIZES = (32, 64, 128)
 STUDY_ARMS = ("baseline", "classic", "oversample", "class_weights", "gan")  # without --conditional
 MIN_SYNTHETIC = 400  # sampled even when the ratio needs fewer: the quality report compares a few hundred
 CURATION_POOL = 2  # --conditional: images drawn per image the equal-share arms use (gan_curated keeps the better half)
+# Why a study cannot run multi-worker: train_gan on a non-chief worker trains in a temporary folder deleted when it returns,
+# so that worker has no generator to sample from, yet under DATA sharding every worker's classifier reads the whole training
+# set, synthetic images included; and a study resumes from a folder that only the chief has.
+MULTI_WORKER_REFUSAL = ("`xgan run` does not take --strategy multi-worker: a non-chief worker keeps no GAN to sample from, "
+                        "yet its classifier needs the synthetic images, and the study folder it resumes from is the chief's alone; "
+                        "on several machines run `xgan train --strategy multi-worker`, `xgan sample` (then copy its folder to every "
+                        "machine) and `xgan classify --strategy multi-worker --synthetic DIR`, or use --strategy mirrored for the "
+                        "GPUs of one machine")
 
 
 @dataclass
@@ -62,8 +71,13 @@ class StudyConfig:
     accept_failed_gan: bool = False  # go on sampling from a GAN that diverged or collapsed
     tensorboard: bool = False  # TensorBoard logs in the GAN run and beside every classifier model
     conditional: bool = False  # one class-conditional GAN on every class, and every GAN arm of issue 11 in the comparison
+    strategy: str = "default"  # tf.distribute of the GAN and classifier stages: "default" (one device) or "mirrored" (this machine's GPUs)
 
     def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
+        if self.strategy == "multi-worker":
+            raise UserError(MULTI_WORKER_REFUSAL)
         if self.preset not in PRESETS:
             raise UserError(f"Invalid value received for argument `preset`. Expected one of {sorted(PRESETS)}. Received: preset={self.preset!r}")
         from .balance import parse_target
@@ -234,10 +248,12 @@ def run_study(config: StudyConfig | None = None, resume: Path | None = None, res
         if accept_failed_gan and not state.config.accept_failed_gan:
             state.config.accept_failed_gan = True
             state.save()
+        check_study_strategy(state.config.strategy)  # the machine's GPUs may differ from the ones the study began on
     else:
         # Every option and the data are checked, and the synthetic count worked out, before a folder is made.
         for size in config.minority_train or (None,):
             plan_study(config, size)
+        check_study_strategy(config.strategy)
         kind = "sweep" if config.is_sweep else "study"
         state = StudyState(new_run_dir(Path(config.out), f"{kind}-{config.data_name}"), config)
         state.save()
@@ -253,6 +269,29 @@ def run_study(config: StudyConfig | None = None, resume: Path | None = None, res
             raise UserError(f"{error} (the study resumes with `xgan run --resume --study {state.folder}`)") from None
         raise
     return state.folder
+
+
+def check_study_strategy(strategy: str) -> None:
+    """Refuse a strategy whose replicas cannot share the study's batches equally, before anything trains.
+
+    `xgan run` has no --batch-size: the GAN and the classifier train at their default global batch sizes,
+    which each replica of the strategy must get an equal share of.
+
+    Raises:
+        UserError: a batch size that is not a multiple of the strategy's replicas.
+    """
+    if strategy == "default":  # one replica: nothing to share, and TensorFlow need not start here
+        return
+    from .classifier.classify import ClassifyConfig
+    from .distribute import make_strategy
+    from .gan.config import GanConfig
+
+    replicas = make_strategy(strategy).num_replicas_in_sync
+    batches = {"GAN": GanConfig.batch_size, "classifier": ClassifyConfig.batch_size}
+    if any(size % replicas for size in batches.values()):
+        raise UserError(f"--strategy {strategy}: the study's global batch sizes ({', '.join(f'{n} {b}' for n, b in batches.items())}) "
+                        f"must be multiples of its {replicas} replicas; make a number of GPUs that divides both visible "
+                        "(CUDA_VISIBLE_DEVICES), or run `xgan train` and `xgan classify` with --batch-size")
 
 
 def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
@@ -360,7 +399,7 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
                 log.info("%s: already trained %d epochs, kept", existing, done)
                 run_dir = existing
             else:
-                run_dir = resume_gan(existing, callbacks=_gan_callbacks(config))
+                run_dir = resume_gan(existing, strategy=config.strategy, callbacks=_gan_callbacks(config))
         else:
             if existing is not None:  # a run killed before its first checkpoint: start again beside it
                 log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
@@ -368,7 +407,7 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
                                    conditional=config.conditional, splits=data["splits"],
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
                                    kimg=conditional_kimg(state) if config.conditional else None,
-                                   out=str(parent), tensorboard=config.tensorboard, seed=config.seed)
+                                   out=str(parent), tensorboard=config.tensorboard, seed=config.seed, strategy=config.strategy)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:  # diverged: the study goes on only if the user accepts the failed GAN
@@ -482,7 +521,7 @@ def _stage_classify(state: StudyState, echo) -> None:
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
         out=state.folder / "classify", seed=config.seed,
-        tensorboard=config.tensorboard))
+        tensorboard=config.tensorboard, strategy=config.strategy))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 

@@ -3,6 +3,7 @@
     python tests/distribute_worker.py mirrored DATA OUT   # 2 logical CPUs: default vs mirrored, GAN (with resume) and classifier
     python tests/distribute_worker.py worker DATA OUT     # one worker of a multi-worker GAN run (TF_CONFIG set by the test)
     python tests/distribute_worker.py classifier DATA OUT # one worker of a multi-worker `xgan classify` run, and classifier losses
+    python tests/distribute_worker.py study DATA OUT      # 2 logical CPUs: a tiny `xgan run --strategy mirrored`
 
 Prints one JSON line: the per-epoch losses of every run.
 """
@@ -55,7 +56,7 @@ def main() -> None:
     mode, data, out = sys.argv[1:4]
     import tensorflow as tf
 
-    if mode == "mirrored":
+    if mode in ("mirrored", "study"):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from xgan.gan import resume_gan, train_gan
@@ -71,6 +72,13 @@ def main() -> None:
         from xgan.distribute import make_strategy
 
         result["replicas"] = make_strategy("mirrored").num_replicas_in_sync
+    elif mode == "study":
+        from xgan.cli import cli
+        from xgan.distribute import make_strategy
+
+        cli.main(["run", "--data", data, "--out", out, "--size", "32", "--gan-epochs", "2", "--classifier-epochs", "1", "--seeds", "1",
+                  "--num-synthetic", "24", "--ratio", "auto", "--no-quality", "--strategy", "mirrored"], standalone_mode=False)
+        result = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
     elif mode == "worker":
         from xgan.distribute import is_chief, make_strategy
 

@@ -120,6 +120,19 @@ def test_mirrored_runs_on_two_cpu_devices_match_one_device(tmp_path):
     assert np.isfinite(result["classifier_mirrored"]["train_classifier"]).all()
 
 
+@pytest.mark.slow
+def test_a_whole_study_runs_under_the_mirrored_strategy(tmp_path):
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    run = subprocess.run([sys.executable, str(WORKER), "study", str(data), str(tmp_path / "runs")],
+                         capture_output=True, text=True, env=_environment(), timeout=1800)
+    assert _result(run.stdout + run.stderr)["replicas"] == 2
+    study = json.loads((tmp_path / "runs" / "00000-study-xrays" / "study.json").read_text())
+    assert study["config"]["strategy"] == "mirrored"
+    assert list(study["stages"]) == ["data", "gan", "sample", "classify", "report"]
+    assert json.loads((Path(study["stages"]["gan"]["run"]) / "config.json").read_text())["strategy"] == "mirrored"
+    assert json.loads((Path(study["stages"]["classify"]["folder"]) / "options.json").read_text())["strategy"] == "mirrored"
+
+
 def _free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

@@ -1,9 +1,11 @@
 """`xgan run`: options, the report's pure parts, and a tiny study interrupted and resumed."""
 
+import importlib
 import json
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -27,6 +29,9 @@ def test_presets_fill_the_epochs():
     ({"preset": "slow"}, r"argument `preset`. Expected one of \['paper', 'quick'\]. Received: preset='slow'"),
     ({"seeds": 0}, r"argument `seeds`. Expected a positive integer. Received: seeds=0"),
     ({"ratio": "two"}, r"two"),
+    ({"strategy": "tpu"}, r"argument `strategy`. Expected one of default, mirrored, multi-worker \(option --strategy\). Received: strategy='tpu'"),
+    ({"strategy": "multi-worker"}, r"^`xgan run` does not take --strategy multi-worker: a non-chief worker keeps no GAN to sample from.*"
+                                   r"`xgan classify --strategy multi-worker --synthetic DIR`"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(UserError, match=message):
@@ -198,6 +203,7 @@ def test_the_synthetic_count_comes_from_the_ratio_before_anything_trains(tmp_pat
     (["--ratio", "auto", "--num-synthetic", "3"], r"Expected at least the \d+ synthetic images that ratio auto needs"),
     (["--minority-train", "999"], r"Expected at most the \d+ training images of class 'covid'. Received: minority_train=999"),
     (["--ratio", "0.5", "--class", "normal"], r"the ratio '0.5' adds images to class\(es\) covid, but the study's GAN learns class 'normal'"),
+    (["--strategy", "multi-worker"], r"does not take --strategy multi-worker.*run `xgan train --strategy multi-worker`"),
 ])
 def test_run_refuses_impossible_options_before_making_a_folder(tmp_path, options, message):
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
@@ -212,6 +218,68 @@ def test_run_refuses_impossible_options_before_making_a_folder(tmp_path, options
 def test_run_refuses_a_bad_minority_list(tmp_path, value):
     result = CliRunner().invoke(cli, ["run", "--minority-train", value, "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--minority-train" in result.output and "Traceback" not in result.output
+
+
+def test_the_strategy_reaches_the_gan_and_the_classifier_and_survives_resume(tmp_path, monkeypatch):
+    import xgan.gan
+    import xgan.study as study
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
+                         quality=False, out=str(tmp_path / "runs"), strategy="mirrored")
+
+    def interrupted(state, echo):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", interrupted)
+    with pytest.raises(UserError, match="interrupted; resume with"):
+        run_study(config)
+    folder = tmp_path / "runs" / "00000-study-xrays"
+    assert json.loads((folder / "study.json").read_text())["config"]["strategy"] == "mirrored"
+    monkeypatch.undo()
+
+    seen = {}
+
+    def train_gan(config, callbacks=()):
+        seen["gan"] = config
+        return Path(config.out) / "00000-gan-covid"
+
+    def classify(config):
+        seen["classify"] = config
+        return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
+
+    monkeypatch.setattr(xgan.gan, "train_gan", train_gan)
+    # xgan.classifier's `classify` attribute is the function: the module is reached through sys.modules
+    monkeypatch.setattr(importlib.import_module("xgan.classifier.classify"), "classify", classify)
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "report", lambda state, echo: state.finish("report"))
+    refused = CliRunner().invoke(cli, ["run", "--resume", "--strategy", "default", "--out", str(tmp_path / "runs")])
+    assert refused.exit_code == 2 and "drop --strategy" in refused.output
+    result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert seen["gan"].strategy == seen["classify"].strategy == "mirrored"
+
+
+def test_a_study_json_from_before_the_strategy_loads_as_one_device(tmp_path):
+    from xgan.study import STUDY_FILE, StudyState
+
+    StudyState(tmp_path, StudyConfig(data="covid_ccby", seeds=2), {"data": {}}).save()
+    saved = json.loads((tmp_path / STUDY_FILE).read_text())
+    del saved["config"]["strategy"]
+    (tmp_path / STUDY_FILE).write_text(json.dumps(saved))
+    state = StudyState.load(tmp_path)
+    assert (state.config.strategy, state.config.seeds, state.stages) == ("default", 2, {"data": {}})
+
+
+def test_a_strategy_whose_replicas_cannot_share_the_batches_is_refused_before_making_a_folder(tmp_path, monkeypatch):
+    import xgan.distribute
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    monkeypatch.setattr(xgan.distribute, "make_strategy", lambda name: SimpleNamespace(num_replicas_in_sync=3))
+    with pytest.raises(UserError, match=r"^--strategy mirrored: the study's global batch sizes \(GAN 32, classifier 40\) must be "
+                                        r"multiples of its 3 replicas"):
+        run_study(StudyConfig(data=str(data), out=str(tmp_path / "runs"), strategy="mirrored"))
+    assert not (tmp_path / "runs").exists()
 
 
 def test_default_study_is_pneumoniamnist_with_the_minority_cut():
