@@ -11,6 +11,7 @@ descriptor 2 caught; what was caught is written back only if they fail. The xgan
 `-v` is given. Library users who import TensorFlow themselves see its own output, as usual.
 """
 
+import gc
 import importlib.abc
 import importlib.util
 import os
@@ -37,6 +38,28 @@ def stderr_caught():
                 caught.seek(0)
                 sys.stderr.write(caught.read().decode(errors="replace"))
                 sys.stderr.flush()
+
+
+@contextmanager
+def import_outside_collection(module_name: str):
+    """Run a block that imports `module_name` (Keras, TensorFlow) for the first time with Python's cyclic
+    garbage collector off, then freeze what exists (`gc.freeze`); once the module is imported, just run it.
+
+    Importing Keras and TensorFlow allocates about a million objects that live as long as the process
+    and frees almost none: the collections those allocations trigger find nothing, and every full
+    collection after it (training makes them) would walk them again. Paused and then frozen, the
+    import takes ~1 CPU second less (benchmarks/README.md, scale). Frozen objects are still freed when
+    their last reference goes; only a cycle among them would not be, so this runs once, before any model exists.
+    """
+    if module_name in sys.modules or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        gc.enable()
 
 
 class _QuietLoader(importlib.abc.Loader):

@@ -346,9 +346,12 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     """
     # Imported here: TensorFlow takes seconds to import, and the modules that score and save a model
     # (SciPy, scikit-learn) only once it is trained, so that training starts as early as it can.
-    import keras
+    from ..tensorflow_setup import import_outside_collection
 
-    from .train import predict_probabilities, train_classifier
+    with import_outside_collection("keras"):
+        import keras
+
+        from .train import predict_probabilities, train_classifier
 
     images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])

@@ -1,5 +1,6 @@
 """The CLI's quiet TensorFlow start-up: stderr caught during a module's first import, shown only on failure."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 
 from conftest import make_folder_dataset
-from xgan.tensorflow_setup import QuietImportFinder, stderr_caught
+from xgan.tensorflow_setup import QuietImportFinder, import_outside_collection, stderr_caught
 
 
 def write_module(folder, name, body):
@@ -78,3 +79,27 @@ def test_repeated_cli_calls_install_one_hook():
             "print(sum(isinstance(f, QuietImportFinder) for f in sys.meta_path), 'tensorflow' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["1", "False"], result.stderr
+
+
+def test_a_first_import_runs_without_collections_then_freezes_and_a_later_one_runs_as_it_is(module_folder):
+    write_module(module_folder, "big_module", "VALUES = [[i] for i in range(1000)]\n")
+    frozen = gc.get_freeze_count()
+    try:
+        with import_outside_collection("big_module"):
+            assert not gc.isenabled()
+            import big_module  # noqa: F401
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + 1000
+        frozen = gc.get_freeze_count()
+        with import_outside_collection("big_module"):
+            assert gc.isenabled()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        sys.modules.pop("big_module", None)
+
+
+def test_a_failed_import_leaves_the_collector_on_and_freezes_nothing(module_folder):
+    frozen = gc.get_freeze_count()
+    with pytest.raises(ImportError), import_outside_collection("no_such_module_here"):
+        import no_such_module_here  # noqa: F401
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
