@@ -262,7 +262,11 @@ def run_study(config: StudyConfig | None = None, resume: Path | None = None, res
             _run_sweep(state, echo)
         else:
             _run_stages(state, echo)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportError) as error:
+        # Ctrl-C while a C extension initialises (a stage's lazy import of SciPy, say) surfaces as an ImportError
+        # caused by the KeyboardInterrupt: an interruption as well.
+        if not isinstance(error, KeyboardInterrupt) and not isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+            raise
         raise UserError(f"interrupted; resume with `xgan run --resume --study {state.folder}`") from None
     except UserError as error:
         if "xgan run --resume" not in str(error):

@@ -319,3 +319,23 @@ def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_pa
     report = (folder / "report.md").read_text()
     assert "**Best GAN arm against the best other arm**" in report and "synthetic covid images sampled into" in report
     assert set(saved["comparison"]["arms"]["gan_equal"]["synthetic_vs_real"]) == {"covid", "normal"}
+
+
+@pytest.mark.parametrize("cause, interrupted", [(KeyboardInterrupt(), True), (OSError("libfoo.so"), False)])
+def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, cause, interrupted):
+    import xgan.study as study
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
+                         quality=False, out=str(tmp_path / "runs"))
+
+    def import_fails(state, echo):  # what Ctrl-C while SciPy's C extension initialises raises
+        raise ImportError("initialization failed") from cause
+
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", import_fails)
+    if interrupted:
+        with pytest.raises(UserError, match=r"interrupted; resume with `xgan run --resume --study .*00000-study-xrays`"):
+            run_study(config)
+    else:  # a real import failure stays one
+        with pytest.raises(ImportError, match="initialization failed"):
+            run_study(config)
