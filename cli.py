@@ -100,6 +100,10 @@ strategy_option = click.option(
     help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
          "(the machines of TF_CONFIG; run the same command on each; the first worker writes the run folder). "
          "--batch-size is global; the learning rate is not scaled.")
+precision_option = click.option(
+    "--precision", type=click.Choice(["float32", "mixed"]), default="float32",
+    help="float32, or mixed: layers compute in float16 with float32 weights, losses and outputs, and losses are scaled "
+         "against underflow. Faster on GPUs with tensor cores; slower on a CPU. Kept by --resume.")
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
@@ -270,8 +274,10 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
 @strategy_option
+@precision_option
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
-             patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy):
+             patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
+             precision):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -287,7 +293,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
                             target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
-                            synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy)
+                            synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision)
     click.echo(run_classify(config).summary)
 
 
@@ -359,10 +365,11 @@ def predict(model_path, tta, images, seed):
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
 @click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @strategy_option
+@precision_option
 @click.pass_context
 def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
-          kid_every, tensorboard, seed, strategy):
+          kid_every, tensorboard, seed, strategy, precision):
     """Train a DCGAN on one class of the training split (never on validation or test images), or with
     --conditional one class-conditional DCGAN on every class of it (previews: one row per class).
 
@@ -391,7 +398,7 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
                 epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                 preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
-                out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy)
+                out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy, precision=precision)
             run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:
@@ -466,9 +473,10 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
               help="tf.distribute strategy of the GAN and classifier training: default (one device) or mirrored (every GPU of "
                    "this machine; the GAN's batch of 32 and the classifier's of 40 must split evenly over them). multi-worker is "
                    "refused: on several machines run xgan train, sample and classify, the training ones with --strategy multi-worker.")
+@precision_option
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
-                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy):
+                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -492,7 +500,8 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              size=None if size == "auto" else int(size), num_synthetic=num_synthetic, minority_train=minority_train,
                              gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
-                             tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy)
+                             tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy,
+                             precision=precision)
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

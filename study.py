@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
 from .distribute import STRATEGIES
+from .precision import check_precision
 from .errors import UserError, invalid_argument
 from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
 from .splits import Splits, cut_assignments, cut_class, cut_splits, resolve_splits
@@ -72,12 +73,14 @@ class StudyConfig:
     tensorboard: bool = False  # TensorBoard logs in the GAN run and beside every classifier model
     conditional: bool = False  # one class-conditional GAN on every class, and every GAN arm of issue 11 in the comparison
     strategy: str = "default"  # tf.distribute of the GAN and classifier stages: "default" (one device) or "mirrored" (this machine's GPUs)
+    precision: str = "float32"  # of the GAN and classifier stages: "float32", or "mixed" (float16 computation; for GPUs, see precision.py)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
+        check_precision(self.precision)
         if self.preset not in PRESETS:
             raise UserError(f"Invalid value received for argument `preset`. Expected one of {sorted(PRESETS)}. Received: preset={self.preset!r}")
         from .balance import parse_target
@@ -411,7 +414,8 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
                                    conditional=config.conditional, splits=data["splits"],
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
                                    kimg=conditional_kimg(state) if config.conditional else None,
-                                   out=str(parent), tensorboard=config.tensorboard, seed=config.seed, strategy=config.strategy)
+                                   out=str(parent), tensorboard=config.tensorboard, seed=config.seed, strategy=config.strategy,
+                                   precision=config.precision)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:  # diverged: the study goes on only if the user accepts the failed GAN
@@ -525,7 +529,7 @@ def _stage_classify(state: StudyState, echo) -> None:
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
         out=state.folder / "classify", seed=config.seed,
-        tensorboard=config.tensorboard, strategy=config.strategy))
+        tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 

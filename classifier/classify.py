@@ -86,6 +86,7 @@ class ClassifyConfig:
     synthetic_cap: float = 0.5  # gan_capped: the most synthetic share of a class after balancing
     equal_share: float = 0.5  # gan_equal and gan_curated: the synthetic share of every class
     strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
+    precision: str = "float32"  # "float32", or "mixed": float16 computation with float32 weights (for GPUs; see precision.py)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -151,7 +152,8 @@ class ClassifyConfig:
         """The network's config for these options."""
         values = {"image_size": self.size, "epochs": self.epochs, "patience": self.patience, "batch_size": self.batch_size,
                   "optimizer": self.optimizer, "learning_rate": self.learning_rate, "lr_decay": self.lr_decay,
-                  "monitor": self.monitor, "target_sensitivity": self.target_sensitivity, "seed": self.seed}
+                  "monitor": self.monitor, "target_sensitivity": self.target_sensitivity, "seed": self.seed,
+                  "precision": self.precision}
         return ClassifierConfig(**{**values, **overrides})
 
     def to_dict(self) -> dict:
@@ -164,7 +166,7 @@ class ClassifyConfig:
                 "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
                 "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
                 "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
-                "strategy": self.strategy}
+                "strategy": self.strategy, "precision": self.precision}
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import invalid_argument
+from ..precision import check_precision
 
 # The study this follows trained with SGD, momentum 5/6, learning rate 1e-4 with decay and batch 40.
 # Those values are kept here (`ClassifierConfig.study()`); the defaults differ where a measurement
@@ -53,6 +54,7 @@ class ClassifierConfig:
     target_sensitivity: float | None = None  # decision threshold: None picks Youden's J on validation, else the highest reaching this sensitivity
     class_names: list[str] = field(default_factory=list)  # set from the data: sorted class names
     positive_class: str | None = None  # the class the sigmoid output scores (two classes only); default the minority
+    precision: str = "float32"  # "float32", or "mixed": float16 computation, float32 weights and output (for GPUs; see precision.py)
 
     def __post_init__(self):
         self.conv_filters = tuple(int(f) for f in self.conv_filters)
@@ -99,6 +101,7 @@ class ClassifierConfig:
             raise invalid_argument("positive_class", f"one of {self.class_names}", self.positive_class)
         if self.positive_class is not None and self.is_multiclass:
             raise invalid_argument("positive_class", f"None with {len(self.class_names)} classes (a softmax over all of them has no positive class)", self.positive_class)
+        check_precision(self.precision)
 
     @classmethod
     def study(cls, **overrides) -> "ClassifierConfig":

@@ -8,6 +8,7 @@ needs no preprocessing code beside it.
 import keras
 from keras import layers
 
+from ..precision import OUTPUT_DTYPE, precision_policy
 from .config import ClassifierConfig
 
 PENULTIMATE_LAYER = "penultimate"
@@ -44,8 +45,14 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
 
     Convolution blocks use ReLU; hidden dense layers use LeakyReLU, so the penultimate features keep
     a (scaled) negative part rather than being clipped to zero. The last hidden activation is the
-    layer named "penultimate".
+    layer named "penultimate". With `config.precision` "mixed" the layers compute in float16 and
+    the output is float32; `compile` then adds loss scaling by itself (see `precision.py`).
     """
+    with precision_policy(config.precision):
+        return _build_layers(config)
+
+
+def _build_layers(config: ClassifierConfig) -> keras.Model:
     inputs = keras.Input((config.image_size, config.image_size, 1), name="image")
     x = inputs
     if config.augment:
@@ -66,9 +73,9 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
         x = layers.LeakyReLU(config.leaky_relu_slope, name=PENULTIMATE_LAYER if last else f"leaky_relu_{index}")(x)
         x = layers.Dropout(config.dropout, seed=config.seed + 10 + index, name=f"dropout_{index}")(x)
     if config.is_multiclass:
-        outputs = layers.Dense(config.num_outputs, activation="softmax", name="output")(x)
+        outputs = layers.Dense(config.num_outputs, activation="softmax", dtype=OUTPUT_DTYPE, name="output")(x)
     else:
-        outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+        outputs = layers.Dense(1, activation="sigmoid", dtype=OUTPUT_DTYPE, name="output")(x)
     return keras.Model(inputs, outputs, name="xray_classifier")
 
 

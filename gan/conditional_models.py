@@ -10,6 +10,7 @@ flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) wei
 import keras
 from keras import layers
 
+from ..precision import OUTPUT_DTYPE
 from .models import _conv_init, _num_resamplings, discriminator_body, generator_body
 
 
@@ -66,5 +67,5 @@ def build_projection_discriminator(image_size: int = 64, width: int = 64, num_cl
     embedding = layers.Embedding(num_classes, int(features.shape[-1]), embeddings_initializer=_conv_init(seeds),
                                  name="class_projection")(label)
     projection = layers.Dot(axes=1, name="projection")([embedding, features])
-    logit = layers.Add(name="logit")([unconditional, projection])
+    logit = layers.Add(dtype=OUTPUT_DTYPE, name="logit")([unconditional, projection])
     return keras.Model([image, label], logit, name="discriminator")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..distribute import STRATEGIES
 from ..errors import UserError, invalid_argument
+from ..precision import check_precision
 
 IMAGE_SIZES = (32, 64, 128)
 DEFAULT_EPOCHS = 1000  # the study's length
@@ -71,6 +72,7 @@ class GanConfig:
     tensorboard: bool = False  # also write TensorBoard logs (scalars, preview grids) to <run>/tensorboard
     seed: int = 0  # weights, latents, augmentation and batch order all follow from it
     strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG); batch_size is global
+    precision: str = "float32"  # "float32", or "mixed": float16 computation, float32 weights and losses (for GPUs; see precision.py)
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -101,6 +103,7 @@ class GanConfig:
                             f"which learns every class of the training split. Received: class_name={self.class_name!r}")
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
+        check_precision(self.precision)
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

@@ -130,12 +130,16 @@ class DCGAN(keras.Model):
                     real_logits = self.discriminate(augmented(real_images), labels, training=True)
                     fake_logits = self.discriminate(augmented(tf.stop_gradient(fake_images)), labels, training=True)
                     d_loss = self._replica_loss(ones, real_logits, num_replicas) + self._replica_loss(zeros, fake_logits, num_replicas)
-                d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
+                    # Under mixed precision the optimizers are LossScaleOptimizers: the scaled loss keeps
+                    # float16 gradients from underflowing, and `apply_gradients` divides them back.
+                    scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+                d_grads = d_tape.gradient(scaled_d_loss, self.discriminator.trainable_weights)
                 self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
             # Non-saturating generator loss against the updated discriminator.
             fooled_logits = self.discriminate(augmented(fake_images), labels, training=True)
             g_loss = self._replica_loss(ones, fooled_logits, num_replicas)
-        g_grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
         self.update_ema()
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..precision import loss_scaled, precision_policy
 from .config import GanConfig
 from .conditional import ConditionalDCGAN
 from .conditional_models import build_conditional_generator, build_projection_discriminator
@@ -17,9 +18,26 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
 
     With `config.conditional`, a `ConditionalDCGAN` on `training_labels` (indices into `class_names`).
     The optimizers' variables exist on return, so a checkpoint can be restored into them. Called
-    inside `strategy.scope()`, every variable is created under that tf.distribute strategy.
+    inside `strategy.scope()`, every variable is created under that tf.distribute strategy. With
+    `config.precision` "mixed" the networks compute in float16 and the optimizers scale the losses
+    (`precision.py`); the global dtype policy is left as it was.
     """
     keras.utils.set_random_seed(config.seed)
+    with precision_policy(config.precision):
+        model = _build_dcgan(config, training_images, training_labels, class_names)
+    model.compile(
+        d_optimizer=loss_scaled(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1), config.precision),
+        g_optimizer=loss_scaled(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1), config.precision),
+        # XLA compiles convolutions without oneDNN on CPU, which measured slower here; the graph
+        # runs oneDNN's kernels instead (see benchmarks/bench_gan.py).
+        jit_compile=False,
+    )
+    model.build_optimizers()
+    return model
+
+
+def _build_dcgan(config: GanConfig, training_images: np.ndarray, training_labels: np.ndarray | None,
+                 class_names: list[str] | None) -> DCGAN:
     options = {"batch_size": config.batch_size, "augment_policy": config.augment, "ema_kimg": config.ema_kimg,
                "ema_rampup": config.ema_rampup, "seed": config.seed}
     if config.conditional:
@@ -32,14 +50,6 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
         generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed)
         discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1)
         model = DCGAN(generator, discriminator, training_images, **options, name="dcgan")
-    model.compile(
-        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-        # XLA compiles convolutions without oneDNN on CPU, which measured slower here; the graph
-        # runs oneDNN's kernels instead (see benchmarks/bench_gan.py).
-        jit_compile=False,
-    )
-    model.build_optimizers()
     return model
 
 

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from ..precision import OUTPUT_DTYPE
 from .config import IMAGE_SIZES
 
 
@@ -34,9 +35,11 @@ class FusedBatchNormalization(layers.BatchNormalization):
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             # Under a tf.distribute strategy: statistics of the global batch (all-reduced over
-            # replicas), so R replicas normalise as one device does.
-            mean, variance = keras.ops.moments(inputs, axes=[0, 1, 2], synchronized=True)
-            outputs = tf.nn.batch_normalization(inputs, mean, variance, self.beta, self.gamma, self.epsilon)
+            # replicas), so R replicas normalise as one device does. In float32 under mixed precision,
+            # as the fused kernel does, since gamma and beta are float32.
+            values = tf.cast(inputs, "float32")
+            mean, variance = keras.ops.moments(values, axes=[0, 1, 2], synchronized=True)
+            outputs = tf.cast(tf.nn.batch_normalization(values, mean, variance, self.beta, self.gamma, self.epsilon), inputs.dtype)
         else:
             outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
                 inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)[:3]
@@ -105,7 +108,7 @@ def generator_body(x, width: int, num_upsamplings: int, seeds):
         x = layers.ReLU(name=f"up{index}_relu")(x)
     x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_conv_init(seeds),
                                name=f"up{num_upsamplings}")(x)
-    return layers.Activation("tanh", name="image")(x)
+    return layers.Activation("tanh", dtype=OUTPUT_DTYPE, name="image")(x)
 
 
 def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None = None) -> keras.Model:
@@ -124,7 +127,7 @@ def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None 
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
     x = discriminator_body(image, width, num_downsamplings, seeds)
     x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_conv_init(seeds), name="logit_conv")(x)
-    logit = layers.Flatten(name="logit")(x)
+    logit = layers.Flatten(dtype=OUTPUT_DTYPE, name="logit")(x)
     return keras.Model(image, logit, name="discriminator")
 
 

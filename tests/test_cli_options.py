@@ -41,7 +41,8 @@ def test_the_walk_finds_the_commands_and_their_numeric_options():
     assert {"info", "train", "sample", "balance", "classify", "evaluate", "predict", "quality", "run"} <= commands
     names = {(" ".join(path), option.name) for path, option in NUMERIC_OPTIONS}
     assert {("train", "seed"), ("train", "epochs"), ("sample", "seed"), ("quality", "seed"), ("info", "seed"),
-            ("classify", "seeds"), ("train", "strategy"), ("classify", "strategy"), ("run", "strategy")} <= names
+            ("classify", "seeds"), ("train", "strategy"), ("classify", "strategy"), ("run", "strategy"),
+            ("train", "precision"), ("classify", "precision"), ("run", "precision")} <= names
 
 
 @pytest.mark.parametrize("path, option", NUMERIC_OPTIONS, ids=[f"{' '.join(p)} {o.opts[0]}" for p, o in NUMERIC_OPTIONS])

@@ -25,9 +25,10 @@ def test_train_errors_are_one_line_with_exit_code_2(xrays, tmp_path, options, ma
     assert match in result.output
 
 
-def test_resume_refuses_options_the_run_fixes(tmp_path):
-    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path), "--size", "32"])
-    assert result.exit_code == 2 and "drop --size" in result.output
+@pytest.mark.parametrize("option, value", [("--size", "32"), ("--precision", "mixed")])
+def test_resume_refuses_options_the_run_fixes(tmp_path, option, value):
+    result = CliRunner().invoke(cli, ["train", "--resume", str(tmp_path), option, value])
+    assert result.exit_code == 2 and f"drop {option}" in result.output
 
 
 def test_train_then_sample_then_refuse_to_overwrite(xrays, tmp_path):

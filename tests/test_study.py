@@ -32,6 +32,7 @@ def test_presets_fill_the_epochs():
     ({"strategy": "tpu"}, r"argument `strategy`. Expected one of default, mirrored, multi-worker \(option --strategy\). Received: strategy='tpu'"),
     ({"strategy": "multi-worker"}, r"^`xgan run` does not take --strategy multi-worker: a non-chief worker keeps no GAN to sample from.*"
                                    r"`xgan classify --strategy multi-worker --synthetic DIR`"),
+    ({"precision": "float16"}, r"argument `precision`. Expected one of float32, mixed \(option --precision\). Received: precision='float16'"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(UserError, match=message):
@@ -220,13 +221,13 @@ def test_run_refuses_a_bad_minority_list(tmp_path, value):
     assert result.exit_code == 2 and "--minority-train" in result.output and "Traceback" not in result.output
 
 
-def test_the_strategy_reaches_the_gan_and_the_classifier_and_survives_resume(tmp_path, monkeypatch):
+def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive_resume(tmp_path, monkeypatch):
     import xgan.gan
     import xgan.study as study
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
-                         quality=False, out=str(tmp_path / "runs"), strategy="mirrored")
+                         quality=False, out=str(tmp_path / "runs"), strategy="mirrored", precision="mixed")
 
     def interrupted(state, echo):
         raise KeyboardInterrupt
@@ -235,7 +236,8 @@ def test_the_strategy_reaches_the_gan_and_the_classifier_and_survives_resume(tmp
     with pytest.raises(UserError, match="interrupted; resume with"):
         run_study(config)
     folder = tmp_path / "runs" / "00000-study-xrays"
-    assert json.loads((folder / "study.json").read_text())["config"]["strategy"] == "mirrored"
+    saved = json.loads((folder / "study.json").read_text())["config"]
+    assert (saved["strategy"], saved["precision"]) == ("mirrored", "mixed")
     monkeypatch.undo()
 
     seen = {}
@@ -255,20 +257,23 @@ def test_the_strategy_reaches_the_gan_and_the_classifier_and_survives_resume(tmp
     monkeypatch.setitem(study.STAGE_FUNCTIONS, "report", lambda state, echo: state.finish("report"))
     refused = CliRunner().invoke(cli, ["run", "--resume", "--strategy", "default", "--out", str(tmp_path / "runs")])
     assert refused.exit_code == 2 and "drop --strategy" in refused.output
+    refused = CliRunner().invoke(cli, ["run", "--resume", "--precision", "float32", "--out", str(tmp_path / "runs")])
+    assert refused.exit_code == 2 and "drop --precision" in refused.output
     result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert seen["gan"].strategy == seen["classify"].strategy == "mirrored"
+    assert seen["gan"].precision == seen["classify"].precision == "mixed"
 
 
-def test_a_study_json_from_before_the_strategy_loads_as_one_device(tmp_path):
+def test_a_study_json_from_before_the_strategy_and_precision_loads_as_one_float32_device(tmp_path):
     from xgan.study import STUDY_FILE, StudyState
 
     StudyState(tmp_path, StudyConfig(data="covid_ccby", seeds=2), {"data": {}}).save()
     saved = json.loads((tmp_path / STUDY_FILE).read_text())
-    del saved["config"]["strategy"]
+    del saved["config"]["strategy"], saved["config"]["precision"]
     (tmp_path / STUDY_FILE).write_text(json.dumps(saved))
     state = StudyState.load(tmp_path)
-    assert (state.config.strategy, state.config.seeds, state.stages) == ("default", 2, {"data": {}})
+    assert (state.config.strategy, state.config.precision, state.config.seeds, state.stages) == ("default", "float32", 2, {"data": {}})
 
 
 def test_a_strategy_whose_replicas_cannot_share_the_batches_is_refused_before_making_a_folder(tmp_path, monkeypatch):
