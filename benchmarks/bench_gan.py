@@ -10,7 +10,11 @@ among them) once, at import:
   on a `tf.data` pipeline, default `compile()`, Keras' own layers), with TensorFlow's default
   settings: the environment as given, less any TF_ENABLE_ONEDNN_OPTS;
 - `reference+onednn`: the same reference with oneDNN forced on, to show what xgan's own code adds
-  beyond that one setting.
+  beyond that one setting;
+- `xgan+mixed` (with `--precision float32,mixed`): xgan's model built as `xgan train --precision mixed`
+  builds it (float16 layers, float32 weights, loss-scaled optimizers), timed against `xgan` for the
+  ratio mixed / float32 of steps/s and images/s. Meant for a GPU: a CPU emulates float16 and is
+  slower with it (see benchmarks/README.md, "Mixed precision on a GPU").
 
 The parent process interleaves timing rounds between the workers, so load from other processes hits
 them alike, and reports per-round ratios. Each worker also times sampling 400 images (xgan: also the
@@ -18,7 +22,7 @@ whole folder with PNGs, manifest and contact sheet), a 2048x2048 float32 matmul 
 of its settings; the models' achieved GFLOP/s are given as a fraction of the best of them), and its
 peak resident memory.
 
-Run from the repository root:  python benchmarks/bench_gan.py [--rounds 10] [--steps 4]
+Run from the repository root:  python benchmarks/bench_gan.py [--rounds 10] [--steps 4] [--precision float32,mixed] [--no-reference]
 """
 
 import argparse
@@ -32,7 +36,9 @@ import tempfile
 import time
 
 NUM_SAMPLES = 400
-WORKERS = ("xgan", "reference", "reference+onednn")
+BATCH_SIZE = 32  # GanConfig's default, and the reference's
+WORKERS = ("xgan", "xgan+mixed", "reference", "reference+onednn")
+REFERENCES = ("reference", "reference+onednn")
 
 
 # ---- Worker side: one model, commands on stdin, one JSON answer per line on stdout ----
@@ -131,7 +137,8 @@ def build_xgan(args, images):
     from xgan.gan.models import count_training_flops
     from xgan.gan.sample import generate_images, write_synthetic_images
 
-    config = GanConfig(image_size=args.size, width=args.width)
+    config = GanConfig(image_size=args.size, width=args.width, precision="mixed" if args.worker == "xgan+mixed" else "float32")
+    assert config.batch_size == BATCH_SIZE
     model = build_model(config, images)
     if args.xla:  # the same step compiled by XLA instead of run as a graph of oneDNN/TensorFlow kernels
         model.compile(d_optimizer=model.d_optimizer, g_optimizer=model.g_optimizer, jit_compile=True)
@@ -153,7 +160,7 @@ def build_xgan(args, images):
     info = {"train_step_flops": flops["train_step"],
             # The reference runs the generator forward twice per step (once per update).
             "reference_step_flops": flops["train_step"] + flops["generator_forward_per_image"] * config.batch_size,
-            "params": [model.generator.count_params(), model.discriminator.count_params()]}
+            "params": [model.generator.count_params(), model.discriminator.count_params()], "precision": config.precision}
     return {"train": train, "sample": sample, "sample_folder": sample_folder}, info
 
 
@@ -204,7 +211,7 @@ def worker(args) -> None:
     """Serve timing commands for one model: `train`, `sample`, `sample_folder`, `matmul`, `memory`."""
     import resource
 
-    if args.worker == "xgan":
+    if args.worker.startswith("xgan"):
         import xgan  # noqa: F401  (its settings, before TensorFlow is imported)
     import numpy as np
     import keras
@@ -212,7 +219,7 @@ def worker(args) -> None:
     from tensorflow.python.util import _pywrap_util_port
 
     images = np.random.default_rng(0).integers(0, 256, (32, args.size, args.size), dtype=np.uint8)
-    build = build_xgan if args.worker == "xgan" else build_reference
+    build = build_xgan if args.worker.startswith("xgan") else build_reference
     operations, info = build(args, images)
     start_up = {}
     for name, operation in operations.items():  # first calls: tracing, and the first steps
@@ -243,6 +250,8 @@ class Worker:
     def __init__(self, name: str, args):
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # On a GPU the workers share it: each takes memory as it needs it, not all of it at start-up.
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         if name == "reference":
             env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's own default for this CPU
         elif name == "reference+onednn":
@@ -297,6 +306,24 @@ def describe(values: list[float]) -> str:
     return f"median {statistics.median(values):7.3f}  min {min(values):7.3f}  max {max(values):7.3f}"
 
 
+def parse_precisions(text: str) -> tuple[str, ...]:
+    """`--precision`: "float32" or "float32,mixed" (float32 is the baseline the mixed ratio is taken against)."""
+    precisions = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if "float32" not in precisions or not set(precisions) <= {"float32", "mixed"}:
+        raise argparse.ArgumentTypeError(f"expected float32 or float32,mixed; got {text!r}")
+    return precisions
+
+
+def print_mixed_ratios(steps_per_second: dict, sampling: dict) -> None:
+    """The ratio mixed / float32 of xgan's training steps/s (= images/s at the same batch) and sampling speed."""
+    mixed, single = steps_per_second["xgan+mixed"], steps_per_second["xgan"]
+    paired = [a / b for a, b in zip(mixed, single)]
+    print(f"mixed precision / float32 (xgan, batch {BATCH_SIZE}): training steps/s and images/s per round {describe(paired)}")
+    print(f"  images/s median: float32 {statistics.median(single) * BATCH_SIZE:.0f}, mixed {statistics.median(mixed) * BATCH_SIZE:.0f}")
+    sample_ratio = [b / a for a, b in zip(sampling["xgan+mixed"], sampling["xgan"])]
+    print(f"  sampling {NUM_SAMPLES} images, speed mixed / float32 per round {describe(sample_ratio)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (more on a busy machine)")
@@ -304,14 +331,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="image size (32, 64 or 128)")
     parser.add_argument("--width", type=int, default=64, help="network width")
     parser.add_argument("--xla", action="store_true", help="compile xgan's step with XLA (jit_compile=True)")
+    parser.add_argument("--precision", type=parse_precisions, default=("float32",),
+                        help="float32, or float32,mixed: also xgan under --precision mixed, and the ratio mixed / float32")
+    parser.add_argument("--no-reference", action="store_true", help="time xgan only, without the keras-io reference workers")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
 
+    names = [name for name in WORKERS if (name != "xgan+mixed" or "mixed" in args.precision)
+             and not (args.no_reference and name in REFERENCES)]
     workers = {}
-    for name in WORKERS:  # one at a time, so start-up times are not mixed up
+    for name in names:  # one at a time, so start-up times are not mixed up
         workers[name] = Worker(name, args)
         workers[name].pause()
     for w in workers.values():
@@ -320,10 +352,10 @@ def main() -> None:
     if len({tuple(p) for p in params.values()}) != 1:
         sys.exit(f"the models differ in parameter counts: {params}")
 
-    steps_per_second = {name: [] for name in WORKERS}
-    cpu_per_step = {name: [] for name in WORKERS}
-    sampling = {name: [] for name in WORKERS}
-    sample_folder, matmul = [], {name: [] for name in WORKERS}
+    steps_per_second = {name: [] for name in names}
+    cpu_per_step = {name: [] for name in names}
+    sampling = {name: [] for name in names}
+    sample_folder, matmul = [], {name: [] for name in names}
     for _ in range(args.rounds):
         for name in workers:
             timing = ask_alone(workers, name, f"train {args.steps}")
@@ -349,9 +381,11 @@ def main() -> None:
               f"start-up {w.info['start_up']['train']:.1f} s, peak memory {memory[name]:.0f} MB, "
               f"matmul 2048x2048 float32 best {max(matmul[name]):.0f} GFLOP/s")
     print("training steps/s")
-    for name in WORKERS:
+    for name in names:
         print(f"  {name:17s} {describe(steps_per_second[name])}   CPU s/step {statistics.median(cpu_per_step[name]):.3f}")
-    for other in WORKERS[1:]:
+    if "xgan+mixed" in names:
+        print_mixed_ratios(steps_per_second, sampling)
+    for other in [name for name in names if name in REFERENCES]:
         paired = [a / b for a, b in zip(steps_per_second["xgan"], steps_per_second[other])]
         cpu_ratio = statistics.median(cpu_per_step[other]) / statistics.median(cpu_per_step["xgan"])
         print(f"training speed-up xgan / {other}: per round {describe(paired)}; "
@@ -360,11 +394,11 @@ def main() -> None:
     print(f"sampling {NUM_SAMPLES} images at {args.size} px, seconds after start-up")
     print(f"  xgan generate_images            {describe(sampling['xgan'])}")
     print(f"  xgan with PNGs, manifest, sheet {describe(sample_folder)}")
-    for name in WORKERS[1:]:
-        print(f"  {name:17s} predict        {describe(sampling[name])}")
+    for name in names[1:]:
+        print(f"  {name:17s} {'generate_images' if name == 'xgan+mixed' else 'predict        '} {describe(sampling[name])}")
     print(f"achieved GFLOP/s in training, fraction of the best matmul ({peak:.0f} GFLOP/s)")
-    for name in WORKERS:
-        flops = info["train_step_flops"] if name == "xgan" else info["reference_step_flops"]
+    for name in names:
+        flops = info["train_step_flops"] if name.startswith("xgan") else info["reference_step_flops"]
         for label, rate in (("median", statistics.median(steps_per_second[name])), ("best", max(steps_per_second[name]))):
             print(f"  {name:17s} {label:6s} {flops * rate / 1e9:6.0f} GFLOP/s = {flops * rate / 1e9 / peak:4.0%} "
                   f"({flops / 1e9:.1f} GFLOP/step)")

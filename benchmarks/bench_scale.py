@@ -17,8 +17,14 @@ Then `bench_gan.py` runs in a subprocess (a few interleaved rounds; xgan's DCGAN
 reference with oneDNN forced on), and its lines are printed here. Every figure printed comes from
 this one run.
 
+With `--precision float32,mixed` step 3 runs once per precision (`xgan classify --precision mixed`
+the second time) and the table adds the ratio mixed / float32 of the classifier's images/s; the same
+option goes to `bench_gan.py`, which then adds xgan's DCGAN under mixed precision and its ratio.
+Mixed precision is for GPUs; on a CPU float16 is emulated and slower.
+
     python benchmarks/bench_scale.py --work $HOME/xgan-scale [--sizes 10000 30000 100000] [--gan-rounds 3]
     python benchmarks/bench_scale.py --work $HOME/xgan-scale --sizes 100000 --keep-cache --starts 5 --no-full-run --gan-rounds 0
+    python benchmarks/bench_scale.py --work $HOME/xgan-scale --sizes 10000 --starts 1 --precision float32,mixed
 """
 
 import argparse
@@ -33,6 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_gan import parse_precisions  # noqa: E402
 from synthetic_folder import write_folder  # noqa: E402
 
 TRAINING_LINE = "training on"  # logged by classifier.train.train_classifier just before fit
@@ -42,11 +49,11 @@ WRAPPER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:
            "print('PEAK_RSS_KB', usage.ru_maxrss, code, usage.ru_utime + usage.ru_stime, file=sys.stderr, flush=True)")
 
 
-def timed_classify(data: Path, out: Path, cache: Path, stop_at_training: bool) -> dict:
+def timed_classify(data: Path, out: Path, cache: Path, stop_at_training: bool, precision: str = "float32") -> dict:
     """Launch `xgan -v classify`; seconds to the training line, CPU seconds, peak RSS, and (run to the end) its metrics."""
     env = {**os.environ, "XGAN_CACHE_DIR": str(cache)}
     command = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "xgan.cli", "-v", "classify", "--data", str(data),
-               "--size", "128", "--epochs", "1", "--out", str(out)]
+               "--size", "128", "--epochs", "1", "--precision", precision, "--out", str(out)]
     result = {"to_training_s": None, "cpu_s": None, "peak_rss_gb": None, "load_average": os.getloadavg()[0], "decode_log": []}
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
@@ -89,6 +96,8 @@ def main() -> None:
     parser.add_argument("--gan-rounds", type=int, default=3, help="bench_gan.py rounds (0: skip the GAN part)")
     parser.add_argument("--starts", type=int, default=3, help="cached starts timed to the training line, each stopped there")
     parser.add_argument("--no-full-run", action="store_true", help="skip the cached run to the end (an epoch of 70k images takes long)")
+    parser.add_argument("--precision", type=parse_precisions, default=("float32",),
+                        help="float32, or float32,mixed: the cached run and bench_gan.py under both, with the ratio mixed / float32")
     parser.add_argument("--keep-cache", action="store_true",
                         help="keep a cache and splits.json left by an earlier run (no cold start is timed then)")
     args = parser.parse_args()
@@ -102,7 +111,9 @@ def main() -> None:
             cold = timed_classify(data, runs / "cold", cache, stop_at_training=True)
         starts = [timed_classify(data, runs / "start", cache, stop_at_training=True) for _ in range(args.starts)]
         cached = None if args.no_full_run else timed_classify(data, runs / "cached", cache, stop_at_training=False)
-        row = {"images": num_images, "cold": cold, "starts": starts, "cached": cached}
+        cached_mixed = (timed_classify(data, runs / "cached-mixed", cache, stop_at_training=False, precision="mixed")
+                        if "mixed" in args.precision and not args.no_full_run else None)
+        row = {"images": num_images, "cold": cold, "starts": starts, "cached": cached, "cached_mixed": cached_mixed}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
@@ -116,9 +127,19 @@ def main() -> None:
         rate = cached.get("images_per_s")
         print(f"| {row['images']:,} | {cold['to_training_s']:.1f} |" if cold else f"| {row['images']:,} | - |",
               f"{starts} | {start_rss:.2f} | {cached.get('peak_rss_gb') or float('nan'):.2f} | {f'{rate:.0f}' if rate else '-'} |")
+    mixed_rows = [row for row in rows if row["cached_mixed"]]
+    if mixed_rows:
+        print()
+        print("| images | classifier images/s float32 | mixed | mixed / float32 |")
+        print("|---:|---:|---:|---:|")
+        for row in mixed_rows:
+            single, mixed = row["cached"].get("images_per_s"), row["cached_mixed"].get("images_per_s")
+            ratio = f"{mixed / single:.2f}" if single and mixed else "-"
+            print(f"| {row['images']:,} | {f'{single:.0f}' if single else '-'} | {f'{mixed:.0f}' if mixed else '-'} | {ratio} |")
     if args.gan_rounds:
         print()
-        gan = subprocess.run([sys.executable, str(HERE / "bench_gan.py"), "--rounds", str(args.gan_rounds)],
+        gan = subprocess.run([sys.executable, str(HERE / "bench_gan.py"), "--rounds", str(args.gan_rounds),
+                              "--precision", ",".join(args.precision)],
                              capture_output=True, text=True)
         print(gan.stdout)
         if gan.returncode:
