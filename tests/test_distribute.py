@@ -131,6 +131,7 @@ def test_a_whole_study_runs_under_the_mirrored_strategy(tmp_path):
     assert list(study["stages"]) == ["data", "gan", "sample", "classify", "report"]
     assert json.loads((Path(study["stages"]["gan"]["run"]) / "config.json").read_text())["strategy"] == "mirrored"
     assert json.loads((Path(study["stages"]["classify"]["folder"]) / "options.json").read_text())["strategy"] == "mirrored"
+    assert "ratio auto, 32 px, strategy mirrored)" in (tmp_path / "runs" / "00000-study-xrays" / "report.md").read_text()
 
 
 def _free_ports(count: int) -> list[int]:
