@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..balance import build_training_set, class_weights, parse_target, read_training_manifest, resolve_target, write_training_manifest
+from ..balance import (DEFAULT_EQUAL_SHARE, build_training_set, class_weights, parse_target, read_training_manifest, resolve_target,
+                       write_training_manifest)
 from ..dataset import Dataset, load_dataset
 from ..distribute import STRATEGIES, run_parent
 from ..errors import UserError, invalid_argument
@@ -22,6 +23,7 @@ from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
 from ..splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
+from .curate import curation_scores, read_synthetic_pool
 from .realism import synthetic_vs_real
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
 
@@ -84,7 +86,7 @@ class ClassifyConfig:
     tensorboard: bool = False  # also write TensorBoard logs (training and validation scalars) beside each model's history.json
     arm_names: tuple[str, ...] = ()  # with `compare`, train only these arms (and the baseline); () = every arm the inputs allow
     synthetic_cap: float = 0.5  # gan_capped: the most synthetic share of a class after balancing
-    equal_share: float = 0.5  # gan_equal and gan_curated: the synthetic share of every class
+    equal_share: float = DEFAULT_EQUAL_SHARE  # gan_equal and gan_curated: the synthetic share of every class
     strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
     precision: str = "float32"  # "float32", or "mixed": float16 computation with float32 weights (for GPUs; see precision.py)
 
@@ -476,13 +478,15 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
                         for folder in config.synthetic)
     arms = _arms_the_inputs_allow(config, experiment)
-    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes.
-    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms}
+    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes. The curated
+    # arm's is chosen after the baseline trains; gan_equal's, when it runs, has already checked the same inputs.
+    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms
+                if arm != CURATED_ARM or "gan_equal" not in arms}
     # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm
     # (the curated arm's once its images are chosen).
     realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed)
                for arm in arms if arm in GAN_ARMS and arm != CURATED_ARM and config.compare}
-    curation = {}  # seed -> the baseline's score of every synthetic image, for gan_curated
+    curation, pool = {}, None  # seed -> the baseline's score of every synthetic image (of `pool`, read once), for gan_curated
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     # A non-chief worker of a multi-worker run trains alike in a temporary folder: the chief alone writes the run.
     with run_parent(config.out, config.strategy) as parent:
@@ -499,14 +503,15 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                         folder = run_dir / "arms" / arm / f"seed{seed}"
                     else:
                         folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                    arm_set = prepared.pop(arm) if seed == config.seed else None
+                    arm_set = prepared.pop(arm, None) if seed == config.seed else None
                     if arm == CURATED_ARM:
                         arm_set = training_set(arm, config, experiment, seed, curation[seed])
                         if seed == config.seed:
                             realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
                     runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
                     if arm == BASELINE_ARM and CURATED_ARM in arms:
-                        curation[seed] = _baseline_scores(folder, config, experiment)
+                        pool = pool or read_synthetic_pool(config.synthetic, config.size)
+                        curation[seed] = _baseline_scores(folder, pool, experiment)
                     bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
                     bar.update(1)
         from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
@@ -546,13 +551,12 @@ def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> li
     return arms
 
 
-def _baseline_scores(model_dir: Path, config: ClassifyConfig, experiment: Experiment) -> dict:
-    """What the baseline model saved in `model_dir` scores every synthetic image (gan_curated's choice)."""
+def _baseline_scores(model_dir: Path, pool, experiment: Experiment) -> dict:
+    """What the baseline model saved in `model_dir` scores every image of the synthetic `pool` (gan_curated's choice)."""
     import keras
 
-    from .curate import curation_scores
     from .saving import load_classifier
 
-    scores = curation_scores(load_classifier(model_dir), config.synthetic, config.size, experiment.class_names, experiment.positive)
+    scores = curation_scores(load_classifier(model_dir), pool, experiment.class_names, experiment.positive)
     keras.backend.clear_session()
     return scores

@@ -6,25 +6,52 @@ instead of a seeded random choice (`balance.build_training_set(synthetic_scores=
 synthetic images are scored: no validation or test image, and no label of one, is involved.
 """
 
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from ..images import read_gray, resize_square
-from ..runs import read_synthetic_folder
-
-log = logging.getLogger("xgan")
+from ..runs import SyntheticImage, read_synthetic_folder
 
 
-def curation_scores(model, folders, image_size: int, class_names: list[str], positive: str | None) -> dict[Path, float]:
-    """The probability `model` gives every synthetic image of `folders` for its own class.
+@dataclass
+class SyntheticPool:
+    """Every synthetic image of some folders, read once at a classifier's input size.
+
+    Attributes:
+        images: the images, in folder and manifest order.
+        pixels: (N, size, size) uint8, resized as for training.
+    """
+
+    images: list[SyntheticImage]
+    pixels: np.ndarray
+
+
+def read_synthetic_pool(folders, image_size: int) -> SyntheticPool:
+    """The synthetic images of `folders` (written by `xgan sample`, every row labelled) at `image_size`.
+
+    Raises:
+        UserError: a folder `read_synthetic_folder` refuses, or an unreadable image.
+    """
+    images = [image for folder in folders for image in read_synthetic_folder(folder).images]
+    pixels = np.zeros((len(images), image_size, image_size), np.uint8)
+    for index, image in enumerate(images):
+        try:
+            pixels[index] = resize_square(read_gray(image.path), image_size)
+        except (OSError, ValueError) as error:
+            raise UserError(f"synthetic image {image.path}: cannot be read ({error})") from None
+    return SyntheticPool(images, pixels)
+
+
+def curation_scores(model, pool: SyntheticPool, class_names: list[str], positive: str | None) -> dict[Path, float]:
+    """The probability `model` gives every image of `pool` for its own class.
 
     Args:
-        model: a classifier (sigmoid output for `positive`, or softmax over `class_names`).
-        folders: synthetic folders written by `xgan sample` (every row labelled).
-        image_size: the classifier's input side; images are resized as for training.
+        model: a classifier (sigmoid output for `positive`, or softmax over `class_names`) whose input
+            size is the pool's.
+        pool: the synthetic images (`read_synthetic_pool`).
         class_names: the classifier's classes, in output order.
         positive: the sigmoid's class; None for a softmax model.
 
@@ -32,27 +59,20 @@ def curation_scores(model, folders, image_size: int, class_names: list[str], pos
         `{image path: score}`, higher for images the classifier finds more typical of their class.
 
     Raises:
-        UserError: an image of a class the classifier does not know, or an unreadable image.
+        UserError: an image of a class the classifier does not know.
     """
     from .train import predict_probabilities
 
-    images = [image for folder in folders for image in read_synthetic_folder(folder).images]
-    unknown = next((image for image in images if image.label not in class_names), None)
+    unknown = next((image for image in pool.images if image.label not in class_names), None)
     if unknown is not None:
         raise UserError(f"{unknown.path}: a synthetic image of class {unknown.label!r}; the curating classifier knows "
                         f"{', '.join(class_names)} only")
-    pixels = np.zeros((len(images), image_size, image_size), np.uint8)
-    for index, image in enumerate(images):
-        try:
-            pixels[index] = resize_square(read_gray(image.path), image_size)
-        except (OSError, ValueError) as error:
-            raise UserError(f"synthetic image {image.path}: cannot be read ({error})") from None
-    probabilities = predict_probabilities(model, pixels)
+    probabilities = predict_probabilities(model, pool.pixels)
     if positive is None:
-        scores = probabilities[np.arange(len(images)), [class_names.index(image.label) for image in images]]
+        scores = probabilities[np.arange(len(pool.images)), [class_names.index(image.label) for image in pool.images]]
     else:
-        scores = np.where([image.label == positive for image in images], probabilities, 1.0 - probabilities)
-    return {image.path: float(score) for image, score in zip(images, scores)}
+        scores = np.where([image.label == positive for image in pool.images], probabilities, 1.0 - probabilities)
+    return {image.path: float(score) for image, score in zip(pool.images, scores)}
 
 
 def saved_curation_scores(model_dir: Path, folders, dataset_fingerprint: str) -> dict[Path, float]:
@@ -71,17 +91,5 @@ def saved_curation_scores(model_dir: Path, folders, dataset_fingerprint: str) ->
     if details.get("gan_runs"):
         raise UserError(f"{model_dir}: trained on synthetic images (arm {details.get('arm')}); curation needs a classifier "
                         "trained on real images only, e.g. the baseline arm of `xgan classify --compare`")
-    return curation_scores(load_classifier(model_dir), folders, config.image_size, list(config.class_names), config.positive_class)
-
-
-def curation_summary(scores: dict[Path, float], chosen: list[Path], labels: dict[Path, str]) -> dict[str, dict]:
-    """Per class: how many images were scored and kept, and the mean score of each group."""
-    summary = {}
-    kept = set(chosen)
-    for label in sorted(set(labels.values())):
-        paths = [path for path, name in labels.items() if name == label]
-        kept_scores = [scores[path] for path in paths if path in kept]
-        summary[label] = {"pool": len(paths), "kept": len(kept_scores),
-                          "mean_score_pool": float(np.mean([scores[path] for path in paths])),
-                          "mean_score_kept": float(np.mean(kept_scores)) if kept_scores else None}
-    return summary
+    pool = read_synthetic_pool(folders, config.image_size)
+    return curation_scores(load_classifier(model_dir), pool, list(config.class_names), config.positive_class)

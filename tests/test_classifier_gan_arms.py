@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from xgan.balance import read_synthetic_folder, read_training_manifest
 from xgan.classifier.classify import ClassifyConfig, Experiment, training_set
-from xgan.classifier.curate import curation_scores
+from xgan.classifier.curate import curation_scores, read_synthetic_pool
 from xgan.classifier.saving import load_classifier
 from xgan.classifier.data import split_images
 from xgan.classifier.realism import synthetic_vs_real
@@ -87,7 +87,7 @@ def _synthetic_paths(run_dir, arm):
 def test_curated_arm_keeps_what_the_same_seed_baseline_scores_best(compare_run, setup):
     run_dir, report = compare_run
     baseline = load_classifier(run_dir / "arms" / "baseline" / "seed0")
-    scores = curation_scores(baseline, (setup["covid"], setup["normal"]), 16, ["covid", "normal"], "covid")
+    scores = curation_scores(baseline, read_synthetic_pool((setup["covid"], setup["normal"]), 16), ["covid", "normal"], "covid")
     kept = _synthetic_paths(run_dir, "gan_curated")
     assert kept != _synthetic_paths(run_dir, "gan_equal")
     for label in ("covid", "normal"):
@@ -107,7 +107,7 @@ def test_balance_curate_takes_the_best_scored_and_refuses_a_gan_trained_model(co
     assert result.exit_code == 0, result.output
     assert "curated" in result.output
     baseline = load_classifier(run_dir / "arms" / "baseline" / "seed0")
-    scores = curation_scores(baseline, (setup["covid"], setup["normal"]), 16, ["covid", "normal"], "covid")
+    scores = curation_scores(baseline, read_synthetic_pool((setup["covid"], setup["normal"]), 16), ["covid", "normal"], "covid")
     chosen = {row.path for row in read_training_manifest(tmp_path / "c.csv") if row.origin == "synthetic"}
     for label in ("covid", "normal"):
         pool = {path: score for path, score in scores.items() if path.name.startswith(label)}
