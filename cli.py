@@ -57,7 +57,7 @@ def cli(verbose):
     """Fight class imbalance in chest X-ray datasets with GAN images, and measure honestly whether it helps."""
     _configure_logging(verbose)
     if not verbose:  # TensorFlow's start-up lines on stderr only with -v
-        from .tensorflow_setup import quiet_tensorflow_startup
+        from .runtime.tensorflow_setup import quiet_tensorflow_startup
 
         quiet_tensorflow_startup()
 
@@ -70,7 +70,7 @@ class DataSource(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, Path):
             return value
-        from .dataset import BUNDLED_DATASETS, resolve_source
+        from .datasets.dataset import BUNDLED_DATASETS, resolve_source
 
         if not Path(value).exists() and value not in BUNDLED_DATASETS:
             self.fail(f"{value!r}: no such file or folder, and not a bundled dataset ({', '.join(BUNDLED_DATASETS)})", param, ctx)
@@ -128,7 +128,7 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
     (covid_ccby, pneumoniamnist); default: the bundled covid_ccby set. The train/val/test split is
     made and saved the first time.
     """
-    from .summary import dataset_summary
+    from .datasets.summary import dataset_summary
 
     if class_name is not None and minority_train is None:
         raise click.UsageError("--class goes with --minority-train (the class to cut)")
@@ -170,7 +170,19 @@ def balance(data, synthetic, ratio, method, mix, synthetic_share, curate, out, d
     config = BalanceConfig(data=data, synthetic=tuple(synthetic), ratio=ratio, method=method, out=out, dry_run=dry_run,
                            copy=copy, overwrite=overwrite, seed=seed, splits=splits_file, mix=mix, synthetic_share=synthetic_share,
                            curate=curate)
-    click.echo(run_balance(config).summary)
+    click.echo(run_balance(config, _curation_scorer(config)).summary)
+
+
+def _curation_scorer(config):
+    """With --curate, the function that scores every synthetic image with that classifier (balance imports no classifier)."""
+    if config.curate is None:
+        return None
+
+    def score_synthetic(dataset):
+        from .classifier.curate import saved_curation_scores  # TensorFlow is imported for this option only
+
+        return saved_curation_scores(Path(config.curate), config.synthetic, dataset.fingerprint)
+    return score_synthetic
 
 
 @cli.command()
@@ -485,7 +497,7 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
     preset. Ctrl-C stops it; `xgan run --resume` continues at the stage that did not finish (the GAN from its last
     checkpoint).
     """
-    from .study import StudyConfig, run_study
+    from .study.runner import StudyConfig, run_study
 
     if resume or study_dir:
         fixed = [param.opts[0] for param in ctx.command.params
@@ -520,7 +532,7 @@ def cache():
 @cache.command("info")
 def cache_info():
     """List the cached datasets, their image sizes and the disk space they take."""
-    from .cache import cache_summary
+    from .datasets.cache import cache_summary
 
     summary = cache_summary()
     if summary["folder"] is None:
@@ -536,7 +548,7 @@ def cache_info():
 @cache.command("clear")
 def cache_clear():
     """Delete every cached dataset; the next command on a dataset decodes it again."""
-    from .cache import clear_cache
+    from .datasets.cache import clear_cache
 
     num_datasets, num_bytes = clear_cache()
     click.echo(f"deleted the cache of {num_datasets} dataset(s), {num_bytes / 2**20:.1f} MiB")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..datasets.dataset import Dataset
 from ..errors import UserError, invalid_argument
-from ..splits import Splits
+from ..datasets.splits import Splits
 from .manifest import TrainingRow
 from .strategy import Target, resolve_mix, resolve_target, target_label
 from .synthetic import SyntheticFolder, SyntheticImage, check_matches_dataset, check_no_leak, read_synthetic_folder

@@ -8,13 +8,14 @@ manifest and a JSON record of how it was made, and returns a printable summary.
 import filecmp
 import hashlib
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..dataset import Dataset, load_dataset
+from ..datasets.dataset import Dataset, load_dataset
 from ..errors import UserError, invalid_argument
 from ..runs import atomic_path, write_json
-from ..splits import Splits, default_splits_path, resolve_splits
+from ..datasets.splits import Splits, default_splits_path, resolve_splits
 from .builder import METHODS, build_training_set
 from .manifest import TrainingRow, count_rows, write_training_manifest
 from .report import summarize
@@ -83,8 +84,14 @@ def default_out(dataset: Dataset, config: BalanceConfig) -> Path:
     return DEFAULT_OUT_DIR / f"{dataset.name}-{config.method}{mix}{share}{curated}-{target_label(config.ratio)}-seed{config.seed}.csv"
 
 
-def run_balance(config: BalanceConfig) -> BalanceResult:
+def run_balance(config: BalanceConfig, score_synthetic: Callable[[Dataset], dict] | None = None) -> BalanceResult:
     """Build the training set that `config` asks for and write its manifest (unless a dry run).
+
+    Args:
+        config: the command's options.
+        score_synthetic: with `config.curate`, a function of the dataset that returns a score per synthetic
+            image path (the CLI passes `classifier.curate.saved_curation_scores` for the --curate model).
+            It is called after the cheap checks; balance itself imports no classifier.
 
     Raises:
         UserError: an existing manifest without `overwrite`, a dry run on a dataset whose split
@@ -99,10 +106,10 @@ def run_balance(config: BalanceConfig) -> BalanceResult:
     if out.exists() and not config.overwrite and not config.dry_run:
         raise UserError(f"{out}: a training manifest already exists; pass --overwrite to replace it, or --out another file")
     scores = None
-    if config.curate is not None:  # TensorFlow is imported for this option only
-        from ..classifier.curate import saved_curation_scores
-
-        scores = saved_curation_scores(Path(config.curate), config.synthetic, dataset.fingerprint)
+    if config.curate is not None:
+        if score_synthetic is None:
+            raise invalid_argument("score_synthetic", "a function that scores the synthetic images when `curate` is set", None)
+        scores = score_synthetic(dataset)
     rows = build_training_set(dataset, splits, config.ratio, method=config.method,
                               synthetic_dirs=config.synthetic, seed=config.seed, mix=config.mix,
                               synthetic_share=config.synthetic_share, synthetic_scores=scores)

@@ -8,11 +8,11 @@ which owns the layout; nothing here imports the GAN: these files are the whole i
 import logging
 from pathlib import Path
 
-from ..dataset import Dataset
+from ..datasets.dataset import Dataset
 from ..errors import UserError
 from ..runs import (CONFIG_FILE, SYNTHETIC_MANIFEST, TRAINING_KEYS_FILE, SyntheticFolder, SyntheticImage, read_gan_config,
                     read_synthetic_folder, read_training_keys)
-from ..splits import EXCLUDED, Splits
+from ..datasets.splits import EXCLUDED, Splits
 
 log = logging.getLogger("xgan")
 

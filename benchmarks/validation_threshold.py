@@ -26,8 +26,8 @@ from xgan.classifier.data import choose_positive, split_images
 from xgan.classifier.metrics import METRICS, binary_metrics, summarize_runs
 from xgan.classifier.saving import load_classifier
 from xgan.classifier.train import predict_probabilities
-from xgan.dataset import load_dataset
-from xgan.splits import resolve_splits
+from xgan.datasets.dataset import load_dataset
+from xgan.datasets.splits import resolve_splits
 
 
 def youden_threshold(y_true: np.ndarray, probability: np.ndarray) -> float:

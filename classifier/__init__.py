@@ -13,7 +13,7 @@ Public API:
     save_classifier(run_dir, model, config, **details)
     train_classifier(config, images, labels, validation=None, class_weight=None) -> TrainingResult
     predict_probabilities(model, images) -> (N,) positive-class probabilities
-    ClassifyConfig, classify(config) -> ClassifyResult: `xgan classify` (one model, or --compare: every arm x seed)
+    ClassifyConfig, run_classify(config) -> ClassifyResult: `xgan classify` (one model, or --compare: every arm x seed)
     compare_arms(runs, experiment, seed) -> report dict (pure statistics of a comparison)
     evaluate_model(model_path, data, out=None) -> EvaluateResult: `xgan evaluate`
     predict_images(model_path, paths) -> list[Prediction]: `xgan predict`
@@ -26,13 +26,12 @@ Public API:
 
 import importlib
 
-# `classify` is imported now: its function shadows the submodule of the same name, as callers expect.
-from .classify import ARMS, ClassifyConfig, ClassifyResult, classify
-from .config import ClassifierConfig
-
-# The rest is imported when first used: TensorFlow, scikit-learn and SciPy take seconds to import, and
-# `xgan classify` reads its dataset before it needs them.
+# Every name is imported when first used: TensorFlow, scikit-learn and SciPy take seconds to import, and
+# `xgan classify` reads its dataset before it needs them. The `classify` command is `run_classify` here, so
+# no name of this face shadows the submodule `classifier.classify`.
 _LAZY = {
+    "ARMS": "classify", "ClassifyConfig": "classify", "ClassifyResult": "classify",
+    "ClassifierConfig": "config",
     "compare_arms": "compare",
     "Ensemble": "ensemble", "load_ensemble": "ensemble",
     "EvaluateResult": "evaluate", "evaluate_model": "evaluate",
@@ -40,7 +39,7 @@ _LAZY = {
     "PENULTIMATE_LAYER": "model", "build_classifier": "model",
     "Prediction": "predict", "predict_images": "predict",
     "load_classifier": "saving", "load_classifier_config": "saving", "save_classifier": "saving",
-    "choose_threshold": "threshold",
+    "choose_threshold": "threshold", "run_classify": "classify",
     "TrainingResult": "train", "fit_real_classifier": "train", "penultimate_features": "train",
     "predict_probabilities": "train", "train_classifier": "train",
 }
@@ -49,7 +48,8 @@ _LAZY = {
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    value = module.classify if name == "run_classify" else getattr(module, name)
     globals()[name] = value
     return value
 
@@ -67,7 +67,6 @@ __all__ = [
     "binary_metrics",
     "build_classifier",
     "choose_threshold",
-    "classify",
     "compare_arms",
     "evaluate_model",
     "fit_real_classifier",
@@ -79,6 +78,7 @@ __all__ = [
     "penultimate_features",
     "predict_images",
     "predict_probabilities",
+    "run_classify",
     "save_classifier",
     "train_classifier",
 ]

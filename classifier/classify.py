@@ -16,15 +16,16 @@ import numpy as np
 
 from ..balance import (DEFAULT_EQUAL_SHARE, build_training_set, class_weights, parse_target, read_training_manifest, resolve_target,
                        write_training_manifest)
-from ..dataset import Dataset, load_dataset
-from ..distribute import STRATEGIES, run_parent
+from ..datasets.dataset import Dataset, load_dataset
+from ..runtime.distribute import STRATEGIES, run_parent
 from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
-from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json, write_text
-from ..splits import Splits, resolve_splits
+from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json
+from ..datasets.splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
 from .curate import curation_scores, read_synthetic_pool
 from .realism import synthetic_vs_real
+from .prediction_table import write_predictions
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
 
 log = logging.getLogger("xgan")
@@ -113,7 +114,7 @@ class ClassifyConfig:
         if (self.synthetic or self.manifest) and not (self.with_gan or self.compare):
             raise UserError("--synthetic and --manifest are used with --with-gan (train on them) or --compare (the GAN arm)")
         if self.tensorboard:
-            from ..tensorboard_logs import require_tensorboard
+            from ..runtime.tensorboard_logs import require_tensorboard
 
             require_tensorboard()
         parse_target(self.ratio)
@@ -350,7 +351,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     """
     # Imported here: TensorFlow takes seconds to import, and the modules that score and save a model
     # (SciPy, scikit-learn) only once it is trained, so that training starts as early as it can.
-    from ..tensorflow_setup import import_outside_collection
+    from ..runtime.tensorflow_setup import import_outside_collection
 
     with import_outside_collection("keras"):
         import keras
@@ -367,7 +368,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     if arm == "gan_finetune":
         result = fine_tune_on_real(result, config, experiment, seed)
     from .metrics import metrics_at_thresholds, multiclass_metrics
-    from .report import json_ready
+    from .formatting import json_ready
     from .saving import VALIDATION_PREDICTIONS, save_classifier
     from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
 
@@ -421,24 +422,6 @@ def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
     return [(1, experiment.positive), (0, experiment.negative)]
 
 
-def write_predictions(path: Path, images: LabeledImages, probabilities: np.ndarray, positive: str | None,
-                      class_names: list[str] | None = None, extra: dict | None = None) -> None:
-    """A CSV of key, true label and positive-class probability per image, plus `extra` columns (name -> one value per image).
-
-    With three or more classes (no positive class): the predicted class and one probability column per class.
-    """
-    if positive is None:
-        lines = ["key,label,predicted," + ",".join(f"probability_{_csv_field(name)}" for name in class_names)]
-        lines += [f"{_csv_field(key)},{_csv_field(label)},{_csv_field(class_names[int(np.argmax(row))])}," + ",".join(f"{p:.6f}" for p in row)
-                  for key, label, row in zip(images.keys, images.labels, probabilities)]
-    else:
-        extra = extra or {}
-        lines = [",".join([f"key,label,probability_{positive}", *extra])]
-        for index, (key, label, p) in enumerate(zip(images.keys, images.labels, probabilities)):
-            lines.append(",".join([f"{_csv_field(key)},{_csv_field(label)},{p:.6f}", *(f"{column[index]:.6f}" for column in extra.values())]))
-    write_text(path, "\n".join(lines) + "\n")
-
-
 def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment, seed: int):
     """Continue a model trained on the GAN mix on the real training split only, with early stopping on validation.
 
@@ -458,10 +441,6 @@ def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment
                + [{**entry, "epoch": entry["epoch"] + offset, "stage": "real only"} for entry in tuned.history])
     return TrainingResult(tuned.model, history, offset + tuned.best_epoch, pretrained.seconds + tuned.seconds)
 
-
-def _csv_field(text) -> str:
-    text = str(text)
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def classify(config: ClassifyConfig) -> ClassifyResult:

@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import invalid_argument
-from ..precision import check_precision
+from ..runtime.precision import check_precision
 
 # The study this follows trained with SGD, momentum 5/6, learning rate 1e-4 with decay and batch 40.
 # Those values are kept here (`ClassifierConfig.study()`); the defaults differ where a measurement

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from ..balance import TrainingRow, check_no_leak, check_training_only
-from ..dataset import Dataset
+from ..datasets.dataset import Dataset
 from ..errors import UserError, invalid_argument
-from ..image_rows import image_rows
-from ..images import read_gray, resize_square
+from ..datasets.image_rows import image_rows
+from ..datasets.images import read_gray, resize_square
 from ..runs import TRAINING_KEYS_FILE, read_training_keys
-from ..splits import Splits
+from ..datasets.splits import Splits
 
 log = logging.getLogger("xgan")
 

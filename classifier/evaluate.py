@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import load_dataset
+from ..datasets.dataset import load_dataset
 from ..errors import UserError
 from ..runs import new_run_dir, read_json, write_json
 from .data import all_images
@@ -75,8 +75,9 @@ def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path
             whose every image the model has seen.
     """
     from .metrics import metrics_at_thresholds, multiclass_metrics
-    from .report import format_metrics, json_ready, plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
-    from .classify import write_predictions
+    from .figures import plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
+    from .formatting import format_metrics, json_ready
+    from .prediction_table import write_predictions
     from .ensemble import load_ensemble
 
     ensemble = load_ensemble(model_path if isinstance(model_path, (list, tuple)) else [model_path])

@@ -8,7 +8,7 @@ needs no preprocessing code beside it.
 import keras
 from keras import layers
 
-from ..precision import OUTPUT_DTYPE, precision_policy
+from ..runtime.precision import OUTPUT_DTYPE, precision_policy
 from .config import ClassifierConfig
 
 PENULTIMATE_LAYER = "penultimate"

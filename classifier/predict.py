@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..images import read_gray, resize_square
+from ..datasets.images import read_gray, resize_square
 
 
 @dataclass(frozen=True)

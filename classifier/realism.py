@@ -27,8 +27,8 @@ def synthetic_vs_real(images: LabeledImages, *, seed: int = 0, max_images: int =
         `{class: {"auc", "auc_ci_low", "auc_ci_high", "num_real", "num_synthetic", "synthetic_share",
         "features"}}`; `auc` is None (with a `note`) when a side has too few images.
     """
-    from ..quality.features import PixelFeatures
-    from ..quality.two_sample import classifier_two_sample_test
+    from ..measures.pixels import PixelFeatures
+    from ..measures.two_sample import classifier_two_sample_test
 
     labels = np.asarray(images.labels)
     origins = np.asarray(images.origins)

@@ -4,174 +4,17 @@ Plots: training curves (loss and accuracy in separate panels, training dashed, v
 ROC curves per arm (one line per seed) and confusion matrices per arm (summed over seeds).
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
 
-from ..runs import atomic_path, write_json, write_text
+from ..runs import write_json, write_text
 from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SECONDARY_METRICS, SIGNIFICANCE, test_targets
-from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC
+from .metrics import AT_DEFAULT_THRESHOLD, PRIMARY_METRIC
 from .realism import format_realism
-
-METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
-                 "specificity": "specificity", "precision": "precision", "f1": "F1", "roc_auc": "ROC-AUC"}
-CURVES_FILE, ROC_FILE, CONFUSION_FILE = "training_curves.png", "roc_curves.png", "confusion_matrices.png"
-
-
-def json_ready(value):
-    """NaN and infinities become None (JSON has no NaN); numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _number(value, digits: int = 3, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def _figure(rows: int, columns: int, figsize: tuple[float, float]):
-    """A matplotlib `Figure` (no pyplot state, no backend switch) and its (rows, columns) axes."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=figsize)
-    return figure, figure.subplots(rows, columns, squeeze=False)
-
-
-def _arm_panels(arms: list[str], panel_size: tuple[float, float]):
-    """A figure with one panel per arm, three to a row, the last row's unused panels hidden; returns it and (axis, arm) pairs."""
-    columns = min(3, len(arms))
-    rows = math.ceil(len(arms) / columns)
-    figure, axes = _figure(rows, columns, (panel_size[0] * columns, panel_size[1] * rows))
-    for axis in list(axes.flat)[len(arms):]:
-        axis.axis("off")
-    return figure, list(zip(axes.flat, arms))
-
-
-def _save(figure, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-
-
-def plot_training_curves(path: Path, histories: dict[str, list[tuple[int, list[dict], int]]]) -> None:
-    """One row per arm, loss and accuracy apart; one colour per seed, training dashed, validation solid.
-
-    Args:
-        histories: per arm, (seed, per-epoch history, best epoch) of each model; the best epoch,
-            whose weights the model keeps, is marked with a dot on the validation curve.
-    """
-    from matplotlib import rcParams
-    from matplotlib.ticker import MaxNLocator
-
-    arms = list(histories)
-    figure, axes = _figure(len(arms), 2, (10, 2.7 * len(arms)))
-    colours = rcParams["axes.prop_cycle"].by_key()["color"]
-    for row, arm in enumerate(arms):
-        for column, metric in enumerate(("loss", "accuracy")):
-            axis = axes[row, column]
-            for index, (seed, history, best_epoch) in enumerate(histories[arm]):
-                epochs = [h["epoch"] for h in history]
-                colour = colours[index % len(colours)]
-                validation = [h.get(f"val_{metric}", np.nan) for h in history]
-                axis.plot(epochs, [h.get(metric, np.nan) for h in history], "--", color=colour, alpha=0.7)
-                axis.plot(epochs, validation, "-", color=colour, label=f"seed {seed}")
-                if 1 <= best_epoch <= len(validation):
-                    axis.plot(best_epoch, validation[best_epoch - 1], "o", color=colour, markersize=5)
-            axis.set_title(f"{arm}: {metric}")
-            axis.set_xlabel("epoch")
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.grid(alpha=0.3)
-        axes[row, 0].set_yscale("log")  # one diverging epoch would otherwise flatten every other curve
-        axes[row, 0].set_ylabel("cross-entropy (log)")
-        axes[row, 1].set_ylabel("accuracy")
-    axes[0, 1].legend(title="dashed: train, solid: validation,\ndot: best epoch (kept)", fontsize=8, title_fontsize=8, loc="lower right")
-    figure.tight_layout()
-    _save(figure, path)
-
-
-def plot_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], positive: str,
-                    seeds: list[int] | None = None) -> None:
-    """One panel per arm, one ROC curve per seed (probabilities: (seeds, N) per arm), with its AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    arms = list(probabilities)
-    figure, panels = _arm_panels(arms, (4, 4))
-    defined = len(np.unique(y_true)) == 2
-    for axis, arm in panels:
-        axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
-        for index, scores in enumerate(np.atleast_2d(probabilities[arm])):
-            if defined:
-                false_positive_rate, true_positive_rate, _ = roc_curve(y_true, scores)
-                name = f"seed {seeds[index]}" if seeds else "model"
-                axis.plot(false_positive_rate, true_positive_rate, label=f"{name}: AUC {roc_auc_score(y_true, scores):.3f}")
-        axis.set_title(arm if defined else f"{arm}: undefined (one class in test)")
-        axis.set_xlabel("1 - specificity (false positive rate)")
-        axis.set_ylabel(f"sensitivity ({positive})")
-        axis.set_aspect("equal")
-        axis.grid(alpha=0.3)
-        if defined:
-            axis.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    _save(figure, path)
-
-
-def plot_one_vs_rest_roc_curves(path: Path, y_true: np.ndarray, probabilities: dict[str, np.ndarray], class_names: list[str]) -> None:
-    """One panel per arm, one one-vs-rest ROC curve per class, from the seed-averaged softmax outputs.
-
-    Args:
-        y_true: class index per test image.
-        probabilities: per arm, (seeds, N, classes) or (N, classes) softmax outputs.
-    """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    arms = list(probabilities)
-    figure, panels = _arm_panels(arms, (4, 4))
-    for axis, arm in panels:
-        scores = np.asarray(probabilities[arm])
-        scores = scores.mean(axis=0) if scores.ndim == 3 else scores
-        axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
-        for index, name in enumerate(class_names):
-            is_class = y_true == index
-            if 0 < is_class.sum() < len(y_true):
-                false_positive_rate, true_positive_rate, _ = roc_curve(is_class, scores[:, index])
-                axis.plot(false_positive_rate, true_positive_rate, label=f"{name} vs rest: AUC {roc_auc_score(is_class, scores[:, index]):.3f}")
-        axis.set_title(f"{arm} (mean over seeds)" if np.asarray(probabilities[arm]).ndim == 3 else arm)
-        axis.set_xlabel("false positive rate (one vs rest)")
-        axis.set_ylabel("sensitivity of the class")
-        axis.set_aspect("equal")
-        axis.grid(alpha=0.3)
-        if axis.get_legend_handles_labels()[0]:  # no curve when the test images hold a single class
-            axis.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
-    _save(figure, path)
-
-
-def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_names: list[str], num_seeds: int) -> None:
-    """One panel per arm: counts summed over seeds, rows true class, columns predicted."""
-    arms = list(matrices)
-    figure, panels = _arm_panels(arms, (3.6, 3.4))
-    for axis, arm in panels:
-        matrix = np.asarray(matrices[arm])
-        axis.imshow(matrix, cmap="Blues", vmin=0)
-        for (i, j), count in np.ndenumerate(matrix):
-            colour = "white" if count > matrix.max() / 2 else "black"
-            axis.text(j, i, str(int(count)), ha="center", va="center", color=colour, fontsize=12)
-        axis.set_xticks(range(len(class_names)), class_names)
-        axis.set_yticks(range(len(class_names)), class_names)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("true")
-        suffix = f" (sum of {num_seeds} seeds)" if num_seeds > 1 else ""
-        axis.set_title(f"{arm}{suffix}", fontsize=10)
-    figure.tight_layout()
-    _save(figure, path)
+from .figures import (CONFUSION_FILE, CURVES_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
+                      plot_roc_curves, plot_training_curves)
+from .formatting import METRIC_LABELS, format_metrics, format_number, json_ready
 
 
 def write_plots(run_dir: Path, runs, experiment) -> list[str]:
@@ -220,12 +63,12 @@ def _seed_table(report: dict) -> list[str]:
     lines = ["| model | threshold | " + " | ".join(METRIC_LABELS[m] + (" (primary)" if m == PRIMARY_METRIC else "") for m in order) + " |",
              "| --- | --- |" + " --- |" * len(order)]
     for run in report["runs"]:
-        lines.append(f"| seed {run['seed']} | {_number(run['threshold'])} | " + " | ".join(_number(run["metrics"][m]) for m in order) + " |")
-    lines.append("| mean ± std | | " + " | ".join(f"{_number(report['summary'][m]['mean'])} ± {_number(report['summary'][m]['std'])}" for m in order) + " |")
+        lines.append(f"| seed {run['seed']} | {format_number(run['threshold'])} | " + " | ".join(format_number(run["metrics"][m]) for m in order) + " |")
+    lines.append("| mean ± std | | " + " | ".join(f"{format_number(report['summary'][m]['mean'])} ± {format_number(report['summary'][m]['std'])}" for m in order) + " |")
     if "ensemble" in report:
         ensemble = report["ensemble"]
-        lines.append(f"| **ensemble** ({ensemble['num_models']} seeds) | {_number(ensemble['threshold']['threshold'])} | "
-                     + " | ".join(_number(ensemble["metrics"][m]) for m in order) + " |")
+        lines.append(f"| **ensemble** ({ensemble['num_models']} seeds) | {format_number(ensemble['threshold']['threshold'])} | "
+                     + " | ".join(format_number(ensemble["metrics"][m]) for m in order) + " |")
     return lines
 
 
@@ -233,11 +76,11 @@ def _seed_table_at_default(report: dict) -> list[str]:
     order = (PRIMARY_METRIC, *SECONDARY_METRICS)
     lines = ["| model | " + " | ".join(METRIC_LABELS[m] for m in order) + " |", "| --- |" + " --- |" * len(order)]
     for run in report["runs"]:
-        lines.append(f"| seed {run['seed']} | " + " | ".join(_number(run[AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
+        lines.append(f"| seed {run['seed']} | " + " | ".join(format_number(run[AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
     summary = report["summary_" + AT_DEFAULT_THRESHOLD]
-    lines.append("| mean ± std | " + " | ".join(f"{_number(summary[m]['mean'])} ± {_number(summary[m]['std'])}" for m in order) + " |")
+    lines.append("| mean ± std | " + " | ".join(f"{format_number(summary[m]['mean'])} ± {format_number(summary[m]['std'])}" for m in order) + " |")
     if "ensemble" in report:
-        lines.append("| **ensemble** | " + " | ".join(_number(report["ensemble"][AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
+        lines.append("| **ensemble** | " + " | ".join(format_number(report["ensemble"][AT_DEFAULT_THRESHOLD][m]) for m in order) + " |")
     return lines
 
 
@@ -273,38 +116,15 @@ def ensemble_summary(report: dict) -> str:
     lines = [f"{report['arm']} arm, seeds {', '.join(map(str, report['seeds']))}, on the {report['num_test_images']} real test images "
              f"(metrics at each model's validation-chosen threshold):"]
     for run in report["runs"]:
-        lines.append(f"  seed {run['seed']}: accuracy {_number(run['metrics']['accuracy'])}, balanced accuracy "
-                     f"{_number(run['metrics']['balanced_accuracy'])}, ROC-AUC {_number(run['metrics']['roc_auc'], 4)} (threshold {_number(run['threshold'])})")
+        lines.append(f"  seed {run['seed']}: accuracy {format_number(run['metrics']['accuracy'])}, balanced accuracy "
+                     f"{format_number(run['metrics']['balanced_accuracy'])}, ROC-AUC {format_number(run['metrics']['roc_auc'], 4)} (threshold {format_number(run['threshold'])})")
     summary = report["summary"]
-    lines.append(f"  mean ± std: accuracy {_number(summary['accuracy']['mean'])} ± {_number(summary['accuracy']['std'])}, "
-                 f"ROC-AUC {_number(summary['roc_auc']['mean'], 4)} ± {_number(summary['roc_auc']['std'], 4)}")
+    lines.append(f"  mean ± std: accuracy {format_number(summary['accuracy']['mean'])} ± {format_number(summary['accuracy']['std'])}, "
+                 f"ROC-AUC {format_number(summary['roc_auc']['mean'], 4)} ± {format_number(summary['roc_auc']['std'], 4)}")
     if "ensemble" in report:
         ensemble = report["ensemble"]
-        lines.append(f"  ensemble: accuracy {_number(ensemble['metrics']['accuracy'])}, balanced accuracy {_number(ensemble['metrics']['balanced_accuracy'])}, "
-                     f"ROC-AUC {_number(ensemble['metrics']['roc_auc'], 4)} (threshold {_number(ensemble['threshold']['threshold'])})")
-    return "\n".join(lines)
-
-
-def format_metrics(metrics: dict, title: str) -> str:
-    """A few lines of metrics (at the chosen threshold, and at 0.5 when given), the confusion matrix and scikit-learn's classification report."""
-    matrix = metrics["confusion_matrix"]
-    names = matrix["labels"]
-    width = max(len(n) for n in names) + 2
-    lines = [title]
-    called = f"at threshold {_number(metrics['threshold'])}" if metrics.get("threshold") is not None else "the most probable class"
-    lines.append(f"{called}: " + "  ".join(f"{METRIC_LABELS[m]} {_number(metrics[m])}" for m in METRICS))
-    if AT_DEFAULT_THRESHOLD in metrics:
-        fixed = metrics[AT_DEFAULT_THRESHOLD]
-        lines.append("at threshold 0.5: " + "  ".join(f"{METRIC_LABELS[m]} {_number(fixed[m])}" for m in METRICS if m != "roc_auc"))
-    lines.append(f"confusion matrix (rows true, columns predicted):\n{'':<{width}}" + "".join(f"{n:>{width}}" for n in names))
-    for name, row in zip(names, matrix["matrix"]):
-        lines.append(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
-    lines.append(metrics["classification_report_text"].rstrip())
-    if "per_class" in metrics:
-        lines.append("per class (one vs rest): " + "; ".join(
-            f"{name} sensitivity {_number(c['sensitivity'])}, specificity {_number(c['specificity'])}, ROC-AUC {_number(c['roc_auc'])}"
-            for name, c in metrics["per_class"].items()))
-        lines.append(f"sensitivity, specificity, precision, F1 and ROC-AUC above are macro averages ({metrics['averaging']})")
+        lines.append(f"  ensemble: accuracy {format_number(ensemble['metrics']['accuracy'])}, balanced accuracy {format_number(ensemble['metrics']['balanced_accuracy'])}, "
+                     f"ROC-AUC {format_number(ensemble['metrics']['roc_auc'], 4)} (threshold {format_number(ensemble['threshold']['threshold'])})")
     return "\n".join(lines)
 
 
@@ -329,7 +149,7 @@ def _composition(training_set: dict) -> str:
 def plain_sentence(arm: str, reference: str, metric: str, interval: dict, verdict: str, confidence: float) -> str:
     """One sentence that says what a difference means, stating plainly when it is within noise."""
     label = METRIC_LABELS[metric]
-    span = f"{_number(interval['difference'], signed=True)} ({confidence:.0%} interval {_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)})"
+    span = f"{format_number(interval['difference'], signed=True)} ({confidence:.0%} interval {format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)})"
     if verdict == "within noise":
         return f"{arm} vs {reference}, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
     if verdict == "undefined":
@@ -387,16 +207,16 @@ def format_report(report: dict) -> str:
     lines += ["", f"## Results on the test split (mean ± std over {len(seeds)} seed(s), and the seed ensemble)", "",
               threshold_sentence(multiclass=positive is None), "", header, "| --- |" + " --- |" * len(order)]
     for arm, data in report["arms"].items():
-        cells = [f"{_number(data['summary'][m]['mean'])} ± {_number(data['summary'][m]['std'])}" for m in order]
+        cells = [f"{format_number(data['summary'][m]['mean'])} ± {format_number(data['summary'][m]['std'])}" for m in order]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         if data.get("ensemble"):
-            lines.append(f"| {arm} ensemble | " + " | ".join(_number(data["ensemble"]["metrics"][m]) for m in order) + " |")
+            lines.append(f"| {arm} ensemble | " + " | ".join(format_number(data["ensemble"]["metrics"][m]) for m in order) + " |")
     at_default = "summary_" + AT_DEFAULT_THRESHOLD
     if all(at_default in data for data in report["arms"].values()):
         lines += ["", "At the fixed threshold 0.5 instead (mean ± std over seeds; ROC-AUC does not depend on a threshold):", "",
                   header, "| --- |" + " --- |" * len(order)]
         for arm, data in report["arms"].items():
-            lines.append(f"| {arm} | " + " | ".join(f"{_number(data[at_default][m]['mean'])} ± {_number(data[at_default][m]['std'])}" for m in order) + " |")
+            lines.append(f"| {arm} | " + " | ".join(f"{format_number(data[at_default][m]['mean'])} ± {format_number(data[at_default][m]['std'])}" for m in order) + " |")
     if positive is None:
         lines += per_class_table(report)
     lines += format_realism(report)
@@ -415,14 +235,14 @@ def format_report(report: dict) -> str:
             for m in order:
                 interval = comparison["differences"][m]
                 label = f"**{METRIC_LABELS[m]} (primary)**" if m == PRIMARY_METRIC else f"{METRIC_LABELS[m]} (secondary)"
-                lines.append(f"| {arm} | {reference} | {label} | {_number(interval['difference'], signed=True)} | "
-                             f"{_number(interval['low'], signed=True)} to {_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
+                lines.append(f"| {arm} | {reference} | {label} | {format_number(interval['difference'], signed=True)} | "
+                             f"{format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
         lines += ["", "| arm | vs | McNemar p (ensemble) | right only with the reference | right only with the arm | p per seed |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for arm, reference, comparison in pairs:
             ensemble = comparison["mcnemar"]["ensemble"]
-            per_seed = ", ".join(_number(s["p_value"]) for s in comparison["mcnemar"]["per_seed"])
-            lines.append(f"| {arm} | {reference} | {_number(ensemble['p_value'])} | {ensemble['reference_only']} | {ensemble['arm_only']} | {per_seed} |")
+            per_seed = ", ".join(format_number(s["p_value"]) for s in comparison["mcnemar"]["per_seed"])
+            lines.append(f"| {arm} | {reference} | {format_number(ensemble['p_value'])} | {ensemble['reference_only']} | {ensemble['arm_only']} | {per_seed} |")
         lines += ["", "## In plain words", ""]
         for arm, reference, comparison in pairs:
             primary = comparison["differences"][PRIMARY_METRIC]
@@ -431,7 +251,7 @@ def format_report(report: dict) -> str:
                 lines.append(f"- Secondary: {plain_sentence(arm, reference, m, comparison['differences'][m], comparison['verdicts'][m], comparison['differences'][m]['confidence'])}")
             p_value = comparison["mcnemar"]["ensemble"]["p_value"]
             significant = "" if p_value < SIGNIFICANCE else "not "
-            lines.append(f"- {arm} vs {reference}, McNemar on the ensemble predictions: p = {_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
+            lines.append(f"- {arm} vs {reference}, McNemar on the ensemble predictions: p = {format_number(p_value)}, {significant}significant at {SIGNIFICANCE}.")
         if test.get("num_positive"):
             step = 1 / test["num_positive"]
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
@@ -449,7 +269,7 @@ def per_class_table(report: dict) -> list[str]:
              "| --- | --- | --- |" + " --- |" * len(PER_CLASS_METRICS)]
     for arm, data in report["arms"].items():
         for name, summary in data.get("per_class", {}).items():
-            cells = [f"{_number(summary[m]['mean'])} ± {_number(summary[m]['std'])}" for m in PER_CLASS_METRICS]
+            cells = [f"{format_number(summary[m]['mean'])} ± {format_number(summary[m]['std'])}" for m in PER_CLASS_METRICS]
             lines.append(f"| {arm} | {name} | {report['test_set']['num_per_class'][name]} | " + " | ".join(cells) + " |")
     return lines
 
@@ -466,17 +286,17 @@ def summary_lines(report: dict) -> str:
              f"metrics at {called}, mean±std over seeds; primary metric: balanced accuracy",
              f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    ensemble bal. acc  vs baseline (balanced acc, primary)"]
     for arm, data in report["arms"].items():
-        cells = "  ".join(f"{_number(data['summary'][m]['mean'])}±{_number(data['summary'][m]['std'])}"
+        cells = "  ".join(f"{format_number(data['summary'][m]['mean'])}±{format_number(data['summary'][m]['std'])}"
                           for m in ("balanced_accuracy", "roc_auc", "sensitivity", "specificity"))
         ensemble = data.get("ensemble")
-        cells += f"  {_number(ensemble['metrics']['balanced_accuracy']) if ensemble else 'n/a':>17}"
+        cells += f"  {format_number(ensemble['metrics']['balanced_accuracy']) if ensemble else 'n/a':>17}"
         comparison = report["comparisons"].get(arm)
         versus = ""
         if comparison:
             interval = comparison["differences"]["balanced_accuracy"]
-            versus = f"{_number(interval['difference'], signed=True)} [{_number(interval['low'], signed=True)}, {_number(interval['high'], signed=True)}] {comparison['verdicts']['balanced_accuracy']}"
+            versus = f"{format_number(interval['difference'], signed=True)} [{format_number(interval['low'], signed=True)}, {format_number(interval['high'], signed=True)}] {comparison['verdicts']['balanced_accuracy']}"
         lines.append(f"{arm:<{width}}  {cells}  {versus}")
         if data.get("per_class"):
             lines.append(f"{'':<{width}}  sensitivity per class: " + ", ".join(
-                f"{name} {_number(summary['sensitivity']['mean'])}" for name, summary in data["per_class"].items()))
+                f"{name} {format_number(summary['sensitivity']['mean'])}" for name, summary in data["per_class"].items()))
     return "\n".join(lines)

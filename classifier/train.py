@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..image_rows import ImageRows
+from ..datasets.image_rows import ImageRows
 from .config import ClassifierConfig
 from .model import PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, build_classifier, compile_classifier
 
@@ -126,7 +126,7 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.labels = np.asarray(labels, np.int64)
 
     def on_epoch_end(self, epoch, logs=None):
-        from ..distribute import mean_over_workers
+        from ..runtime.distribute import mean_over_workers
 
         if logs is None:
             return
@@ -255,7 +255,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
         raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
-    from ..distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
+    from ..runtime.distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
 
     distribution = make_strategy(strategy)
     check_global_batch(config.batch_size, distribution)
@@ -285,7 +285,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         if config.schedule == "plateau":
             callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, verbose=0))
     if tensorboard_run is not None:  # after ValidationMetrics, so the val_* scalars are in the logs it writes
-        from ..tensorboard_logs import tensorboard_callback
+        from ..runtime.tensorboard_logs import tensorboard_callback
 
         callbacks.insert(1 if stopping is not None else 0, tensorboard_callback(tensorboard_run))
     log.info("training on %d images of %d px, batch %d", len(images), config.image_size, config.batch_size)

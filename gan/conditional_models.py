@@ -10,7 +10,7 @@ flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) wei
 import keras
 from keras import layers
 
-from ..precision import OUTPUT_DTYPE
+from ..runtime.precision import OUTPUT_DTYPE
 from .models import _conv_init, _num_resamplings, discriminator_body, generator_body
 
 

@@ -3,9 +3,9 @@
 import dataclasses
 from dataclasses import dataclass
 
-from ..distribute import STRATEGIES
+from ..runtime.distribute import STRATEGIES
 from ..errors import UserError, invalid_argument
-from ..precision import check_precision
+from ..runtime.precision import check_precision
 
 IMAGE_SIZES = (32, 64, 128)
 DEFAULT_EPOCHS = 1000  # the study's length
@@ -95,7 +95,7 @@ class GanConfig:
             raise invalid_argument("ema_rampup", "a non-negative fraction (0 = no ramp-up)", self.ema_rampup)
         parse_policy(self.augment)
         if self.tensorboard:
-            from ..tensorboard_logs import require_tensorboard
+            from ..runtime.tensorboard_logs import require_tensorboard
 
             require_tensorboard()
         if self.conditional and self.class_name is not None:

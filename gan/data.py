@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Dataset, load_dataset
+from ..datasets.dataset import Dataset, load_dataset
 from ..errors import UserError
-from ..images import read_gray, resize_square, to_gray_uint8
-from ..splits import Splits, cut_class, resolve_splits
+from ..datasets.images import read_gray, resize_square, to_gray_uint8
+from ..datasets.splits import Splits, cut_class, resolve_splits
 
 log = logging.getLogger("xgan")
 

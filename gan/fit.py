@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..precision import loss_scaled, precision_policy
+from ..runtime.precision import loss_scaled, precision_policy
 from .config import GanConfig
 from .conditional import ConditionalDCGAN
 from .conditional_models import build_conditional_generator, build_projection_discriminator

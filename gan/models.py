@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from ..precision import OUTPUT_DTYPE
+from ..runtime.precision import OUTPUT_DTYPE
 from .config import IMAGE_SIZES
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images import write_png
+from ..datasets.images import write_png
 
 
 def make_image_grid(images: np.ndarray, columns: int, padding: int = 2, fill: int = 0) -> np.ndarray:

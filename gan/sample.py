@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..images import write_png
+from ..datasets.images import write_png
 from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_gan_config, read_synthetic_manifest,
                     write_synthetic_manifest)
 from .run_state import load_generator

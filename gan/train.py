@@ -94,7 +94,7 @@ def train_gan(config: GanConfig, callbacks=()) -> Path:
 
 def _worker_out(config: GanConfig):
     """The parent folder of the run (`distribute.run_parent`): a temporary one on a non-chief worker."""
-    from ..distribute import run_parent
+    from ..runtime.distribute import run_parent
 
     return run_parent(config.out, config.strategy)
 
@@ -213,7 +213,7 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
     from .callbacks import ProgressBar, RunRecorder
     from .fit import build_model, fit_model
 
-    from ..distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
+    from ..runtime.distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
 
     num_epochs = resolve_epochs(config, len(data.keys))
     strategy = make_strategy(config.strategy)
@@ -247,8 +247,8 @@ def _tensorboard(run_dir: Path, config: GanConfig, recorder) -> list:
     """
     if not config.tensorboard:
         return [recorder]
-    from ..images import read_gray
-    from ..tensorboard_logs import ImageLogger, tensorboard_callback
+    from ..datasets.images import read_gray
+    from ..runtime.tensorboard_logs import ImageLogger, tensorboard_callback
     from .callbacks import preview_path
 
     def written_preview(epoch: int):

@@ -21,7 +21,7 @@ from .kid import KidResult, frechet_distance, kernel_inception_distance
 from .memorization import DEFAULT_COPY_THRESHOLD, MemorizationResult, find_memorization
 from .prdc import PrecisionRecall, precision_recall
 from .selection import CheckpointScore, recommend_checkpoint
-from .two_sample import TwoSampleResult, classifier_two_sample_test
+from ..measures.two_sample import TwoSampleResult, classifier_two_sample_test
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD",

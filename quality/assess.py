@@ -128,7 +128,8 @@ def build_extractor(kind: str, config: QualityConfig, reference: RealReference, 
 
 def _train_feature_classifier(config: QualityConfig, reference: RealReference, out_dir: Path) -> ClassifierFeatures:
     dataset = reference.dataset
-    from ..classifier import ClassifierConfig, save_classifier
+    from ..classifier.config import ClassifierConfig
+    from ..classifier.saving import save_classifier
 
     images, labels, validation = all_training_images(reference)
     extractor = fit_classifier_features(images, labels, dataset.class_names, epochs=config.features_epochs,

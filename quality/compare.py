@@ -4,7 +4,7 @@ import numpy as np
 
 from .kid import frechet_distance, kernel_inception_distance
 from .prdc import matched_precision_recall
-from .two_sample import classifier_two_sample_test
+from ..measures.two_sample import classifier_two_sample_test
 
 FRECHET_NOTE = ("biased upwards with few images (not 0 even for two draws of one distribution); compare only "
                 "between reports with the same numbers of images; KID is the headline")

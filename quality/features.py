@@ -18,42 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..images import resize_batch
+from ..datasets.images import resize_batch
+from ..measures.pixels import DEFAULT_PIXEL_SIZE, PixelFeatures, check_images
 
 log = logging.getLogger("xgan")
 
 FEATURE_KINDS = ("classifier", "pixels", "inception")
-DEFAULT_PIXEL_SIZE = 16
 INCEPTION_MIN_SIZE = 75  # InceptionV3's smallest accepted input side
 INCEPTION_DEFAULT_SIZE = 299
-
-
-def _check_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"Invalid value received for argument `images`. Expected a (N, S, S) uint8 array. "
-                         f"Received: images with shape {images.shape} and dtype {images.dtype}")
-    return images
-
-
-class PixelFeatures:
-    """Images shrunk to `size` x `size` (area averaging) and scaled to [0, 1]: `size`² features.
-
-    Args:
-        size: side of the shrunk image; 16 keeps the lung fields and heart shadow, drops texture.
-    """
-
-    def __init__(self, size: int = DEFAULT_PIXEL_SIZE):
-        if not isinstance(size, int) or size < 2:
-            raise ValueError(f"Invalid value received for argument `size`. Expected an integer >= 2. Received: size={size!r}")
-        self.size = size
-        self.name = f"pixels{size}"
-        self.description = (f"pixels shrunk to {size}x{size} (area average), scaled to [0, 1]: no training, "
-                            "no download; sees brightness and coarse layout, not texture")
-
-    def __call__(self, images) -> np.ndarray:
-        images = _check_images(images)
-        return resize_batch(images, self.size).reshape(len(images), -1).astype(np.float32) / 255.0
 
 
 class ClassifierFeatures:
@@ -69,9 +41,9 @@ class ClassifierFeatures:
         self.description = description
 
     def __call__(self, images) -> np.ndarray:
-        from ..classifier import penultimate_features
+        from ..classifier.train import penultimate_features
 
-        images = resize_batch(_check_images(images), self.input_size)
+        images = resize_batch(check_images(images), self.input_size)
         return np.asarray(penultimate_features(self.model, images), dtype=np.float32)
 
 
@@ -111,7 +83,7 @@ class InceptionFeatures:
     def __call__(self, images) -> np.ndarray:
         import keras
 
-        images = resize_batch(_check_images(images), self.size).astype(np.float32)
+        images = resize_batch(check_images(images), self.size).astype(np.float32)
         rgb = np.repeat(images[..., None], 3, axis=-1)
         inputs = keras.applications.inception_v3.preprocess_input(rgb)
         return np.asarray(self.model.predict(inputs, batch_size=self.batch_size, verbose=0), dtype=np.float32)
@@ -119,7 +91,7 @@ class InceptionFeatures:
 
 def load_classifier_features(path: Path) -> ClassifierFeatures:
     """Feature extractor from a saved classifier (a run folder or its `model.keras`), loaded in safe mode."""
-    from ..classifier import load_classifier
+    from ..classifier.saving import load_classifier
 
     path = Path(path)
     if not path.exists():
@@ -140,7 +112,7 @@ def fit_classifier_features(images: np.ndarray, labels: np.ndarray, class_names:
         seed: training seed.
         validation: optional (images, labels) of the real validation split, for early stopping.
     """
-    from ..classifier import fit_real_classifier
+    from ..classifier.train import fit_real_classifier
 
     log.info("training the feature classifier on %d real training images (%d epochs)", len(images), epochs)
     model = fit_real_classifier(images, labels, epochs=epochs, seed=seed, validation=validation)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Dataset, load_dataset
+from ..datasets.dataset import Dataset, load_dataset
 from ..errors import UserError
-from ..images import IMAGE_SUFFIXES, read_gray
+from ..datasets.images import IMAGE_SUFFIXES, read_gray
 from ..runs import (TRAINING_KEYS_FILE, SyntheticFolder, is_gan_run, read_gan_config, read_synthetic_folder,
                     read_training_keys)
-from ..splits import Splits, resolve_splits
+from ..datasets.splits import Splits, resolve_splits
 
 log = logging.getLogger("xgan")
 

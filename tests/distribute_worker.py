@@ -35,7 +35,7 @@ def classifier_losses(strategy: str) -> dict:
     from xgan.classifier.config import ClassifierConfig
     from xgan.classifier.model import build_classifier, compile_classifier
     from xgan.classifier.train import make_dataset, train_classifier
-    from xgan.distribute import make_strategy, prepare_multi_worker_fit
+    from xgan.runtime.distribute import make_strategy, prepare_multi_worker_fit
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (48, 16, 16), dtype=np.uint8)
@@ -69,18 +69,18 @@ def main() -> None:
         result["gan_resumed_mirrored"] = gan_losses(resume_gan(half, epochs=2, strategy="mirrored"))
         result["classifier_default"] = classifier_losses("default")
         result["classifier_mirrored"] = classifier_losses("mirrored")
-        from xgan.distribute import make_strategy
+        from xgan.runtime.distribute import make_strategy
 
         result["replicas"] = make_strategy("mirrored").num_replicas_in_sync
     elif mode == "study":
         from xgan.cli import cli
-        from xgan.distribute import make_strategy
+        from xgan.runtime.distribute import make_strategy
 
         cli.main(["run", "--data", data, "--out", out, "--size", "32", "--gan-epochs", "2", "--classifier-epochs", "1", "--seeds", "1",
                   "--num-synthetic", "24", "--ratio", "auto", "--no-quality", "--strategy", "mirrored"], standalone_mode=False)
         result = {"replicas": make_strategy("mirrored").num_replicas_in_sync}
     elif mode == "worker":
-        from xgan.distribute import is_chief, make_strategy
+        from xgan.runtime.distribute import is_chief, make_strategy
 
         strategy = make_strategy("multi-worker")
         run_dir = train_gan(gan_config(data, out, "multi-worker"))
@@ -88,7 +88,7 @@ def main() -> None:
                   "gan": gan_losses(run_dir) if is_chief(strategy) else None}
     else:
         from xgan.cli import cli
-        from xgan.distribute import is_chief, make_strategy
+        from xgan.runtime.distribute import is_chief, make_strategy
 
         strategy = make_strategy("multi-worker")
         cli.main(["classify", "--data", data, "--out", out, "--size", "16", "--epochs", "2", "--batch-size", "8",

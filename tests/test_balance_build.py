@@ -21,10 +21,10 @@ from xgan.balance import (build_training_set, check_no_leak, check_training_only
 from xgan.balance.command import BalanceConfig, run_balance
 from xgan.runs import SYNTHETIC_COLUMNS
 from xgan.cli import cli
-from xgan.dataset import bundled_dataset_path, load_dataset
+from xgan.datasets.dataset import bundled_dataset_path, load_dataset
 from xgan.errors import UserError
 from xgan.runs import read_json, write_json
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 TRAIN_COVID, TRAIN_NORMAL = 8, 20
 

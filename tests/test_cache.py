@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from xgan import cache as image_cache
+from xgan.datasets import cache as image_cache
 from xgan.cli import cli
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 
 
 @pytest.fixture

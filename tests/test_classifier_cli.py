@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from xgan.cli import cli
-from xgan.dataset import load_dataset
-from xgan.splits import resolve_splits
+from xgan.datasets.dataset import load_dataset
+from xgan.datasets.splits import resolve_splits
 
 from conftest import make_folder_dataset, synthetic_xray
 from test_classifier_data import make_synthetic_folder

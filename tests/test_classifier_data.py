@@ -9,10 +9,10 @@ import pytest
 from xgan.balance import TrainingRow, build_training_set
 from xgan.classifier.data import (LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images,
                                   split_images)
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
-from xgan.images import write_png
-from xgan.splits import resolve_splits
+from xgan.datasets.images import write_png
+from xgan.datasets.splits import resolve_splits
 
 from conftest import synthetic_xray
 

@@ -15,9 +15,9 @@ from xgan.classifier.saving import load_classifier
 from xgan.classifier.train import predict_probabilities, run_in_batches
 from xgan.classifier.tta import TTA_VIEWS, view
 from xgan.cli import cli
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 from conftest import make_folder_dataset
 

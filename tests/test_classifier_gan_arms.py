@@ -14,9 +14,9 @@ from xgan.classifier.saving import load_classifier
 from xgan.classifier.data import split_images
 from xgan.classifier.realism import synthetic_vs_real
 from xgan.cli import cli
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 from conftest import make_folder_dataset
 from test_classifier_data import make_synthetic_folder

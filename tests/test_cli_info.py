@@ -35,7 +35,7 @@ def test_info_on_npz(npz_dataset):
 
 
 def test_info_on_bundled_data_does_not_rewrite_its_splits():
-    from xgan.dataset import bundled_dataset_path
+    from xgan.datasets.dataset import bundled_dataset_path
 
     splits = bundled_dataset_path() / "splits.json"
     before = splits.read_bytes()

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from xgan.dataset import bundled_dataset_path, load_dataset, resolve_source
+from xgan.datasets.dataset import bundled_dataset_path, load_dataset, resolve_source
 from xgan.errors import UserError
-from xgan.images import decode_gray, to_gray_uint8
+from xgan.datasets.images import decode_gray, to_gray_uint8
 
 from conftest import make_folder_dataset
 

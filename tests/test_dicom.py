@@ -16,10 +16,10 @@ from pydicom.uid import (ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless, 
                          SecondaryCaptureImageStorage, generate_uid)
 
 from xgan.cli import cli  # noqa: E402
-from xgan.dataset import load_dataset  # noqa: E402
-from xgan.dicom import apply_window, decode_dicom  # noqa: E402
-from xgan.images import read_gray  # noqa: E402
-from xgan.splits import resolve_splits  # noqa: E402
+from xgan.datasets.dataset import load_dataset  # noqa: E402
+from xgan.datasets.dicom import apply_window, decode_dicom  # noqa: E402
+from xgan.datasets.images import read_gray  # noqa: E402
+from xgan.datasets.splits import resolve_splits  # noqa: E402
 
 from conftest import synthetic_xray  # noqa: E402
 

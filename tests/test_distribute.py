@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import make_folder_dataset
-from xgan.distribute import check_global_batch, is_chief, make_strategy, mean_over_workers, prepare_multi_worker_fit, read_tf_config
+from xgan.runtime.distribute import check_global_batch, is_chief, make_strategy, mean_over_workers, prepare_multi_worker_fit, read_tf_config
 from xgan.errors import UserError
 from xgan.gan import GanConfig
 
@@ -178,8 +178,8 @@ def test_two_workers_on_localhost_match_one_device(tmp_path):
 @pytest.mark.slow
 def test_the_classifier_on_two_workers_matches_one_device(tmp_path):
     from distribute_worker import classifier_losses
-    from xgan.dataset import load_dataset
-    from xgan.splits import resolve_splits
+    from xgan.datasets.dataset import load_dataset
+    from xgan.datasets.splits import resolve_splits
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 23}, size=16)
     resolve_splits(load_dataset(data, 16))  # the splits file and the image cache, written once before the workers read them

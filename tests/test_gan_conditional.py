@@ -12,11 +12,11 @@ from PIL import Image
 from conftest import make_folder_dataset
 from test_gan_train import LogEpoch, SignalAfterEpoch, state
 from xgan.cli import cli
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.gan import GanConfig, TrainingStopped, load_generator, resume_gan, sample_to_folder, train_gan
 from xgan.gan.conditional_models import build_conditional_generator, build_projection_discriminator
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 
 @pytest.fixture(scope="module")

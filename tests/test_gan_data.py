@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.gan.data import choose_class, load_training_data
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 
 @pytest.mark.parametrize("fixture", ["folder_dataset", "patient_dataset", "npz_dataset"])

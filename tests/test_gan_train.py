@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import make_folder_dataset
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.gan import GanConfig, TrainingStopped, list_checkpoints, resume_gan, train_gan, training_problems
 from xgan.gan.run_state import STATE_FILE, read_arrays
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 
 @pytest.fixture(scope="module")

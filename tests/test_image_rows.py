@@ -6,9 +6,9 @@ import pytest
 from xgan.classifier.config import ClassifierConfig
 from xgan.classifier.data import split_images
 from xgan.classifier.train import make_dataset, run_in_batches, train_classifier
-from xgan.dataset import load_dataset
-from xgan.image_rows import ImageRows, image_rows
-from xgan.splits import resolve_splits
+from xgan.datasets.dataset import load_dataset
+from xgan.datasets.image_rows import ImageRows, image_rows
+from xgan.datasets.splits import resolve_splits
 
 
 @pytest.fixture

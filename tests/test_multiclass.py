@@ -121,7 +121,7 @@ def test_positive_class_with_three_classes_is_a_user_error(three_classes, tmp_pa
     ("0.5", ["covid"]),  # half the majority: only covid is below it
 ])
 def test_study_plans_a_gan_for_every_class_balancing_adds_to(three_classes, ratio, expected):
-    from xgan.study import StudyConfig, plan_study
+    from xgan.study.runner import StudyConfig, plan_study
 
     plan = plan_study(StudyConfig(data=str(three_classes), ratio=ratio, size=32))
     assert plan.gan_classes == expected and plan.class_name == expected[0]
@@ -129,7 +129,7 @@ def test_study_plans_a_gan_for_every_class_balancing_adds_to(three_classes, rati
 
 
 def test_study_of_two_classes_keeps_its_one_gan(tmp_path):
-    from xgan.study import StudyConfig, plan_study
+    from xgan.study.runner import StudyConfig, plan_study
 
     data = make_folder_dataset(tmp_path / "two", {"covid": 10, "normal": 30}, size=16)
     plan = plan_study(StudyConfig(data=str(data), ratio="0.5", size=32))

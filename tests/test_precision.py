@@ -23,7 +23,7 @@ from xgan.errors import UserError
 from xgan.gan import GanConfig, resume_gan, train_gan
 from xgan.gan.fit import build_model
 from xgan.gan.run_state import STATE_FILE, load_generator, read_arrays
-from xgan.precision import loss_scaled, precision_policy
+from xgan.runtime.precision import loss_scaled, precision_policy
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +91,7 @@ MIRRORED_MIXED_STEP = textwrap.dedent("""
     import tensorflow as tf
     tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    from xgan.distribute import make_strategy
+    from xgan.runtime.distribute import make_strategy
     from xgan.gan.config import GanConfig
     from xgan.gan.fit import build_model, fit_model
     config = GanConfig(image_size=32, width=4, latent_dim=8, batch_size=4, precision="mixed", strategy="mirrored")

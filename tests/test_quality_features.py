@@ -5,7 +5,7 @@ import pytest
 
 from conftest import synthetic_xray
 from xgan.errors import UserError
-from xgan.images import resize_batch
+from xgan.datasets.images import resize_batch
 from xgan.quality.features import InceptionFeatures, PixelFeatures, fit_classifier_features
 from xgan.quality.kid import KidResult
 from xgan.quality.selection import CheckpointScore, recommend_checkpoint, resolve_checkpoints, sample_command

@@ -7,7 +7,7 @@ import scipy.linalg
 from xgan.quality.kid import (frechet_distance, kernel_inception_distance, mmd2_unbiased, polynomial_kernel,
                              trace_sqrt_product)
 from xgan.quality.prdc import matched_precision_recall, precision_recall
-from xgan.quality.two_sample import classifier_two_sample_test, hanley_mcneil_standard_error
+from xgan.measures.two_sample import classifier_two_sample_test, hanley_mcneil_standard_error
 
 
 def draw(seed, n=200, d=8, shift=0.0):

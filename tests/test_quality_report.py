@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from conftest import make_folder_dataset, synthetic_xray
 from xgan.cli import cli
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.quality import QualityConfig, run_quality
 from xgan.quality.report import describe_precision_recall, describe_two_sample, format_markdown
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 
 @pytest.fixture

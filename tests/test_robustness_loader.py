@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from xgan.dataset import load_dataset
-from xgan.images import decode_gray, resize_square, to_gray_uint8
+from xgan.datasets.dataset import load_dataset
+from xgan.datasets.images import decode_gray, resize_square, to_gray_uint8
 
 from conftest import make_folder_dataset
 

@@ -9,9 +9,9 @@ import shutil
 
 from conftest import make_folder_dataset
 from xgan.balance.command import BalanceConfig, run_balance
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.gan import GanConfig, sample_to_folder, train_gan
-from xgan.splits import resolve_splits
+from xgan.datasets.splits import resolve_splits
 
 
 def run_pipeline(root, source):

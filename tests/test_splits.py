@@ -6,10 +6,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from xgan.dataset import load_dataset
+from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from conftest import make_folder_dataset
-from xgan.splits import EXCLUDED, cut_training_class, exclude_duplicates, make_splits, resolve_splits
+from xgan.datasets.splits import EXCLUDED, cut_training_class, exclude_duplicates, make_splits, resolve_splits
 
 
 def test_make_splits_is_deterministic_and_seed_dependent():

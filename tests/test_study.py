@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from xgan.cli import cli
 from xgan.errors import UserError
-from xgan.study import MIN_SYNTHETIC, StudyConfig, plan_study, rebase_links, run_study
-from xgan.study_report import detectable_difference, power_lines, verdict_lines
+from xgan.study.report import rebase_links
+from xgan.study.runner import MIN_SYNTHETIC, StudyConfig, plan_study, run_study
+from xgan.study.report import detectable_difference, power_lines, verdict_lines
 
 from conftest import make_folder_dataset
 
@@ -142,7 +143,7 @@ def test_tiny_study_stops_on_a_failed_gan_then_resumes_after_any_interruption(tm
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1,
                          ratio="auto", out=str(tmp_path / "runs"))
     import xgan.gan
-    import xgan.study as study
+    import xgan.study.runner as study
 
     monkeypatch.setattr(xgan.gan, "training_problems", lambda run: ["the generator has probably collapsed"], raising=False)
     with pytest.raises(UserError, match=r"failed: the generator has probably collapsed. The study stops before sampling from it.*"
@@ -223,7 +224,7 @@ def test_run_refuses_a_bad_minority_list(tmp_path, value):
 
 def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive_resume(tmp_path, monkeypatch):
     import xgan.gan
-    import xgan.study as study
+    import xgan.study.runner as study
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
@@ -266,7 +267,7 @@ def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive
 
 
 def test_a_study_json_from_before_the_strategy_and_precision_loads_as_one_float32_device(tmp_path):
-    from xgan.study import STUDY_FILE, StudyState
+    from xgan.study.runner import STUDY_FILE, StudyState
 
     StudyState(tmp_path, StudyConfig(data="covid_ccby", seeds=2), {"data": {}}).save()
     saved = json.loads((tmp_path / STUDY_FILE).read_text())
@@ -277,10 +278,10 @@ def test_a_study_json_from_before_the_strategy_and_precision_loads_as_one_float3
 
 
 def test_a_strategy_whose_replicas_cannot_share_the_batches_is_refused_before_making_a_folder(tmp_path, monkeypatch):
-    import xgan.distribute
+    import xgan.runtime.distribute
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
-    monkeypatch.setattr(xgan.distribute, "make_strategy", lambda name: SimpleNamespace(num_replicas_in_sync=3))
+    monkeypatch.setattr(xgan.runtime.distribute, "make_strategy", lambda name: SimpleNamespace(num_replicas_in_sync=3))
     with pytest.raises(UserError, match=r"^--strategy mirrored: the study's global batch sizes \(GAN 32, classifier 40\) must be "
                                         r"multiples of its 3 replicas"):
         run_study(StudyConfig(data=str(data), out=str(tmp_path / "runs"), strategy="mirrored"))
@@ -328,7 +329,7 @@ def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_pa
 
 @pytest.mark.parametrize("cause, interrupted", [(KeyboardInterrupt(), True), (OSError("libfoo.so"), False)])
 def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, cause, interrupted):
-    import xgan.study as study
+    import xgan.study.runner as study
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",

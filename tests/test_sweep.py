@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats
 
-from xgan.sweep import plot_sweep, seed_interval, sweep_table
+from xgan.study.sweep import plot_sweep, seed_interval, sweep_table
 
 
 def test_seed_interval_is_the_t_interval_of_the_mean():

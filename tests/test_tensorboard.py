@@ -13,7 +13,7 @@ from xgan.classifier.config import ClassifierConfig
 from xgan.classifier.train import train_classifier
 from xgan.gan import GanConfig, train_gan
 from xgan.errors import UserError
-from xgan.tensorboard_logs import TENSORBOARD_DIR, ImageLogger
+from xgan.runtime.tensorboard_logs import TENSORBOARD_DIR, ImageLogger
 
 
 def logged(folder) -> dict[str, dict[str, list[int]]]:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import make_folder_dataset
-from xgan.tensorflow_setup import QuietImportFinder, import_outside_collection, stderr_caught
+from xgan.runtime.tensorflow_setup import QuietImportFinder, import_outside_collection, stderr_caught
 
 
 def write_module(folder, name, body):
@@ -74,7 +74,7 @@ def test_tensorflow_starts_quietly_after_the_cli_ran(tmp_path):
 
 def test_repeated_cli_calls_install_one_hook():
     code = ("import sys\n"
-            "from xgan.tensorflow_setup import QuietImportFinder, quiet_tensorflow_startup\n"
+            "from xgan.runtime.tensorflow_setup import QuietImportFinder, quiet_tensorflow_startup\n"
             "quiet_tensorflow_startup(); quiet_tensorflow_startup()\n"
             "print(sum(isinstance(f, QuietImportFinder) for f in sys.meta_path), 'tensorflow' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .runs import atomic_path, read_json, write_json, write_text
+from ..runs import atomic_path, read_json, write_json, write_text
 
 SWEEP_METRICS = ("balanced_accuracy", "roc_auc")
 LABELS = {"balanced_accuracy": "balanced accuracy", "roc_auc": "ROC-AUC"}

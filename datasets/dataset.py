@@ -20,7 +20,7 @@ from stat import S_ISREG
 import numpy as np
 
 from .cache import SIGNATURE, load_cached_files, pixel_hash, stat_signature
-from .errors import UserError, invalid_argument
+from ..errors import UserError, invalid_argument
 from .images import IMAGE_SUFFIXES, is_image_file, resize_square, to_gray_uint8
 
 log = logging.getLogger("xgan")

@@ -12,7 +12,7 @@ from typing import Callable
 import keras
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 TENSORBOARD_DIR = "tensorboard"
 

@@ -2,9 +2,10 @@
 
 import os
 import platform
+import re
 from pathlib import Path
 
-from .runs import read_json, write_json, write_text
+from ..runs import read_json, write_json, write_text
 
 HEADLINE = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
 LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "sensitivity": "sensitivity",
@@ -217,7 +218,6 @@ def _gan_section(folder: Path, stages: dict) -> list[str]:
 
 
 def _embedded(folder: Path, markdown_file: Path, title: str) -> list[str]:
-    from .study import rebase_links
 
     if not markdown_file.is_file():
         return [f"## {title}", "", f"(missing: {relative(markdown_file, folder)})", ""]
@@ -253,3 +253,13 @@ def _quality_json(stages: dict):
         return None
     path = Path(stages["quality"]["folder"]) / "quality.json"
     return read_json(path) if path.is_file() else None
+
+
+def rebase_links(markdown: str, prefix: str) -> str:
+    """Prefix the relative targets of markdown links and images, so a report can be embedded elsewhere."""
+    def rebase(match):
+        target = match.group(2)
+        if re.match(r"^[a-z]+://|^/|^#", target):
+            return match.group(0)
+        return f"{match.group(1)}({prefix.rstrip('/')}/{target})"
+    return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", rebase, markdown)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
-from .errors import UserError
-from .runs import read_json, write_json
+from ..errors import UserError
+from ..runs import read_json, write_json
 
 log = logging.getLogger("xgan")
 

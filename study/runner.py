@@ -9,19 +9,18 @@ With several minority sizes, `run_study` runs a sweep: one study per size and a 
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
-from .distribute import STRATEGIES
-from .precision import check_precision
-from .errors import UserError, invalid_argument
-from .runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
-from .splits import Splits, cut_assignments, cut_class, cut_splits, resolve_splits
-from .summary import format_summary
+from ..datasets.dataset import BUNDLED_DATASETS, Dataset, load_dataset, resolve_source
+from ..runtime.distribute import STRATEGIES
+from ..runtime.precision import check_precision
+from ..errors import UserError, invalid_argument
+from ..runs import latest_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_json, write_json, write_text
+from ..datasets.splits import Splits, cut_assignments, cut_class, cut_splits, resolve_splits
+from ..datasets.summary import format_summary
 
 log = logging.getLogger("xgan")
 
@@ -83,7 +82,7 @@ class StudyConfig:
         check_precision(self.precision)
         if self.preset not in PRESETS:
             raise UserError(f"Invalid value received for argument `preset`. Expected one of {sorted(PRESETS)}. Received: preset={self.preset!r}")
-        from .balance import parse_target
+        from ..balance import parse_target
 
         parse_target(self.ratio)
         if self.data is None:
@@ -159,7 +158,7 @@ def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyP
         UserError: bad data, a ratio that adds nothing or adds to another class than the GAN's, too few
             synthetic images asked for, an impossible cut.
     """
-    from .balance import resolve_target
+    from ..balance import resolve_target
 
     dataset = load_dataset(config.data)
     base = resolve_splits(dataset, Path(config.splits) if config.splits else None)
@@ -289,9 +288,9 @@ def check_study_strategy(strategy: str) -> None:
     """
     if strategy == "default":  # one replica: nothing to share, and TensorFlow need not start here
         return
-    from .classifier.classify import ClassifyConfig
-    from .distribute import make_strategy
-    from .gan.config import GanConfig
+    from ..classifier.classify import ClassifyConfig
+    from ..runtime.distribute import make_strategy
+    from ..gan.config import GanConfig
 
     replicas = make_strategy(strategy).num_replicas_in_sync
     batches = {"GAN": GanConfig.batch_size, "classifier": ClassifyConfig.batch_size}
@@ -393,8 +392,8 @@ def _runs(state: StudyState, stage: str, key: str) -> dict[str, str]:
 
 
 def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
-    from .gan import GanConfig, TrainingStopped, resume_gan, train_gan
-    from .gan.run_state import STATE_FILE, read_training_state_meta
+    from ..gan import GanConfig, TrainingStopped, resume_gan, train_gan
+    from ..gan.run_state import STATE_FILE, read_training_state_meta
 
     config, data = state.config, state.stages["data"]
     existing = latest_gan_run(parent)
@@ -433,8 +432,8 @@ def conditional_kimg(state: StudyState) -> float:
     ~2,900 training images against 3 for its 120 normal ones), so `gan_epochs` epochs of it would be a
     30-fold longer training; the same step count keeps the two GANs' budgets, and the study's time, equal.
     """
-    from .gan.config import GanConfig
-    from .gan.train import steps_per_epoch
+    from ..gan.config import GanConfig
+    from ..gan.train import steps_per_epoch
 
     data = state.stages["data"]
     batch_size = GanConfig.batch_size
@@ -442,7 +441,7 @@ def conditional_kimg(state: StudyState) -> float:
 
 
 def _gan_callbacks(config: StudyConfig) -> list:
-    from .quality.monitor import KidMonitor
+    from ..quality.monitor import KidMonitor
 
     every = max(config.gan_epochs // 10, 1)
     return [KidMonitor(every=every, seed=config.seed)]
@@ -450,7 +449,7 @@ def _gan_callbacks(config: StudyConfig) -> list:
 
 def _check_gan_health(state: StudyState) -> None:
     """Refuse to sample from a GAN that diverged or collapsed, unless the user accepted it."""
-    from .gan import training_problems
+    from ..gan import training_problems
 
     runs = _runs(state, "gan", "runs")
     run = ", ".join(runs.values())
@@ -468,7 +467,7 @@ def _check_gan_health(state: StudyState) -> None:
 
 
 def _stage_sample(state: StudyState, echo) -> None:
-    from .gan import sample_to_folder
+    from ..gan import sample_to_folder
 
     _check_gan_health(state)
     runs = _runs(state, "gan", "runs")
@@ -488,7 +487,7 @@ def _stage_sample(state: StudyState, echo) -> None:
 def _conditional_counts(state: StudyState, num_minority: int) -> dict[str, int]:
     """Images to draw per class from a conditional GAN: the minority's as for the one-class GAN, and for every class
     `CURATION_POOL` times as many as the equal-share arms need, so gan_curated chooses among twice what it keeps."""
-    from .balance import DEFAULT_EQUAL_SHARE, resolve_mix
+    from ..balance import DEFAULT_EQUAL_SHARE, resolve_mix
 
     data = state.stages["data"]
     equal = resolve_mix(data["train_counts"], state.config.ratio, "equal", DEFAULT_EQUAL_SHARE)
@@ -497,7 +496,7 @@ def _conditional_counts(state: StudyState, num_minority: int) -> dict[str, int]:
 
 
 def _stage_quality(state: StudyState, echo) -> None:
-    from .quality import QualityConfig, run_quality
+    from ..quality import QualityConfig, run_quality
 
     preset = PRESETS[state.config.preset]
     runs, synthetic = _runs(state, "gan", "runs"), _runs(state, "sample", "folders")
@@ -516,7 +515,7 @@ def _stage_quality(state: StudyState, echo) -> None:
 
 
 def _stage_classify(state: StudyState, echo) -> None:
-    from .classifier.classify import ClassifyConfig, classify
+    from ..classifier.classify import ClassifyConfig, classify
 
     config, data = state.config, state.stages["data"]
     preset = PRESETS[config.preset]
@@ -535,7 +534,7 @@ def _stage_classify(state: StudyState, echo) -> None:
 
 
 def _stage_report(state: StudyState, echo) -> None:
-    from .study_report import write_study_report
+    from .report import write_study_report
 
     path = write_study_report(state.folder, state.config, state.stages)
     state.finish("report", file=str(path))
@@ -548,13 +547,3 @@ STAGE_TITLES = {"data": "data and splits", "gan": "training the GAN on the minor
                 "sample": "sampling synthetic images", "quality": "measuring synthetic image quality and memorization",
                 "classify": "training and comparing the classifier arms", "report": "writing the report"}
 CONDITIONAL_GAN_TITLE = "training one class-conditional GAN on every class's training images"
-
-
-def rebase_links(markdown: str, prefix: str) -> str:
-    """Prefix the relative targets of markdown links and images, so a report can be embedded elsewhere."""
-    def rebase(match):
-        target = match.group(2)
-        if re.match(r"^[a-z]+://|^/|^#", target):
-            return match.group(0)
-        return f"{match.group(1)}({prefix.rstrip('/')}/{target})"
-    return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", rebase, markdown)

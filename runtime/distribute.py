@@ -20,7 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import UserError, invalid_argument
+from ..errors import UserError, invalid_argument
 
 log = logging.getLogger("xgan")
 

@@ -18,7 +18,7 @@ the DCGAN's own `train_step` wraps its optimizers and scales its losses (`loss_s
 
 import contextlib
 
-from .errors import invalid_argument
+from ..errors import invalid_argument
 
 PRECISIONS = ("float32", "mixed")
 POLICIES = {"float32": "float32", "mixed": "mixed_float16"}

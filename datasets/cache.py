@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import read_image, resize_square
-from .runs import atomic_path
+from ..runs import atomic_path
 
 log = logging.getLogger("xgan")
 
@@ -110,7 +110,7 @@ def decode_files(paths: list[Path], size: int | None, on_result, description: st
 
     A progress bar is shown from PROGRESS_MIN_FILES files up.
     """
-    from .progress import progress_bar
+    from ..progress import progress_bar
 
     if not paths:
         return

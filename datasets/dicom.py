@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .pixels import to_gray_uint8
+
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 PREAMBLE_LENGTH = 128
 MAGIC = b"DICM"
@@ -100,8 +102,6 @@ def display_pixels(stored: np.ndarray, dataset) -> np.ndarray:
         dataset: the pydicom dataset the pixels came from.
     """
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
-
-    from .images import to_gray_uint8
 
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     samples = int(dataset.get("SamplesPerPixel", 1))
