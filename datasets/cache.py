@@ -11,43 +11,59 @@ every call (tens of minutes for NIH ChestX-ray14 on two cores). Now it asks this
   dataset's order, opened memory-mapped so no command holds a copy in RAM; `pixels-<size>.npz`
   names the current file and the key and signature of each row.
 
-Both indexes are numpy arrays (no pickle), so a cached start reads 100k entries in milliseconds and
-compares them to the folder with array operations; format 1 kept them as JSON (seconds to parse at
-100k), and a format-1 index found in a cache folder is converted once, then deleted.
+Both indexes are numpy arrays (no pickle) and name the decoders that filled them
+(`images.decoder_version()`: xgan's image-pipeline version, OpenCV's, pydicom's and its plugins'):
+an index of other decoders, of another format version, or damaged, is decoded again. A file that
+could not be read (an OSError: permission denied, a vanished file) is skipped this time only; a file
+that cannot be decoded is remembered as such until it changes or the decoders do.
 
 A file whose signature changed, or a new file, is decoded again (in parallel threads: OpenCV and
 hashlib release the GIL); every other row is copied from the previous array, so an edit invalidates
-that file, not the cache. Writes are atomic (a new array, then its index in one rename), so a
-command killed half-way or two commands filling the cache at once leave a usable cache. Delete
+that file, not the cache.
+
+Several processes may share a cache folder (two terminals, a sweep beside a classify, the workers of
+a multi-worker run): reading an index and mapping its array happen under a shared `fcntl.flock` on
+`.lock`; renaming a new array into place, writing the indexes and deleting what no index names happen
+under an exclusive one; and one process at a time decodes a size (`.decode-<size>.lock`), so a second
+process waits for it and then maps what it wrote instead of decoding the same files. An array is
+deleted only once no index names it, and a process maps its array before it lets go of the lock, so
+no reader loses a file it is about to open (POSIX keeps an unlinked file readable while mapped).
+Writes are atomic (a temporary file, then a rename); the temporary files of a killed process are
+removed by the next process that opens the folder (no live process holds their decode lock). Delete
 the cache root, or run `xgan cache clear`, to free the space.
 """
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .images import read_image, resize_square
+from .images import decoder_version, read_image, resize_square
 from ..runs import atomic_path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one process at a time per cache folder is then the user's to ensure
+    fcntl = None
 
 log = logging.getLogger("xgan")
 
 CACHE_ENV = "XGAN_CACHE_DIR"
 DISABLED_VALUES = ("off", "none", "0")
 FILES_INDEX = "files.npz"
+INDEX_LOCK = ".lock"
 PROGRESS_MIN_FILES = 200  # fewer files decode in a blink: no progress bar
 DECODE_CHUNK = 64  # files per task: amortises the executor's overhead, keeps the bar moving
-FORMAT_VERSION = 2
-LEGACY_VERSION = 1  # JSON indexes: `files.json` and `pixels-<size>.json`
-LEGACY_FILES_INDEX = "files.json"
+FORMAT_VERSION = 3  # 3: the indexes name their decoders; 2: numpy indexes; 1: JSON (both decoded again, then deleted)
+LEGACY_INDEXES = ("files.json", "pixels-*.json")
 # A file's stat signature; the inode is unsigned (some file systems use all 64 bits).
 SIGNATURE = np.dtype([("size", "<i8"), ("mtime_ns", "<i8"), ("inode", "<u8")])
 _INDEX_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile)
@@ -57,7 +73,8 @@ _INDEX_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError,
 class DecodedFile:
     """What decoding one file gave: its original shape and pixel hash, its resized pixels, or an error.
 
-    `patient_id` is the PatientID a DICOM file carries, else None.
+    `patient_id` is the PatientID a DICOM file carries, else None. `transient` marks an error of
+    reading (OSError: permission denied, a file gone meanwhile) rather than of decoding: it is not cached.
     """
 
     shape: tuple[int, int] | None = None
@@ -65,6 +82,7 @@ class DecodedFile:
     pixels: np.ndarray | None = None
     error: str | None = None
     patient_id: str | None = None
+    transient: bool = False
 
 
 def cache_root() -> Path | None:
@@ -99,7 +117,10 @@ def decode_file(path: Path, size: int | None) -> DecodedFile:
     """Decode one file: shape and hash of the full image, plus the size x size pixels when a size is given."""
     try:
         image, patient_id = read_image(path)
-    except (OSError, ValueError) as error:
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return DecodedFile(error=f"could not be read ({reason})", transient=True)
+    except ValueError as error:
         return DecodedFile(error=str(error))
     pixels = resize_square(image, size) if size is not None else None
     return DecodedFile(tuple(image.shape), pixel_hash(image), pixels, patient_id=patient_id)
@@ -156,6 +177,7 @@ class FileTable:
         hashes: (n,) str pixel hash (`pixel_hash`); "" where the file did not decode.
         patient_ids: (n,) str, the PatientID a DICOM file carries; "" where none.
         errors: (n,) object, why the file did not decode, else None.
+        transient: (n,) bool, True where the error was one of reading (never saved: tried again next time).
     """
 
     keys: np.ndarray
@@ -164,6 +186,9 @@ class FileTable:
     hashes: np.ndarray
     patient_ids: np.ndarray
     errors: np.ndarray
+    transient: np.ndarray
+
+    COLUMNS = ("keys", "signatures", "shapes", "hashes", "patient_ids", "errors", "transient")
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -171,7 +196,7 @@ class FileTable:
     @classmethod
     def empty(cls) -> "FileTable":
         return cls(np.zeros(0, str), np.zeros(0, SIGNATURE), np.zeros((0, 2), np.int64), np.zeros(0, str),
-                   np.zeros(0, str), np.zeros(0, object))
+                   np.zeros(0, str), np.zeros(0, object), np.zeros(0, bool))
 
     @classmethod
     def from_results(cls, keys: np.ndarray, signatures: np.ndarray, results: list[DecodedFile]) -> "FileTable":
@@ -179,7 +204,7 @@ class FileTable:
         return cls(np.asarray(keys, str), np.asarray(signatures, SIGNATURE),
                    np.array([r.shape or (0, 0) for r in results], np.int64).reshape(-1, 2),
                    np.array([r.hash or "" for r in results], str), np.array([r.patient_id or "" for r in results], str),
-                   np.array([r.error for r in results], object))
+                   np.array([r.error for r in results], object), np.array([r.transient for r in results], bool))
 
     @property
     def failed(self) -> np.ndarray:
@@ -188,13 +213,11 @@ class FileTable:
 
     def take(self, rows) -> "FileTable":
         rows = np.asarray(rows, np.int64)
-        return FileTable(self.keys[rows], self.signatures[rows], self.shapes[rows], self.hashes[rows], self.patient_ids[rows],
-                         self.errors[rows])
+        return FileTable(*(getattr(self, name)[rows] for name in self.COLUMNS))
 
     @staticmethod
     def concat(tables: list["FileTable"]) -> "FileTable":
-        return FileTable(*(np.concatenate([getattr(table, name) for table in tables]) for name in
-                           ("keys", "signatures", "shapes", "hashes", "patient_ids", "errors")))
+        return FileTable(*(np.concatenate([getattr(table, name) for table in tables]) for name in FileTable.COLUMNS))
 
     @staticmethod
     def merge(parts: list[tuple[np.ndarray, "FileTable"]]) -> "FileTable":
@@ -207,25 +230,26 @@ class FileTable:
         return FileTable.concat([table for _, table in parts]).take(order)
 
     def save(self, path: Path, source: Path) -> None:
-        """Write atomically as an .npz (no pickle): errors are kept for the failed rows only."""
-        failed = np.flatnonzero(self.failed)
-        arrays = {"version": np.array(FORMAT_VERSION), "source": np.array(str(source)), "keys": self.keys.astype(str),
-                  "signatures": self.signatures, "shapes": self.shapes, "hashes": self.hashes.astype("S"),
-                  "patient_ids": self.patient_ids.astype(str), "error_rows": failed,
-                  "error_messages": np.array([str(self.errors[row]) for row in failed], str)}
+        """Write atomically as an .npz (no pickle), without the transient rows; errors are kept for the failed rows only."""
+        table = self.take(np.flatnonzero(~self.transient)) if self.transient.any() else self
+        failed = np.flatnonzero(table.failed)
+        arrays = {"version": np.array(FORMAT_VERSION), "decoder": np.array(decoder_version()), "source": np.array(str(source)),
+                  "keys": table.keys.astype(str), "signatures": table.signatures, "shapes": table.shapes,
+                  "hashes": table.hashes.astype("S"), "patient_ids": table.patient_ids.astype(str), "error_rows": failed,
+                  "error_messages": np.array([str(table.errors[row]) for row in failed], str)}
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> "FileTable | None":
-        """The table saved at `path`, or None when it is missing, damaged or of another format version."""
+        """The table saved at `path`, or None when it is missing, damaged, of another format version or other decoders."""
         try:
             with np.load(path, allow_pickle=False) as archive:
-                if int(archive["version"]) != FORMAT_VERSION:
+                if int(archive["version"]) != FORMAT_VERSION or str(archive["decoder"]) != decoder_version():
                     return None
                 keys = archive["keys"]
                 table = cls(keys, archive["signatures"], archive["shapes"], archive["hashes"].astype(str),
-                            archive["patient_ids"], np.full(len(keys), None, object))
+                            archive["patient_ids"], np.full(len(keys), None, object), np.zeros(len(keys), bool))
                 table.errors[archive["error_rows"]] = archive["error_messages"].tolist()
         except _INDEX_ERRORS:
             return None
@@ -233,21 +257,6 @@ class FileTable:
         if table.signatures.dtype != SIGNATURE or table.shapes.shape[1:] != (2,) or any(len(c) != len(keys) for c in columns):
             return None
         return table
-
-    @classmethod
-    def from_legacy(cls, path: Path) -> "FileTable | None":
-        """The table a format-1 `files.json` holds, or None."""
-        data = _read_legacy(path, "entries")
-        if data is None:
-            return None
-        try:
-            keys = list(data["entries"])
-            entries = [data["entries"][key] for key in keys]
-            return cls.from_results(np.array(keys, str), np.array([tuple(e["signature"]) for e in entries], SIGNATURE), [
-                DecodedFile(error=e["error"]) if "error" in e else DecodedFile(tuple(e["shape"]), e["hash"], patient_id=e.get("patient_id"))
-                for e in entries])
-        except (KeyError, TypeError, ValueError, OverflowError):
-            return None
 
 
 @dataclass
@@ -257,41 +266,67 @@ class PixelIndex:
     file: str
     keys: np.ndarray
     signatures: np.ndarray
-    legacy: bool = False  # read from a format-1 `pixels-<size>.json`: to be written again in format 2
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, version=np.array(FORMAT_VERSION), array=np.array(self.file), keys=self.keys.astype(str),
-                     signatures=self.signatures)
+            np.savez(handle, version=np.array(FORMAT_VERSION), decoder=np.array(decoder_version()), array=np.array(self.file),
+                     keys=self.keys.astype(str), signatures=self.signatures)
 
     @classmethod
     def load(cls, folder: Path, size: int) -> "PixelIndex | None":
-        """`pixels-<size>.npz`, else a format-1 `pixels-<size>.json`, else None."""
+        """`pixels-<size>.npz`, or None when it is missing, damaged, of another format version or other decoders."""
         try:
             with np.load(folder / f"pixels-{size}.npz", allow_pickle=False) as archive:
-                if int(archive["version"]) == FORMAT_VERSION:
+                if int(archive["version"]) == FORMAT_VERSION and str(archive["decoder"]) == decoder_version():
                     index = cls(str(archive["array"]), archive["keys"], archive["signatures"])
                     if index.signatures.dtype == SIGNATURE and len(index.signatures) == len(index.keys):
                         return index
         except _INDEX_ERRORS:
             pass
-        data = _read_legacy(folder / f"pixels-{size}.json", "keys")
-        try:
-            return cls(str(data["file"]), np.array(data["keys"], str),
-                       np.array([tuple(s) for s in data["signatures"]], SIGNATURE), legacy=True) if data else None
-        except (KeyError, TypeError, ValueError, OverflowError):
-            return None
+        return None
 
 
-def _read_legacy(path: Path, required: str) -> dict | None:
-    """A format-1 JSON index, or None."""
+@contextmanager
+def folder_lock(path: Path, exclusive: bool, waiting: str | None = None):
+    """Hold `fcntl.flock` on the lock file `path` (made if missing) for the `with` block; released on exit or death.
+
+    Args:
+        waiting: logged once when another process holds the lock and this one has to wait for it.
+    """
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != LEGACY_VERSION or required not in data:
-        return None
-    return data
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log.info("%s", waiting)
+            fcntl.flock(handle, mode)
+        yield
+    finally:
+        os.close(handle)  # closing the last descriptor releases the lock
+
+
+def _lock_is_free(path: Path) -> bool:
+    """True when no process holds the lock file `path` (taken and dropped at once: non-blocking)."""
+    if fcntl is None or not path.exists():
+        return fcntl is not None
+    handle = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(handle)
+
+
+def _decode_lock_name(size: int | None) -> str:
+    return f".decode-{'files' if size is None else size}.lock"
 
 
 class ImageCache:
@@ -307,89 +342,64 @@ class ImageCache:
         digest = hashlib.blake2b(str(resolved).encode(), digest_size=8).hexdigest()
         self.source = resolved
         self.folder = Path(root) / f"{resolved.name or 'root'}-{digest}"
+        self._held_decode: int | None | bool = False  # the size whose decode lock this process holds, False for none
 
     def load(self, records: list, size: int | None, signatures: np.ndarray | None = None):
-        """See `load_cached_files`: one pass decodes every file the cache lacks, for its metadata and its pixels at once."""
+        """See `load_cached_files`: one pass decodes every file the cache lacks, for its metadata and its pixels at once.
+
+        A cached load takes a shared lock only. When files must be decoded, the size's decode lock is
+        taken, the indexes are read again (another process may have just filled them), and only what is
+        still missing is decoded.
+        """
         keys = np.array([record.key for record in records], str)
         if signatures is None:
             signatures = file_signatures([record.path for record in records])
-        known, migrated = self._known_files()
+        self._remove_debris()
+        answer = self._load(records, keys, signatures, size, decode=False)
+        if answer is not None:
+            return answer
+        waiting = f"{self.source}: waiting for another xgan process that is decoding it into the cache"
+        with folder_lock(self.folder / _decode_lock_name(size), exclusive=True, waiting=waiting):
+            self._held_decode = size
+            try:
+                return self._load(records, keys, signatures, size, decode=True)
+            finally:
+                self._held_decode = False
+
+    def _load(self, records: list, keys: np.ndarray, signatures: np.ndarray, size: int | None, decode: bool):
+        """The answer from the cache, decoding what it lacks when `decode`; None when it lacks something and not `decode`."""
+        with folder_lock(self.folder / INDEX_LOCK, exclusive=False):
+            known = FileTable.load(self.folder / FILES_INDEX) or FileTable.empty()
+            index, old_pixels = self._mapped_pixels(size) if size is not None else (None, None)
         rows = matching_rows(known.keys, known.signatures, keys, signatures)
         if size is None:
             stale = np.flatnonzero(rows < 0)
+            if len(stale) and not decode:
+                return None
             if len(stale):
                 log.info("%s: decoding %d of %d file(s) not in the cache", self.source, len(stale), len(records))
             results = [None] * len(stale)
             decode_files([records[p].path for p in stale], None, results.__setitem__, "reading images")
             files = self._files_now(known, rows, keys, signatures, stale, results)
-            if len(stale) or migrated:
-                self._write_files_index(known, files)
+            if len(stale):
+                with self._committing():
+                    self._write_files_index(files)
             return _split(records, files, None)
         # Files known not to decode get no row; every other file gets one, decoded only if not cached as it is.
         known_failed = np.zeros(len(records), bool)
         known_failed[rows >= 0] = known.failed[rows[rows >= 0]]
         positions = np.flatnonzero(~known_failed)  # the records that get a pixel row
-        pixels, stale, results = self._pixels(records, positions, keys, signatures, rows, size)
-        files = self._files_now(known, rows, keys, signatures, positions[stale], results)
-        if len(stale) or migrated:
-            self._write_files_index(known, files)
-        failed_now = files.failed[positions]
-        if failed_now.any():  # a new file that does not decode: its row goes
-            keep = np.flatnonzero(~failed_now)
-            pixels = self._write_pixels(keys[positions[keep]], signatures[positions[keep]], size,
-                                        lambda out: _copy_rows(out, pixels, np.stack([np.arange(len(keep)), keep], axis=1)))
-        return _split(records, files, pixels)
-
-    @staticmethod
-    def _files_now(known: FileTable, rows: np.ndarray, keys: np.ndarray, signatures: np.ndarray, decoded: np.ndarray,
-                   results: list[DecodedFile]) -> FileTable:
-        """The files table of this load's records: `known`'s rows (`rows`), but the `decoded` positions' new `results`."""
-        if not len(decoded):
-            return known.take(rows)
-        fresh = np.setdiff1d(np.arange(len(keys)), decoded, assume_unique=True)
-        return FileTable.merge([(fresh, known.take(rows[fresh])),
-                                (decoded, FileTable.from_results(keys[decoded], signatures[decoded], results))])
-
-    def _known_files(self) -> tuple[FileTable, bool]:
-        """(The files index, whether it came from a format-1 `files.json` and must be written in format 2)."""
-        table = FileTable.load(self.folder / FILES_INDEX)
-        if table is not None:
-            return table, False
-        legacy = FileTable.from_legacy(self.folder / LEGACY_FILES_INDEX)
-        return (legacy, True) if legacy is not None else (FileTable.empty(), False)
-
-    def _write_files_index(self, known: FileTable, files: FileTable) -> None:
-        # Rows of keys this load did not see stay (other views of the same folder: a manifest listing fewer files).
-        others = known.take(np.flatnonzero(np.isin(known.keys, files.keys, invert=True)))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        FileTable.concat([others, files]).save(self.folder / FILES_INDEX, self.source)
-        (self.folder / LEGACY_FILES_INDEX).unlink(missing_ok=True)
-
-    def _pixels(self, records: list, positions: np.ndarray, keys: np.ndarray, signatures: np.ndarray, rows: np.ndarray,
-                size: int) -> tuple[np.ndarray, np.ndarray, list]:
-        """(The pixels of `records[positions]` memory-mapped read-only, the indices into `positions` decoded, their results).
-
-        Rows whose file is unchanged (and in the files index: `rows`) are copied from the previous
-        array; the other files are decoded. When nothing changed, the previous array is returned as it is.
-        """
-        no_decode = np.zeros(0, np.int64)
-        if not len(positions):
-            return np.zeros((0, size, size), np.uint8), no_decode, []
         row_keys, row_signatures = keys[positions], signatures[positions]
-        index = PixelIndex.load(self.folder, size)
-        old_pixels, old_rows = None, np.full(len(positions), -1, np.int64)
+        old_rows = np.full(len(positions), -1, np.int64)
         if index is not None:
-            try:
-                old_pixels = np.load(self.folder / index.file, mmap_mode="r")
-            except (OSError, ValueError):
-                index = None
-        if index is not None and old_pixels.shape[1:] == (size, size) and len(old_pixels) == len(index.keys):
             old_rows = matching_rows(index.keys, index.signatures, row_keys, row_signatures)
             old_rows[rows[positions] < 0] = -1  # not in the files index as it is now: decoded again
             if len(old_pixels) == len(positions) and np.array_equal(old_rows, np.arange(len(positions))):
-                if index.legacy:
-                    self._write_pixel_index(PixelIndex(index.file, row_keys, row_signatures), size)
-                return old_pixels, no_decode, []
+                return _split(records, known.take(rows), old_pixels)
+        if not len(positions):
+            return _split(records, known.take(rows), np.zeros((0, size, size), np.uint8))
+        if not decode:
+            return None
         stale = np.flatnonzero(old_rows < 0)
         results = [None] * len(stale)
         if len(stale):
@@ -406,26 +416,122 @@ class ImageCache:
 
             decode_files([records[positions[p]].path for p in stale], size, store, f"decoding at {size} px")
 
-        return self._write_pixels(row_keys, row_signatures, size, fill), stale, results
+        name, temporary = self._new_array(len(positions), size, fill)
+        files = self._files_now(known, rows, keys, signatures, positions[stale], results)
+        failed_now = files.failed[positions]
+        try:
+            if failed_now.any():  # a new file that does not decode: its row goes
+                keep = np.flatnonzero(~failed_now)
+                first = np.load(temporary, mmap_mode="r")
+                name_kept, temporary_kept = self._new_array(
+                    len(keep), size, lambda out: _copy_rows(out, first, np.stack([np.arange(len(keep)), keep], axis=1)))
+                del first
+                temporary.unlink()
+                name, temporary = name_kept, temporary_kept
+                row_keys, row_signatures = row_keys[keep], row_signatures[keep]
+            with self._committing():
+                os.replace(temporary, self.folder / name)
+                if len(stale):
+                    self._write_files_index(files)
+                PixelIndex(name, row_keys, row_signatures).save(self.folder / f"pixels-{size}.npz")
+                pixels = np.load(self.folder / name, mmap_mode="r")  # mapped before any other process may delete it
+        finally:
+            temporary.unlink(missing_ok=True)
+        return _split(records, files, pixels)
 
-    def _write_pixels(self, keys: np.ndarray, signatures: np.ndarray, size: int, fill) -> np.ndarray:
-        """A new pixel array filled by `fill(array)`, then its index in one rename; older arrays are deleted."""
+    def _mapped_pixels(self, size: int) -> tuple["PixelIndex | None", np.ndarray | None]:
+        """The size's index and its array memory-mapped, or (None, None) when either is missing or they disagree."""
+        index = PixelIndex.load(self.folder, size)
+        if index is None:
+            return None, None
+        try:
+            pixels = np.load(self.folder / index.file, mmap_mode="r")
+        except (OSError, ValueError):
+            return None, None
+        if pixels.shape[1:] != (size, size) or len(pixels) != len(index.keys) or pixels.dtype != np.uint8:
+            return None, None
+        return index, pixels
+
+    @staticmethod
+    def _files_now(known: FileTable, rows: np.ndarray, keys: np.ndarray, signatures: np.ndarray, decoded: np.ndarray,
+                   results: list[DecodedFile]) -> FileTable:
+        """The files table of this load's records: `known`'s rows (`rows`), but the `decoded` positions' new `results`."""
+        if not len(decoded):
+            return known.take(rows)
+        fresh = np.setdiff1d(np.arange(len(keys)), decoded, assume_unique=True)
+        return FileTable.merge([(fresh, known.take(rows[fresh])),
+                                (decoded, FileTable.from_results(keys[decoded], signatures[decoded], results))])
+
+    def _write_files_index(self, files: FileTable) -> None:
+        """Save `files` with the rows of other keys the index holds now (another process may have added some): under the lock."""
+        current = FileTable.load(self.folder / FILES_INDEX) or FileTable.empty()
+        others = current.take(np.flatnonzero(np.isin(current.keys, files.keys, invert=True)))
+        FileTable.concat([others, files]).save(self.folder / FILES_INDEX, self.source)
+
+    def _new_array(self, length: int, size: int, fill) -> tuple[str, Path]:
+        """(Name, temporary path) of a new pixel array filled by `fill(array)`; renamed into place by the caller."""
         name = f"pixels-{size}-{uuid.uuid4().hex[:12]}.npy"
         self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.folder / name) as temporary:
-            out = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(keys), size, size))
+        temporary = self.folder / f".{name}.{os.getpid()}.tmp"
+        try:
+            out = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(length, size, size))
             fill(out)
             out.flush()
             del out
-        self._write_pixel_index(PixelIndex(name, keys, signatures), size)
-        for other in self.folder.glob(f"pixels-{size}-*.npy"):
-            if other.name != name:
-                other.unlink(missing_ok=True)  # a process that has it mapped keeps reading it (POSIX)
-        return np.load(self.folder / name, mmap_mode="r")
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return name, temporary
 
-    def _write_pixel_index(self, index: PixelIndex, size: int) -> None:
-        index.save(self.folder / f"pixels-{size}.npz")
-        (self.folder / f"pixels-{size}.json").unlink(missing_ok=True)
+    @contextmanager
+    def _committing(self):
+        """The exclusive lock for writing indexes; on leaving, what no index names any more is deleted."""
+        with folder_lock(self.folder / INDEX_LOCK, exclusive=True):
+            yield
+            self._clean()
+
+    def _remove_debris(self) -> None:
+        """Delete the temporary files of killed processes and unnamed arrays, when the folder holds any (one scandir)."""
+        try:
+            names = [entry.name for entry in os.scandir(self.folder)]
+        except OSError:
+            return
+        arrays = [name for name in names if name.startswith("pixels-") and name.endswith(".npy")]
+        sizes = {name.split("-")[1] for name in arrays}
+        legacy = any(name == "files.json" or (name.startswith("pixels-") and name.endswith(".json")) for name in names)
+        if legacy or len(arrays) > len(sizes) or any(name.endswith(".tmp") for name in names):
+            with self._committing():
+                pass
+
+    def _clean(self) -> None:
+        """Under the exclusive lock: delete every array no index names, and every temporary file no live process writes.
+
+        A pixel array's temporary file is written under its size's decode lock, so it is debris when that
+        lock is free; an index's temporary file is written under the exclusive lock, which this process holds.
+        """
+        named = set()
+        for index_path in self.folder.glob("pixels-*.npz"):
+            index = PixelIndex.load(self.folder, _size_of(index_path.name))
+            if index is not None:
+                named.add(index.file)
+        for path in self.folder.glob("pixels-*-*.npy"):
+            if path.name not in named:
+                path.unlink(missing_ok=True)  # a process that has it mapped keeps reading it (POSIX)
+        for path in self.folder.glob(".*.tmp"):
+            if path.name.startswith(".pixels-") and path.name.count(".npy.") == 1:
+                size = _size_of(path.name[1:])
+                if size != self._held_decode and not _lock_is_free(self.folder / _decode_lock_name(size)):
+                    continue  # a live process is writing it
+            path.unlink(missing_ok=True)
+        for pattern in LEGACY_INDEXES:
+            for path in self.folder.glob(pattern):
+                path.unlink(missing_ok=True)
+
+
+def _size_of(name: str) -> int | None:
+    """The size in a `pixels-<size>...` file name, or None."""
+    part = name.split("-")[1].split(".")[0] if name.count("-") else ""
+    return int(part) if part.isdigit() else None
 
 
 def _copy_rows(out: np.ndarray, source: np.ndarray, pairs: np.ndarray) -> None:
@@ -499,7 +605,7 @@ def cache_summary(root: Path | None = None) -> dict:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         files = [p for p in folder.rglob("*") if p.is_file()]
         num_bytes = sum(p.stat().st_size for p in files)
-        indexes = [*folder.glob("pixels-*.npz"), *folder.glob("pixels-*.json")]
+        indexes = list(folder.glob("pixels-*.npz"))
         sizes = sorted({int(p.stem.split("-")[1]) for p in indexes if p.stem.split("-")[1].isdigit()})
         summary["datasets"].append({"source": _indexed_source(folder), "folder": folder.name, "sizes": sizes, "bytes": num_bytes})
         summary["bytes"] += num_bytes
@@ -507,13 +613,12 @@ def cache_summary(root: Path | None = None) -> dict:
 
 
 def _indexed_source(folder: Path) -> str | None:
-    """The dataset source a cache folder's files index names (either format), or None."""
+    """The dataset source a cache folder's files index names, or None."""
     try:
         with np.load(folder / FILES_INDEX, allow_pickle=False) as archive:
             return str(archive["source"])
     except _INDEX_ERRORS:
-        legacy = _read_legacy(folder / LEGACY_FILES_INDEX, "source")
-        return legacy["source"] if legacy else None
+        return None
 
 
 def clear_cache(root: Path | None = None) -> tuple[int, int]:

@@ -5,6 +5,8 @@ lines ("[ WARN:0@0.1] global grfmt_png.cpp ... incomplete") held back while it d
 does not decode raises ValueError, and xgan's caller writes the one warning line about it.
 """
 
+import functools
+import importlib.metadata
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,12 @@ from .pixels import to_gray_uint8
 from ..runs import atomic_path
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+# Raise whenever a change to decoding, gray conversion, DICOM display or resizing gives other pixels for the
+# same file: the decode cache keys its entries on `decoder_version()`, so every file is decoded again.
+PIPELINE_VERSION = 1
+# The packages that decode pixels besides OpenCV: pydicom and the plugins it finds for compressed transfer syntaxes.
+DICOM_DECODER_PACKAGES = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
+                          "python-gdcm", "pillow")
 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0  # threads inside opencv_quiet()
@@ -58,6 +66,22 @@ def opencv_quiet():
             _quiet_depth -= 1
             if _quiet_depth == 0:
                 cv2.utils.logging.setLogLevel(_saved_level)
+
+
+@functools.cache
+def decoder_version() -> str:
+    """xgan's image-pipeline version and the versions of every installed decoder, as one string.
+
+    A file's cached pixels, hash and "cannot decode" verdict hold for this string only: an upgrade of
+    OpenCV, or installing a DICOM plugin (`pip install "xgan[dicom]"`), makes the cache decode again.
+    """
+    parts = [f"xgan-images {PIPELINE_VERSION}", f"opencv {cv2.__version__}"]
+    for package in DICOM_DECODER_PACKAGES:
+        try:
+            parts.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{package} -")
+    return "; ".join(parts)
 
 
 def is_image_file(path: Path) -> bool:

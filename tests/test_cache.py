@@ -122,21 +122,6 @@ def _cache_folder(cache_dir):
     return folder
 
 
-def _write_format_1(folder, size):
-    """Turn the cache folder's indexes into format 1, as xgan wrote them before: JSON, then no .npz."""
-    files = image_cache.FileTable.load(folder / image_cache.FILES_INDEX)
-    entries = {}
-    for key, signature, shape, hash_, error in zip(files.keys.tolist(), files.signatures.tolist(), files.shapes.tolist(),
-                                                   files.hashes.tolist(), files.errors.tolist()):
-        entries[key] = {"signature": list(signature), "error": error} if error else {"signature": list(signature), "shape": shape, "hash": hash_}
-    (folder / "files.json").write_text(json.dumps({"version": 1, "source": "somewhere", "entries": entries}))
-    pixels = image_cache.PixelIndex.load(folder, size)
-    (folder / f"pixels-{size}.json").write_text(json.dumps({"version": 1, "file": pixels.file, "keys": pixels.keys.tolist(),
-                                                            "signatures": [list(s) for s in pixels.signatures.tolist()]}))
-    (folder / image_cache.FILES_INDEX).unlink()
-    (folder / f"pixels-{size}.npz").unlink()
-
-
 def test_the_indexes_are_numpy_arrays_that_name_every_file(folder_dataset, cache_dir):
     dataset = load_dataset(folder_dataset, 16)
     folder = _cache_folder(cache_dir)
@@ -146,32 +131,106 @@ def test_the_indexes_are_numpy_arrays_that_name_every_file(folder_dataset, cache
     signature = (folder_dataset / "covid" / "covid_000.png").stat()
     assert files.signatures[0].tolist() == (signature.st_size, signature.st_mtime_ns, signature.st_ino)
     pixels = image_cache.PixelIndex.load(folder, 16)
-    assert pixels.keys.tolist() == files.keys.tolist() and not pixels.legacy
-    assert sorted(p.name for p in folder.iterdir()) == ["files.npz", pixels.file, "pixels-16.npz"]
+    assert pixels.keys.tolist() == files.keys.tolist()
+    assert sorted(p.name for p in folder.iterdir()) == [".decode-16.lock", ".lock", "files.npz", pixels.file, "pixels-16.npz"]
 
 
-def test_a_format_1_cache_is_converted_once_without_decoding(folder_dataset, cache_dir, decoded):
+def _write_format_1(folder, size):
+    """Indexes as xgan wrote them before format 3: JSON (format 1) beside the numpy ones without a decoder (format 2)."""
+    (folder / "files.json").write_text(json.dumps({"version": 1, "source": "somewhere", "entries": {}}))
+    (folder / f"pixels-{size}.json").write_text(json.dumps({"version": 1, "file": "x.npy", "keys": [], "signatures": []}))
+    for index in (folder / image_cache.FILES_INDEX, folder / f"pixels-{size}.npz"):
+        with np.load(index) as archive:
+            arrays = {name: archive[name] for name in archive.files if name != "decoder"}
+        with open(index, "wb") as handle:
+            np.savez(handle, **{**arrays, "version": np.array(2)})
+
+
+def test_an_older_format_is_decoded_again_once_and_its_files_go(folder_dataset, cache_dir, decoded):
     first = load_dataset(folder_dataset, 16)
     folder = _cache_folder(cache_dir)
     _write_format_1(folder, 16)
     decoded.clear()
     second = load_dataset(folder_dataset, 16)
-    assert decoded == []
+    assert len(decoded) == 40  # an index that does not name its decoders cannot vouch for its pixels
     np.testing.assert_array_equal(second.images, first.images)
     assert second.content_hashes == first.content_hashes and second.original_shapes == first.original_shapes
     assert not (folder / "files.json").exists() and not (folder / "pixels-16.json").exists()
-    assert image_cache.PixelIndex.load(folder, 16).legacy is False
+    decoded.clear()
     assert load_dataset(folder_dataset, 16).content_hashes == first.content_hashes and decoded == []
 
 
-def test_a_format_1_cache_still_notices_a_changed_file(folder_dataset, cache_dir, decoded):
-    load_dataset(folder_dataset, 16)
-    _write_format_1(_cache_folder(cache_dir), 16)
-    cv2.imwrite(str(folder_dataset / "normal" / "normal_005.png"), np.full((32, 32), 9, np.uint8))
+def test_other_decoders_decode_every_file_again_and_retry_what_did_not_decode(folder_dataset, cache_dir, decoded, monkeypatch):
+    (folder_dataset / "normal" / "broken.png").write_bytes(b"not a png")
+    first = load_dataset(folder_dataset, 16)
+    assert [key for key, _ in first.skipped] == ["normal/broken.png"]
     decoded.clear()
-    dataset = load_dataset(folder_dataset, 16)
-    assert decoded == ["normal_005.png"]
-    np.testing.assert_array_equal(dataset.images[[r.key for r in dataset.records].index("normal/normal_005.png")], 9)
+    load_dataset(folder_dataset, 16)
+    assert decoded == []
+    monkeypatch.setattr(image_cache, "decoder_version", lambda: "xgan-images 1; opencv 99.0")
+    second = load_dataset(folder_dataset, 16)
+    assert len(decoded) == 41 and decoded.count("broken.png") == 1
+    np.testing.assert_array_equal(second.images, first.images)
+    folder = _cache_folder(cache_dir)
+    assert len(list(folder.glob("pixels-16-*.npy"))) == 1  # the old decoders' array went with its index
+    with np.load(folder / image_cache.FILES_INDEX) as archive:
+        assert str(archive["decoder"]) == "xgan-images 1; opencv 99.0"
+
+
+def test_the_decoder_version_names_the_pipeline_and_the_decoders():
+    from xgan.datasets import images
+
+    version = images.decoder_version()
+    assert version.startswith(f"xgan-images {images.PIPELINE_VERSION}; opencv {cv2.__version__}; pydicom ")
+    assert all(f"; {package} " in version for package in images.DICOM_DECODER_PACKAGES)
+
+
+def test_a_file_that_could_not_be_read_is_not_remembered_as_undecodable(folder_dataset, cache_dir, decoded, monkeypatch):
+    original = image_cache.read_image
+    locked = folder_dataset / "covid" / "covid_004.png"
+
+    def denied(path):
+        if path == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return original(path)
+
+    monkeypatch.setattr(image_cache, "read_image", denied)
+    first = load_dataset(folder_dataset, 16)
+    assert first.skipped == [("covid/covid_004.png", "could not be read (Permission denied)")]
+    assert len(first.records) == 39
+    monkeypatch.setattr(image_cache, "read_image", original)  # the fixture's: counts what is decoded
+    decoded.clear()
+    second = load_dataset(folder_dataset, 16)
+    assert decoded == ["covid_004.png"] and second.skipped == [] and len(second.records) == 40
+    with np.load(_cache_folder(cache_dir) / image_cache.FILES_INDEX) as archive:
+        assert archive["error_rows"].tolist() == []
+
+
+def test_debris_of_a_dead_process_goes_at_the_next_start_and_a_live_writers_stays(folder_dataset, cache_dir):
+    load_dataset(folder_dataset, 16)
+    folder = _cache_folder(cache_dir)
+    (folder / ".pixels-16-deadbeef0000.npy.999.tmp").write_bytes(b"half an array")
+    (folder / ".files.npz.abc123.tmp").write_bytes(b"half an index")
+    (folder / "pixels-16-0123456789ab.npy").write_bytes(b"an array no index names")
+    (folder / ".pixels-8-feedfeed0000.npy.998.tmp").write_bytes(b"another size, being written")
+    with image_cache.folder_lock(folder / ".decode-8.lock", exclusive=True):  # as a live writer of size 8 holds it
+        load_dataset(folder_dataset, 16)
+        names = sorted(p.name for p in folder.iterdir())
+    pixels = image_cache.PixelIndex.load(folder, 16).file
+    assert names == [".decode-16.lock", ".decode-8.lock", ".lock", ".pixels-8-feedfeed0000.npy.998.tmp", "files.npz",
+                     pixels, "pixels-16.npz"]
+    load_dataset(folder_dataset, 16)
+    assert not (folder / ".pixels-8-feedfeed0000.npy.998.tmp").exists()
+
+
+def test_an_array_a_reader_holds_stays_readable_after_a_writer_replaces_it(folder_dataset, cache_dir):
+    first = load_dataset(folder_dataset, 16)
+    before = np.array(first.images)
+    cv2.imwrite(str(folder_dataset / "covid" / "covid_001.png"), np.full((32, 32), 3, np.uint8))
+    second = load_dataset(folder_dataset, 16)
+    assert len(list(_cache_folder(cache_dir).glob("pixels-16-*.npy"))) == 1
+    np.testing.assert_array_equal(first.images, before)  # unlinked, still mapped
+    assert not np.array_equal(second.images, before)
 
 
 @pytest.mark.parametrize("damage", ["other version", "garbage", "truncated"])
@@ -214,3 +273,86 @@ def test_a_manifest_dataset_notices_a_changed_file_and_keeps_its_patients(patien
     dataset = load_dataset(patient_dataset, 16)
     assert decoded == ["covid_002.png"]
     assert {r.patient_id for r in dataset.records if r.label == "covid"} == {f"covid-p{i}" for i in range(8)}
+
+
+# A child process that loads the dataset at 16 px with a cold or warm cache. Each decode can be slowed down and the
+# child can stop for good after some files (then it waits to be killed); it prints what it decoded and a pixel digest.
+_CHILD = """
+import hashlib, os, sys, time
+from pathlib import Path
+from xgan.datasets import cache
+from xgan.datasets.dataset import load_dataset
+
+folder, go, stop_after, delay = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+original, decoded = cache.read_image, []
+
+def read(path):
+    decoded.append(path.name)
+    if len(decoded) == stop_after:
+        (go.parent / f"decoding-{os.getpid()}").touch()
+        time.sleep(600)
+    time.sleep(delay)
+    return original(path)
+
+cache.read_image = read
+while not go.exists():
+    time.sleep(0.01)
+dataset = load_dataset(folder, 16)
+print(len(decoded), hashlib.sha256(dataset.images.tobytes()).hexdigest(), len(dataset.records))
+"""
+
+
+def _start_child(folder, go, stop_after=0, delay=0.0):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(go), str(stop_after), str(delay)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, process, timeout=60.0):
+    """Poll until `predicate()` holds (an event, not a fixed sleep); fail when the process ended first or time runs out."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_kill_during_a_cold_decode_leaves_nothing_after_the_next_start(folder_dataset, cache_dir, tmp_path, decoded):
+    import signal
+
+    go = tmp_path / "go"
+    go.touch()
+    child = _start_child(folder_dataset, go, stop_after=10)
+    try:
+        _wait_for(lambda: list(tmp_path.glob("decoding-*")), child)
+        folder = _cache_folder(cache_dir)
+        assert [p.name for p in folder.glob(".pixels-16-*.npy.*.tmp")]  # killed with half an array written
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    dataset = load_dataset(folder_dataset, 16)
+    assert len(decoded) == 40 and len(dataset.records) == 40
+    pixels = image_cache.PixelIndex.load(folder, 16).file
+    assert sorted(p.name for p in folder.iterdir()) == [".decode-16.lock", ".lock", "files.npz", pixels, "pixels-16.npz"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_processes", [2, 4])
+def test_processes_filling_one_cache_at_once_all_finish_with_the_same_pixels(folder_dataset, cache_dir, tmp_path, num_processes):
+    go = tmp_path / "go"
+    children = [_start_child(folder_dataset, go, delay=0.02) for _ in range(num_processes)]
+    go.touch()  # all start loading together, after their imports
+    answers = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        answers.append(out.split())
+    assert sum(int(decoded) for decoded, _, _ in answers) == 40  # one decoded, the others waited and mapped its array
+    assert len({digest for _, digest, _ in answers}) == 1 and {count for _, _, count in answers} == {"40"}
+    folder = _cache_folder(cache_dir)
+    assert len(list(folder.glob("pixels-16-*.npy"))) == 1 and not list(folder.glob(".*.tmp"))
+    np.testing.assert_array_equal(load_dataset(folder_dataset, 16).images, np.load(folder / image_cache.PixelIndex.load(folder, 16).file))
