@@ -293,11 +293,17 @@ def folder_lock(path: Path, exclusive: bool, waiting: str | None = None):
     Args:
         waiting: logged once when another process holds the lock and this one has to wait for it.
     """
-    if fcntl is None:
-        yield
+    if fcntl is None or (not exclusive and not path.parent.is_dir()):
+        yield  # nothing to read yet
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        if exclusive:
+            raise
+        yield  # a cache on a read-only file system: read, nobody writes there
+        return
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
