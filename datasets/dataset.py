@@ -327,7 +327,11 @@ def _load_npz(source: Path, size: int | None) -> Dataset:
     for split in present:
         labels = _npz_labels(arrays, split, source)
         for index, (pixels, label) in enumerate(zip(arrays[f"{split}_images"], labels)):
-            image = to_gray_uint8(pixels)
+            try:
+                image = to_gray_uint8(pixels)
+            except ValueError as error:  # NaN/inf or a shape that is no image: name the key and the image
+                raise UserError(f"{source}: key {split}_images, image {index}: {error}; expected finite gray or "
+                                f"colour pixel values") from None
             records.append(Record(f"{split}/{index}", names[int(label)], split=split))
             shapes.append(image.shape)
             hashes.append(pixel_hash(image))

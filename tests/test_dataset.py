@@ -238,6 +238,31 @@ def test_npz_with_mismatched_labels_is_an_error(tmp_path):
         load_dataset(path)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_npz_with_non_finite_pixels_names_the_file_the_key_and_the_image(tmp_path, value):
+    path = tmp_path / "bad.npz"
+    images = np.random.default_rng(0).random((5, 4, 4))
+    images[3, 1, 2] = value
+    np.savez(path, train_images=np.zeros((2, 4, 4)), train_labels=np.zeros(2), val_images=images, val_labels=np.zeros(5))
+    with pytest.raises(UserError, match=r"^\S*bad.npz: key val_images, image 3: image holds NaN or infinite values; expected finite"):
+        load_dataset(path, 8)
+
+
+def test_npz_with_non_finite_pixels_exits_2_with_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from xgan.cli import cli
+
+    path = tmp_path / "bad.npz"
+    images = np.zeros((6, 4, 4), np.float32)
+    images[0, 0, 0] = np.nan
+    np.savez(path, train_images=images, train_labels=np.arange(6) % 2)
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.strip()] == [
+        f"Error: {path}: key train_images, image 0: image holds NaN or infinite values; expected finite gray or colour pixel values"]
+
+
 def test_corrupt_npz_is_an_error(tmp_path):
     path = tmp_path / "bad.npz"
     path.write_bytes(b"PK\x03\x04 not really a zip")
