@@ -24,7 +24,9 @@ from .figures import (plot_checkpoint_kid, plot_closest_pairs, plot_feature_spac
 from .inputs import (RealReference, RunInfo, all_training_images, load_reference, load_synthetic_images, read_run,
                      run_of_folder)
 from .memorization import find_memorization
+from .realism import describe_gap
 from .report import REPORT_JSON, SELECTION_JSON, write_report, write_selection
+from .telltales import describe_telltales, telltale_statistics
 from .selection import recommend_checkpoint, resolve_checkpoints, sample_command, score_checkpoints
 
 log = logging.getLogger("xgan")
@@ -218,6 +220,11 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
                         "wide error bars")
     memorization_summary = memorization.summary()
     memorization_summary["closest_pairs"] = pairs
+    held_out = {name: values["val"]["held_out"] for name, values in metrics.items() if values["val"]}
+    telltales = telltale_statistics(real_images, synthetic, val_images) if len(val_images) >= 2 else None
+    if not held_out:
+        warnings.append(f"fewer than 2 validation images of class '{class_name}': no held-out realism measure "
+                        "(the synthetic images are compared with the GAN's own training images only)")
     timings["total"] = time.perf_counter() - started
     report = {
         "xgan_version": __version__,
@@ -229,6 +236,8 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
                       "image_size": int(synthetic.shape[1]), "num_train": len(real_images),
                       "num_val": len(val_images), "note": reference.reference_note},
         "primary_features": primary,
+        "held_out": held_out,
+        "telltales": telltales,
         "features": metrics,
         "memorization": memorization_summary,
         "warnings": warnings,
@@ -243,6 +252,12 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
         summary.append(f"{name:>10}: KID x1000 {1000 * values['kid']['mean']:.2f} +- {1000 * values['kid']['std']:.2f}"
                        + (f", precision {pr['precision']:.2f}, recall {pr['recall']:.2f}" if pr else "")
                        + (f", two-sample AUC {two['auc']:.2f}" if two else ""))
+    for name, gap in held_out.items():
+        pr = metrics[name]["val"]["precision_recall_synthetic_vs_val"]
+        summary.append(f"{name:>10}: {describe_gap(name, gap)}"
+                       + (f"; against unseen: precision {pr['precision']:.2f}, recall {pr['recall']:.2f}" if pr else ""))
+    if telltales is not None:
+        summary.append(describe_telltales(telltales))
     summary.append(f"memorization: {memorization_summary['num_near_copies']} near copies (r >= {config.copy_threshold}), "
                    f"max r = {memorization_summary['max_correlation']:.3f}")
     summary.append(f"report: {markdown_path}")
@@ -250,7 +265,11 @@ def assess_quality(config: QualityConfig) -> QualityOutcome:
 
 
 def select_checkpoint(config: QualityConfig) -> QualityOutcome:
-    """Score the run's checkpoints by KID in the first feature space asked for and recommend one."""
+    """Score the run's checkpoints in the first feature space asked for and recommend one.
+
+    With validation images of the class, by the held-out gap (and KID against those unseen images);
+    without, by KID against the GAN's training images.
+    """
     from ..gan import list_checkpoints
 
     out_dir = output_folder(config, SELECTION_JSON)
@@ -266,9 +285,12 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
     extractor = build_extractor(config.features[0], config, reference, out_dir)
     name = extractor.name
     real_features = extractor(reference.train_images)
+    val_images = reference.val_images
+    unseen_features = extractor(val_images) if len(val_images) >= 2 else None
     scores = score_checkpoints(run.path, checkpoints, real_features, extractor, num_images=config.num_images,
                                seed=config.seed, kid_subsets=config.kid_subsets, kid_subset_size=config.kid_subset_size,
-                               class_name=run.class_to_draw(class_name))
+                               class_name=run.class_to_draw(class_name), unseen_features=unseen_features,
+                               num_folds=config.num_folds)
     best, reason = recommend_checkpoint(scores)
     command = sample_command(run.path, best.checkpoint, run.class_to_draw(class_name))
     selection = {
@@ -276,6 +298,7 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
         "config": config.to_dict(), "run": str(run.path), "class_name": class_name,
         "num_images": config.num_images, "seed": config.seed, "feature_name": name,
         "feature_description": extractor.description, "reference_note": reference.reference_note,
+        "num_unseen": 0 if unseen_features is None else len(unseen_features),
         "scores": [score.to_dict(name) for score in scores],
         "recommended": best.checkpoint, "recommended_step": best.step, "reason": reason, "sample_command": command,
         "warnings": gan_run_problems(run),
@@ -283,6 +306,8 @@ def select_checkpoint(config: QualityConfig) -> QualityOutcome:
     json_path, markdown_path = write_selection(out_dir, selection)
     figure = plot_checkpoint_kid(out_dir / "checkpoint_kid.png", selection["scores"], best.checkpoint)
     summary = [f"{score.checkpoint:>20} (step {score.step:>6}): KID x1000 {1000 * score.kid.mean:.2f} +- "
-               f"{1000 * score.kid.std:.2f}" for score in scores]
+               f"{1000 * score.kid.std:.2f}" + (f", held-out gap {score.held_out['gap']:+.2f} (AUC "
+                                                f"{score.held_out['synthetic_auc']:.2f}, floor {score.held_out['floor_auc']:.2f})"
+                                                if score.held_out else "") for score in scores]
     summary += [f"recommended: {reason}", f"sample from it: {command}", f"report: {markdown_path}"]
     return QualityOutcome(out_dir, [json_path, markdown_path, figure], summary, selection["warnings"])

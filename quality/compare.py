@@ -5,6 +5,7 @@ import numpy as np
 from .kid import frechet_distance, kernel_inception_distance
 from .prdc import matched_precision_recall
 from ..measures.two_sample import classifier_two_sample_test
+from .realism import held_out_gap
 
 FRECHET_NOTE = ("biased upwards with few images (not 0 even for two draws of one distribution); compare only "
                 "between reports with the same numbers of images; KID is the headline")
@@ -18,8 +19,10 @@ def compare_feature_sets(real, synthetic, val=None, *, neighbours: int = 3, kid_
         real: (N, D) features of the real reference (the class's training images).
         synthetic: (M, D) features of the synthetic images.
         val: (V, D) features of the class's held-out validation images, or None: with two or more,
-            KID of the synthetic images against them, and a real-versus-real baseline (validation
-            against training images) that shows what a perfect generator would score.
+            KID and precision/recall of the synthetic images against them, a real-versus-real
+            baseline (validation against training images) that shows what a perfect generator
+            would score, and the held-out gap (`realism.held_out_gap`): the two-sample AUC of
+            synthetic against validation images minus that of training against validation images.
         neighbours: k of the precision/recall manifolds; the larger set is subsampled to the
             smaller one's size (see `matched_precision_recall`).
         kid_subsets: subsets KID is averaged over.
@@ -60,6 +63,9 @@ def compare_feature_sets(real, synthetic, val=None, *, neighbours: int = 3, kid_
             "kid_val_vs_train": kernel_inception_distance(real, val, **kid_options).to_dict(),
             "precision_recall_val_vs_train": (matched_precision_recall(real, val, neighbours, seed=seed)
                                               if len(val) > neighbours else None),
+            "precision_recall_synthetic_vs_val": (matched_precision_recall(val, synthetic, neighbours, seed=seed)
+                                                  if min(len(val), len(synthetic)) > neighbours else None),
+            "held_out": held_out_gap(real, synthetic, val, num_folds=num_folds, seed=seed).to_dict(),
         }
     else:
         result["val"] = None

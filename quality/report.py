@@ -7,6 +7,8 @@ images or models.
 from pathlib import Path
 
 from ..runs import write_json, write_text
+from .realism import describe_gap
+from .telltales import describe_telltales
 
 REPORT_JSON = "quality.json"
 REPORT_MARKDOWN = "quality.md"
@@ -63,6 +65,45 @@ def _kid_cell(kid: dict | None) -> str:
     return "-" if not kid else f"{1000 * kid['mean']:.2f} ± {1000 * kid['std']:.2f} (n={kid['subset_size']})"
 
 
+def held_out_lines(report: dict) -> list[str]:
+    """The held-out realism section: the gap per feature space, KID and precision/recall against unseen images, the giveaways."""
+    held_out = report.get("held_out") or {}
+    if not held_out:
+        return []
+    lines = [
+        "## Held-out realism (against real images the GAN never read)",
+        "",
+        f"The {next(iter(held_out.values()))['num_unseen']} validation images of the class were never read by the GAN. "
+        "A cross-validated classifier is asked to tell synthetic images from them, and, as the floor, the GAN's own "
+        "training images from them (two real sets of one class differ too). The **gap** is the synthetic AUC minus the "
+        "floor: 0 means the synthetic images are as hard to spot as real training images. The synthetic set is "
+        "subsampled to the training set's size (mean over draws), so both AUCs have equal power; the interval is ±1.96 "
+        "standard errors, sqrt(SE_synthetic² + SE_floor²) from Hanley & McNeil, which overstates the error since the "
+        "two AUCs share the unseen images.",
+        "",
+        "| features | gap [95% CI] | AUC synthetic vs unseen | AUC training vs unseen (floor) | KID ×1000 synthetic vs unseen "
+        "| precision vs unseen | recall vs unseen |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, gap in held_out.items():
+        val = report["features"][name]["val"]
+        pr = val.get("precision_recall_synthetic_vs_val")
+        lines.append(f"| {name} | **{gap['gap']:+.2f}** [{gap['gap_ci_low']:+.2f}, {gap['gap_ci_high']:+.2f}] | "
+                     f"{gap['synthetic_auc']:.2f} ± {gap['synthetic_standard_error']:.2f} | "
+                     f"{gap['floor_auc']:.2f} ± {gap['floor_standard_error']:.2f} | {_kid_cell(val['kid_synthetic_vs_val'])} | "
+                     + (f"{pr['precision']:.2f} | {pr['recall']:.2f} |" if pr else "- | - |"))
+    lines += ["", f"- {describe_gap(*next(iter(held_out.items())))}."]
+    telltales = report.get("telltales")
+    if telltales:
+        lines += [f"- {describe_telltales(telltales)}.", "",
+                  "| image statistic | median synthetic | median unseen | median training | AUC synthetic vs unseen | floor AUC |",
+                  "|---|---|---|---|---|---|"]
+        for row in telltales[:6]:
+            lines.append(f"| {row['statistic']}{' **(giveaway)**' if row['giveaway'] else ''} | {row['median_synthetic']:.3g} | "
+                         f"{row['median_unseen']:.3g} | {row['median_training']:.3g} | {row['auc']:.2f} | {row['floor_auc']:.2f} |")
+    return lines + [""]
+
+
 def format_markdown(report: dict) -> str:
     """The report as Markdown: what was compared, a verdict, the metric table, memorization, figures."""
     synthetic, reference, memorization = report["synthetic"], report["reference"], report["memorization"]
@@ -97,6 +138,7 @@ def format_markdown(report: dict) -> str:
     ]
     for warning in report["warnings"]:
         lines += [f"> **WARNING**: {warning}", ""]
+    lines += held_out_lines(report)
     lines += [
         "## Distribution metrics",
         "",
@@ -186,13 +228,20 @@ def format_selection_markdown(selection: dict) -> str:
     lines = [
         f"# Checkpoint selection: run `{selection['run']}`", "",
         f"Each checkpoint generated {selection['num_images']} images from the same latents (seed "
-        f"{selection['seed']}), scored by KID against {selection['reference_note']} in the "
-        f"**{selection['feature_name']}** feature space ({selection['feature_description']}).", "",
-        "| checkpoint | step | KID ×1000 (mean ± std) | |", "|---|---|---|---|",
+        f"{selection['seed']}), scored in the **{selection['feature_name']}** feature space "
+        f"({selection['feature_description']}) "
+        + (f"by the held-out gap: the two-sample AUC against the {selection['num_unseen']} validation images of the class, "
+           f"which the GAN never read, minus the floor of {selection['reference_note']} against the same images; KID is "
+           "against the unseen images too." if selection.get("num_unseen")
+           else f"by KID against {selection['reference_note']} (no validation images of the class to hold out)."), "",
+        "| checkpoint | step | KID ×1000 (mean ± std) | held-out gap [95% CI] | AUC vs unseen | |", "|---|---|---|---|---|---|",
     ]
     for score in selection["scores"]:
         mark = "**recommended**" if score["checkpoint"] == selection["recommended"] else ""
-        lines.append(f"| {score['checkpoint']} | {score['step']} | {_kid_cell(score['kid'])} | {mark} |")
+        gap = score.get("held_out")
+        gap_cells = (f"{gap['gap']:+.2f} [{gap['gap_ci_low']:+.2f}, {gap['gap_ci_high']:+.2f}] | {gap['synthetic_auc']:.2f}"
+                     if gap else "- | -")
+        lines.append(f"| {score['checkpoint']} | {score['step']} | {_kid_cell(score['kid'])} | {gap_cells} | {mark} |")
     lines += ["", f"**Recommendation**: {selection['reason']}", "", f"Sample from it: `{selection['sample_command']}`",
               "", "![KID per checkpoint](checkpoint_kid.png)", ""]
     for warning in selection.get("warnings", []):

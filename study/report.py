@@ -156,6 +156,7 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
               + f" ({total / 60:.1f} min in all)",
               "- every evaluation image is a real image of the test split; no synthetic image and no image the GAN read is ever "
               "evaluated (checked in code).", ""]
+    lines += _held_out_lines(stages)
     lines += ["## Data", "", "```", (folder / "data_summary.txt").read_text().rstrip(), "```", ""]
     lines += _gan_section(folder, stages)
     if "quality" in stages:
@@ -177,6 +178,20 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     write_json(folder / "report.json", {"config": vars(config), "stages": stages, "comparison": comparison, "power": power,
                                         "quality": _quality_json(stages)})
     return path
+
+
+def _held_out_lines(stages: dict) -> list[str]:
+    """One line per GAN class: its held-out realism gap (quality.json), the headline of the synthetic images' quality."""
+    from ..quality.realism import describe_gap
+
+    if "quality" not in stages:
+        return []
+    lines = []
+    for class_name, quality_folder in (stages["quality"].get("folders") or {None: stages["quality"]["folder"]}).items():
+        path = Path(quality_folder) / "quality.json"
+        held_out = (read_json(path).get("held_out") or {}) if path.is_file() else {}
+        lines += [f"- synthetic {class_name or 'images'}, {describe_gap(name, gap)}" for name, gap in held_out.items()]
+    return lines + ([""] if lines else [])
 
 
 def _sampled_words(stages: dict) -> str:

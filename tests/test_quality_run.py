@@ -38,6 +38,13 @@ def test_report_from_a_run_uses_its_training_keys(gan_run):
     assert report["synthetic"] == {"source": "run", "run": str(gan_run), "checkpoint": "epoch_0003",
                                    "checkpoint_step": report["synthetic"]["checkpoint_step"], "seed": 0, "num_images": 20}
     assert report["memorization"]["num_synthetic"] == 20
+    # The held-out measure: the synthetic images and the GAN's training images, each against the unseen validation images.
+    gap = report["held_out"]["pixels16"]
+    assert gap["num_unseen"] == report["reference"]["num_val"] >= 2 and gap["num_training"] == len(training_keys)
+    assert gap["gap"] == pytest.approx(gap["synthetic_auc"] - gap["floor_auc"])
+    assert report["features"]["pixels16"]["val"]["precision_recall_synthetic_vs_val"]["num_real"] == gap["num_unseen"]
+    assert {row["statistic"] for row in report["telltales"]} >= {"mean intensity", "sharpness (variance of the Laplacian)"}
+    assert "## Held-out realism" in (gan_run / "quality" / "quality.md").read_text()
     assert all(copy["training_key"] in training_keys for copy in report["memorization"]["closest_pairs"])
 
 
@@ -47,8 +54,11 @@ def test_checkpoint_selection_recommends_one_and_prints_the_sample_command(gan_r
     assert result.exit_code == 0, result.output
     selection = json.loads((tmp_path / "checkpoints.json").read_text())
     assert [score["checkpoint"] for score in selection["scores"]] == list_checkpoints(gan_run)
-    # The recommendation is the lowest mean KID among the scores it wrote (a tie goes to the later step).
-    lowest = min(selection["scores"], key=lambda score: (score["kid"]["mean"], -score["step"]))
+    # The class has validation images the GAN never read: every checkpoint is scored by its held-out gap (KID against
+    # those images too), and the recommendation is the smallest gap among the scores it wrote (a tie goes to the later step).
+    assert selection["num_unseen"] >= 2 and all(score["held_out"]["num_unseen"] == selection["num_unseen"] for score in selection["scores"])
+    assert all(score["kid"]["num_real"] == selection["num_unseen"] for score in selection["scores"])
+    lowest = min(selection["scores"], key=lambda score: (score["held_out"]["gap"], -score["step"]))
     assert selection["recommended"] == lowest["checkpoint"] and selection["recommended_step"] == lowest["step"]
     assert f"xgan sample --run {gan_run} --checkpoint {selection['recommended']}" in result.output
     assert (tmp_path / "checkpoint_kid.png").is_file() and (tmp_path / "checkpoints.md").is_file()
