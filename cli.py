@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import UserError
+from .gan.config import DEFAULT_KID_EVERY
 
 # Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
 SEED = click.IntRange(0, 2**32 - 1)
@@ -166,23 +167,13 @@ def balance(data, synthetic, ratio, method, mix, synthetic_share, curate, out, d
     unless --copy is given.
     """
     from .balance.command import BalanceConfig, run_balance
+    from .classifier.curate import curation_scorer
 
     config = BalanceConfig(data=data, synthetic=tuple(synthetic), ratio=ratio, method=method, out=out, dry_run=dry_run,
                            copy=copy, overwrite=overwrite, seed=seed, splits=splits_file, mix=mix, synthetic_share=synthetic_share,
                            curate=curate)
-    click.echo(run_balance(config, _curation_scorer(config)).summary)
-
-
-def _curation_scorer(config):
-    """With --curate, the function that scores every synthetic image with that classifier (balance imports no classifier)."""
-    if config.curate is None:
-        return None
-
-    def score_synthetic(dataset):
-        from .classifier.curate import saved_curation_scores  # TensorFlow is imported for this option only
-
-        return saved_curation_scores(Path(config.curate), config.synthetic, dataset.fingerprint)
-    return score_synthetic
+    # With --curate, the classifier saved there scores every synthetic image (balance imports no classifier).
+    click.echo(run_balance(config, curation_scorer(config.curate, config.synthetic)).summary)
 
 
 @cli.command()
@@ -371,7 +362,7 @@ def predict(model_path, tta, images, seed):
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
                    "Its own options are kept; only --epochs/--kimg may extend it.")
-@click.option("--kid-every", type=click.IntRange(min=0), default=10,
+@click.option("--kid-every", type=click.IntRange(min=0), default=DEFAULT_KID_EVERY,
               help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
                    "logged as `kid` in history.json and losses.png; 0 = off.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")

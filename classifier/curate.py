@@ -6,12 +6,14 @@ instead of a seeded random choice (`balance.build_training_set(synthetic_scores=
 synthetic images are scored: no validation or test image, and no label of one, is involved.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
+from ..datasets.dataset import Dataset
 from ..datasets.images import read_gray, resize_square
 from ..runs import SyntheticImage, read_synthetic_folder
 
@@ -93,3 +95,14 @@ def saved_curation_scores(model_dir: Path, folders, dataset_fingerprint: str) ->
                         "trained on real images only, e.g. the baseline arm of `xgan classify --compare`")
     pool = read_synthetic_pool(folders, config.image_size)
     return curation_scores(load_classifier(model_dir), pool, list(config.class_names), config.positive_class)
+
+
+def curation_scorer(model_dir: Path | None, folders) -> Callable[[Dataset], dict[Path, float]] | None:
+    """The `score_synthetic` argument of `balance.run_balance` for a --curate classifier (None without one).
+
+    Balance imports no classifier: its caller hands it this function, which `saved_curation_scores` the synthetic
+    `folders` with the classifier saved in `model_dir` when balance has loaded the dataset.
+    """
+    if model_dir is None:
+        return None
+    return lambda dataset: saved_curation_scores(Path(model_dir), folders, dataset.fingerprint)

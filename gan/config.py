@@ -9,6 +9,9 @@ from ..runtime.precision import check_precision
 
 IMAGE_SIZES = (32, 64, 128)
 DEFAULT_EPOCHS = 1000  # the study's length
+# Epochs between the cheap KID estimates that `xgan train` (and `xgan.train_gan`) log in history.json through
+# quality's KidMonitor, a callback this package does not import; 0 = none.
+DEFAULT_KID_EVERY = 10
 
 # Augmentation operations (implemented in augment.py) in the order they are applied, whatever
 # order the policy names them in.
