@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..datasets.image_rows import ImageRows
+from ..runtime.variable_state import assign_named, named_arrays
 from .config import ClassifierConfig
 from .model import PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, build_classifier, compile_classifier
 
@@ -179,7 +180,8 @@ class BestValidationEpoch(keras.callbacks.Callback):
 
     Attributes:
         best_epoch: 0-based epoch whose weights are kept (None before the first epoch).
-        best_weights: those weights.
+        best_weights: those weights, by variable path (restored by name: a variable listed in another
+            order still gets its own array, a mismatch is refused by name).
     """
 
     def __init__(self, monitor: str = "val_auc", patience: int = 0):
@@ -203,7 +205,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
             return self._no_improvement()
         if self.best_key is None or key > self.best_key:
             self.best_key, self.best_epoch, self.wait = key, epoch, 0
-            self.best_weights = self.model.get_weights()
+            self.best_weights = named_arrays(self.model.weights)
             return None
         return self._no_improvement()
 
@@ -214,7 +216,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            assign_named(self.model.weights, self.best_weights, "the best epoch's weights")
 
 
 def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:

@@ -9,7 +9,11 @@ A run folder holds two kinds of files:
 - `snapshots/epoch_0050.npz`, ...: the EMA generator alone (about a third of a state file), saved
   every `snapshot_every` epochs and at the end, for sampling and checkpoint selection.
 
-Files are plain `.npz` archives of arrays plus one JSON string: loading never runs code.
+Files are plain `.npz` archives of arrays plus one JSON string: loading never runs code. Arrays are
+keyed by group and variable path (`generator/up1_bn/gamma`, `g_optimizer/adam/up1_kernel_momentum`)
+and restored by name, so a model that lists its variables in another order still gets each its own
+array, and a variable missing, unknown or of another shape is refused by name. Files written
+before (keys `generator.0000`, ...) are restored by position, as they were.
 """
 
 import json
@@ -20,6 +24,7 @@ import numpy as np
 
 from ..errors import UserError, invalid_argument
 from ..runs import atomic_path, read_gan_config
+from ..runtime.variable_state import assign_named, named_arrays
 from .config import GanConfig
 
 STATE_FILE = Path("checkpoints") / "state.npz"
@@ -52,19 +57,43 @@ def read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
+_POSITIONAL_KEY = re.compile(r"^(?P<group>\w+)\.(?P<index>\d{4})$")  # how files before by-name saving kept arrays
+OPTIMIZER_GROUPS = frozenset({"g_optimizer", "d_optimizer"})
+
+
 def _group_arrays(prefix: str, variables) -> dict[str, np.ndarray]:
-    return {f"{prefix}.{index:04d}": np.asarray(variable.numpy()) for index, variable in enumerate(variables)}
+    """A group's arrays keyed `<prefix>/<variable path>` (`generator/up1_bn/gamma`)."""
+    arrays = named_arrays(variables, optimizer=prefix in OPTIMIZER_GROUPS)
+    return {f"{prefix}/{name}": value for name, value in arrays.items()}
 
 
 def _assign_group(prefix: str, variables, arrays: dict[str, np.ndarray], source: Path) -> None:
-    stored = sorted(key for key in arrays if key.startswith(prefix + "."))
+    """Restore a group by variable path, refusing by name any variable missing, unknown or of another shape.
+
+    A file written before variables were saved by name (keys `<prefix>.0000`, ...) is restored by position,
+    with count and shapes checked, as it always was.
+    """
+    variables = list(variables)
+    positional = sorted(key for key in arrays if (match := _POSITIONAL_KEY.match(key)) and match["group"] == prefix)
+    if positional:
+        _assign_by_position(prefix, variables, {key: arrays[key] for key in positional}, source)
+        return
+    named = {key[len(prefix) + 1:]: value for key, value in arrays.items() if key.startswith(prefix + "/")}
+    try:
+        assign_named(variables, named, f"{source} ({prefix})", optimizer=prefix in OPTIMIZER_GROUPS)
+    except ValueError as error:
+        raise UserError(f"{error}. The file belongs to another configuration or xgan version") from None
+
+
+def _assign_by_position(prefix: str, variables: list, stored: dict[str, np.ndarray], source: Path) -> None:
     if len(stored) != len(variables):
         raise UserError(f"{source}: holds {len(stored)} {prefix} arrays; the model built from config.json has {len(variables)}. The file belongs to another configuration")
-    for key, variable in zip(stored, variables):
-        value = arrays[key]
+    for key, variable in zip(sorted(stored), variables):
+        value = stored[key]
         if tuple(value.shape) != tuple(variable.shape):
             raise UserError(f"{source}: {prefix} array {key} has shape {value.shape}; the model expects {tuple(variable.shape)}")
-        variable.assign(value)
+    for key, variable in zip(sorted(stored), variables):
+        variable.assign(stored[key])
 
 
 def training_state_groups(model) -> dict[str, list]:

@@ -136,9 +136,10 @@ def test_a_mixed_run_records_its_precision_and_finite_losses(mixed_uninterrupted
     for name in ("g_optimizer", "d_optimizer"):
         # Saved with each optimizer: the wrapper's own iteration and learning-rate variables, its loss scale
         # (Keras' initial 2 ** 15, not yet grown or halved) and the scale's step counter.
-        stored = [key for key in arrays if key.startswith(name + ".")]
+        stored = [key for key in arrays if key.startswith(name + "/")]
         assert len(stored) == len(getattr(float32_model, name).variables) + 4, name
-        assert any(arrays[key].shape == () and arrays[key] == 2.0 ** 15 for key in stored), name
+        assert arrays[f"{name}/loss_scale_optimizer/dynamic_scale"] == 2.0 ** 15, name
+        assert {f"{name}/loss_scale_optimizer/{v}" for v in ("iteration", "learning_rate", "step_counter")} <= set(stored)
 
 
 def test_a_mixed_run_resumes_exactly_under_its_own_precision(mixed_uninterrupted, xrays, tmp_path):
