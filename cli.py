@@ -19,6 +19,11 @@ SEED = click.IntRange(0, 2**32 - 1)
 DATA_HELP = ("Dataset: a class-per-folder directory, a manifest.csv, a MedMNIST .npz, or a bundled set by name "
              "(covid_ccby, pneumoniamnist) [default: the bundled covid_ccby set].")
 
+EXTERNAL_HELP = ("External test set: a class-per-folder directory, a manifest.csv or an .npz (anything `xgan evaluate` reads), named by "
+                 "its folder or file, or NAME=PATH; repeat for several. Every model is scored on it at its stored threshold, as "
+                 "`xgan evaluate` would, and the report compares the arms there too. A set with a class the models do not know is "
+                 "refused before training.")
+
 
 class UserErrorExit(click.ClickException):
     """A UserError shown as one line, exit code 2."""
@@ -278,9 +283,10 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
 @strategy_option
 @precision_option
+@click.option("--external", multiple=True, metavar="[NAME=]DATA", help="With --compare or --seeds N: " + EXTERNAL_HELP)
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
              patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
-             precision):
+             precision, external):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -296,7 +302,8 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay, monitor=monitor,
                             target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
-                            synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision)
+                            synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
+                            external=tuple(external))
     click.echo(run_classify(config).summary)
 
 
@@ -311,8 +318,11 @@ TTA_HELP = "Test-time augmentation: average each model over shifted, zoomed and 
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Images to score, all as test data: a class-per-folder directory, a manifest.csv or an .npz (e.g. test_* keys only).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for metrics.json and plots [default: samples/NNNNN-evaluate].")
+@click.option("--threshold-record", default=None, metavar="NAME",
+              help="Call images at this threshold record (written by `xgan calibrate --name`) instead of the one chosen on the "
+                   "model's validation split; the record's own slice is left out [default: validation].")
 @click.option("--seed", type=SEED, default=0, help="Unused: evaluation is deterministic; accepted so every command takes --seed.", hidden=True)
-def evaluate(model_path, tta, data, out, seed):
+def evaluate(model_path, tta, data, out, threshold_record, seed):
     """Score a saved classifier (or an ensemble) on every image of a dataset and print accuracy, sensitivity, specificity, ROC-AUC...
 
     Images a model trained or stopped early on are left out, with a count. Images are called at the
@@ -320,19 +330,42 @@ def evaluate(model_path, tta, data, out, seed):
     """
     from .classifier.evaluate import evaluate_model
 
-    click.echo(evaluate_model(list(model_path), data, out, tta=tta).summary)
+    click.echo(evaluate_model(list(model_path), data, out, tta=tta, threshold_record=threshold_record).summary)
 
 
 @cli.command()
 @click.option("--model", "model_path", required=True, multiple=True, type=click.Path(path_type=Path), help=MODEL_HELP)
 @click.option("--tta", is_flag=True, help=TTA_HELP)
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--threshold-record", default=None, metavar="NAME",
+              help="Call images at this threshold record (written by `xgan calibrate --name`) [default: validation].")
 @click.option("--seed", type=SEED, default=0, help="Unused: prediction is deterministic; accepted so every command takes --seed.", hidden=True)
-def predict(model_path, tta, images, seed):
-    """Print the predicted class and its probability for each IMAGE, called at the model's stored threshold."""
+def predict(model_path, tta, images, threshold_record, seed):
+    """Print the predicted class and its probability for each IMAGE, called at the model's stored threshold (and which one)."""
     from .classifier.predict import format_predictions, predict_images
 
-    click.echo(format_predictions(predict_images(list(model_path), images, tta=tta)))
+    click.echo(format_predictions(predict_images(list(model_path), images, tta=tta, threshold_record=threshold_record)))
+
+
+@cli.command()
+@click.option("--model", "model_path", required=True, multiple=True, type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The new site's labelled slice: a class-per-folder directory, a manifest.csv or an .npz, with images of both classes.")
+@click.option("--name", required=True, help="Name of the new threshold record (e.g. the site's): thresholds/NAME.json beside the model.")
+@click.option("--target-sensitivity", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+              show_default="the rule of the model's validation threshold",
+              help="Choose the highest threshold reaching this sensitivity on the slice, instead of Youden's J.")
+@click.option("--tta", is_flag=True, help="Calibrate the threshold of predictions with test-time augmentation.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier record of the same name (the validation record is never replaced).")
+def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
+    """Re-choose a saved classifier's threshold on a small labelled slice from a new site, without retraining.
+
+    The new threshold is stored as a record beside the old one (the model's config.json is never changed);
+    `xgan evaluate` and `xgan predict` use it with --threshold-record NAME and say which record they used.
+    """
+    from .classifier.calibrate import calibrate_model
+
+    click.echo(calibrate_model(list(model_path), data, name, target_sensitivity=target_sensitivity, tta=tta, overwrite=overwrite).summary)
 
 
 @cli.command()
@@ -477,9 +510,10 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
                    "this machine; the GAN's batch of 32 and the classifier's of 40 must split evenly over them). multi-worker is "
                    "refused: on several machines run xgan train, sample and classify, the training ones with --strategy multi-worker.")
 @precision_option
+@click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
-                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision):
+                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -504,7 +538,7 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
                              tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy,
-                             precision=precision)
+                             precision=precision, external=tuple(external))
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

@@ -24,6 +24,7 @@ from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_histor
 from ..datasets.splits import Splits, resolve_splits
 from .config import ClassifierConfig, optimizer_defaults
 from .curate import curation_scores, read_synthetic_pool
+from .external import load_external_sets, parse_externals, score_external_sets
 from .realism import synthetic_vs_real
 from .prediction_table import write_predictions
 from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
@@ -90,6 +91,7 @@ class ClassifyConfig:
     equal_share: float = DEFAULT_EQUAL_SHARE  # gan_equal and gan_curated: the synthetic share of every class
     strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
     precision: str = "float32"  # "float32", or "mixed": float16 computation with float32 weights (for GPUs; see precision.py)
+    external: tuple = ()  # external test sets ("NAME=PATH" or a path; see external.py), scored like `xgan evaluate` after training
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -133,6 +135,10 @@ class ClassifyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
                 raise UserError(f"Invalid value received for argument `{name}`. Expected a share in (0, 1). Received: {name}={value!r}")
+        self.external = parse_externals(self.external)
+        if self.external and not self.compare and self.seeds == 1:
+            raise UserError("--external scores a comparison (--compare) or a seed ensemble (--seeds N); for one model use "
+                            "`xgan evaluate --model RUN --data SET`")
         self.classifier_config()  # its checks raise UserError
 
     @property
@@ -169,7 +175,7 @@ class ClassifyConfig:
                 "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
                 "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
                 "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
-                "strategy": self.strategy, "precision": self.precision}
+                "strategy": self.strategy, "precision": self.precision, "external": [str(spec) for spec in self.external]}
 
 
 @dataclass
@@ -451,6 +457,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     """
     start = time.perf_counter()
     experiment = prepare_experiment(config)
+    externals = load_external_sets(config.external, experiment.class_names, config.size)  # a bad set fails before training
     found = ""
     if config.with_gan and not (config.synthetic or config.manifest):
         config.synthetic = default_synthetic_folders(config, experiment)
@@ -502,10 +509,12 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             for arm, measured in realism.items():
                 report["arms"][arm]["synthetic_vs_real"] = measured
             report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
+            report["external"] = score_external_sets(externals, runs, experiment, True, config.tta, config.seed, config.target_sensitivity)
             summary = write_compare_report(run_dir, report, runs, experiment)
         elif len(runs) > 1:
             report = seed_ensemble(runs, experiment, config.target_sensitivity)
             report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+            report["external"] = score_external_sets(externals, runs, experiment, False, config.tta, config.seed, config.target_sensitivity)
             summary = write_ensemble_report(run_dir, report, runs, experiment)
         else:
             report = None

@@ -22,6 +22,7 @@ from ..errors import UserError
 from .config import ClassifierConfig
 from .saving import MODEL_FILE, VALIDATION_PREDICTIONS, load_classifier, load_classifier_config, model_files
 from .threshold import choose_threshold, stored_threshold
+from .threshold_records import VALIDATION_RECORD, read_record, record_path
 
 log = logging.getLogger("xgan")
 
@@ -72,8 +73,17 @@ class Ensemble:
 
         return np.mean([predict_probabilities(load_classifier(path), images, tta=tta) for path in self.paths], axis=0)
 
-    def threshold(self, tta: bool = False) -> dict:
-        """The decision threshold record: the member's own, or the one chosen on the members' mean validation probabilities."""
+    def threshold(self, tta: bool = False, record: str | None = None) -> dict:
+        """The decision threshold record: the member's own, or the one chosen on the members' mean validation probabilities.
+
+        Args:
+            record: a record `xgan calibrate` wrote beside the model(s); None or "validation": the validation one.
+
+        Raises:
+            UserError: a record missing beside a member, or one calibrated for another set of models.
+        """
+        if record is not None and record != VALIDATION_RECORD:
+            return self._calibrated_threshold(record, tta)
         records = [stored_threshold(details, tta) for details in self.details]
         if len(self) == 1:
             return records[0]
@@ -88,6 +98,16 @@ class Ensemble:
                     len(self), VALIDATION_PREDICTIONS)
         return {"threshold": float(np.mean([r["threshold"] for r in records])), "method": "mean of the models' thresholds",
                 "target_sensitivity": None, "fitted_on": "validation (each model's own)"}
+
+    def _calibrated_threshold(self, name: str, tta: bool) -> dict:
+        records = [read_record(path, name, tta) for path in self.paths]
+        members = sorted(str(path) for path in self.paths)
+        for path, record in zip(self.paths, records):
+            if sorted(record.get("members") or [str(path)]) != members:
+                raise UserError(f"{record_path(path, name)}: calibrated for {len(record.get('members') or [path])} model(s) "
+                                f"({', '.join(record.get('members') or [str(path)])}), not this set of {len(self)}; "
+                                "calibrate these models together with `xgan calibrate`")
+        return records[0]
 
 
 def load_ensemble(paths) -> Ensemble:

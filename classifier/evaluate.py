@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.dataset import load_dataset
+from ..datasets.dataset import Dataset, load_dataset
 from ..errors import UserError
 from ..runs import new_run_dir, read_json, write_json
 from .data import all_images
 from .saving import model_files
+from .threshold_records import VALIDATION_RECORD, describe_threshold
 
 log = logging.getLogger("xgan")
 
@@ -60,36 +61,44 @@ def name_integer_labels(dataset, class_names: list[str]):
     return replace(dataset, records=records, class_names=sorted(set(names.values())))
 
 
-def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path = Path("samples"), tta: bool = False) -> EvaluateResult:
-    """Score a saved classifier (or the ensemble of several) on every image of `data`; write metrics.json, predictions.csv and plots.
+@dataclass
+class ScoredImages:
+    """One model (or ensemble) scored on a set of images, as `xgan evaluate` scores it.
 
-    Args:
-        model_path: a classifier run folder or its model.keras, a folder of seeds, or a list of these
-            (see `ensemble.find_models`): several models are scored as their ensemble.
-        data: a class-per-folder directory, a manifest.csv, or an .npz (e.g. with test_* keys only).
-        out: the folder to write into; None makes a new `parent/NNNNN-evaluate/`.
-        tta: average each model over the test-time augmentation views, at its TTA threshold.
+    Attributes:
+        y_true: 0/1 targets of the positive class, or class indices with three or more classes.
+        probabilities: the model's positive-class probabilities (N,), or its softmax (N, classes).
+        metrics: every metric at `threshold` (with those at 0.5 beside), or the multi-class metrics.
+        threshold: the threshold record used (None for a softmax model, which calls its most probable class).
+    """
+
+    y_true: np.ndarray
+    probabilities: np.ndarray
+    metrics: dict
+    threshold: dict | None
+
+
+def known_classes(dataset, class_names: list[str], data) -> Dataset:
+    """`dataset` with bare integer labels named as the model's classes; refused when it holds a class the model does not know.
 
     Raises:
-        UserError: a missing model, a dataset with a class the model does not know, or a dataset
-            whose every image the model has seen.
+        UserError: naming `data` and the first unknown class.
     """
-    from .metrics import metrics_at_thresholds, multiclass_metrics
-    from .figures import plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
-    from .formatting import format_metrics, json_ready
-    from .prediction_table import write_predictions
-    from .ensemble import load_ensemble
-
-    ensemble = load_ensemble(model_path if isinstance(model_path, (list, tuple)) else [model_path])
-    config, details = ensemble.config, ensemble.details[0]
-    dataset = load_dataset(data, config.image_size)
-    dataset = name_integer_labels(dataset, config.class_names)
-    unknown = [name for name in dataset.class_names if name not in config.class_names]
+    dataset = name_integer_labels(dataset, class_names)
+    unknown = [name for name in dataset.class_names if name not in class_names]
     if unknown:
-        raise UserError(f"{data}: class {unknown[0]!r} is not one the model knows ({', '.join(config.class_names)}); "
+        raise UserError(f"{data}: class {unknown[0]!r} is not one the model knows ({', '.join(class_names)}); "
                         "name the class folders (or labels) as in the training data")
+    return dataset
+
+
+def unseen_images(dataset, seen: set[str], data):
+    """Every image of `dataset` whose pixel hash is not in `seen`, and how many were left out (warned, never silent).
+
+    Raises:
+        UserError: when every image was seen.
+    """
     images = all_images(dataset)
-    seen = set().union(*(seen_hashes(path) for path in ensemble.paths))
     keep = np.array([h not in seen for h in dataset.content_hashes], bool)
     num_excluded = int((~keep).sum())
     if num_excluded:
@@ -100,21 +109,72 @@ def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path
     images.labels = [label for label, k in zip(images.labels, keep) if k]
     images.keys = [key for key, k in zip(images.keys, keep) if k]
     images.origins = ["real"] * len(images.labels)
+    return images, num_excluded
+
+
+def score_images(ensemble, images, tta: bool = False, threshold_record: str | None = None) -> ScoredImages:
+    """Score `images` with a loaded ensemble (one model or several) at its stored threshold: the one code path of
+    `xgan evaluate` and of the external sets of `xgan classify`.
+
+    Args:
+        threshold_record: the name of a threshold record beside the model(s) (`xgan calibrate`); None: the stored
+            validation threshold.
+    """
+    from .metrics import metrics_at_thresholds, multiclass_metrics
+
+    config = ensemble.config
     probabilities = ensemble.probabilities(images.images, tta=tta)
     y_true = images.model_targets(config.positive_class, config.class_names)
     if config.is_multiclass:
-        threshold = None  # a softmax model calls its most probable class
-        names = tuple(config.class_names)
-        metrics = multiclass_metrics(y_true, probabilities, names)
-    else:
-        threshold = ensemble.threshold(tta)
-        names = (config.negative_class, config.positive_class)
-        metrics = metrics_at_thresholds(y_true, probabilities, names, threshold["threshold"])
+        return ScoredImages(y_true, probabilities, multiclass_metrics(y_true, probabilities, tuple(config.class_names)), None)
+    threshold = ensemble.threshold(tta, record=threshold_record)
+    metrics = metrics_at_thresholds(y_true, probabilities, (config.negative_class, config.positive_class), threshold["threshold"])
+    return ScoredImages(y_true, probabilities, metrics, threshold)
+
+
+def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path = Path("samples"), tta: bool = False,
+                   threshold_record: str | None = None) -> EvaluateResult:
+    """Score a saved classifier (or the ensemble of several) on every image of `data`; write metrics.json, predictions.csv and plots.
+
+    The summary and metrics.json say which threshold record the images were called at.
+
+    Args:
+        model_path: a classifier run folder or its model.keras, a folder of seeds, or a list of these
+            (see `ensemble.find_models`): several models are scored as their ensemble.
+        data: a class-per-folder directory, a manifest.csv, or an .npz (e.g. with test_* keys only).
+        out: the folder to write into; None makes a new `parent/NNNNN-evaluate/`.
+        tta: average each model over the test-time augmentation views, at its TTA threshold.
+        threshold_record: call images at this threshold record (`xgan calibrate --name`) instead of the validation one.
+
+    Raises:
+        UserError: a missing model, a dataset with a class the model does not know, or a dataset
+            whose every image the model has seen.
+    """
+    from .figures import plot_confusion_matrices, plot_one_vs_rest_roc_curves, plot_roc_curves
+    from .formatting import format_metrics, json_ready
+    from .prediction_table import write_predictions
+    from .ensemble import load_ensemble
+
+    ensemble = load_ensemble(model_path if isinstance(model_path, (list, tuple)) else [model_path])
+    config, details = ensemble.config, ensemble.details[0]
+    if config.is_multiclass and threshold_record is not None:
+        raise UserError(f"--threshold-record {threshold_record}: the model calls the most probable of its {len(config.class_names)} classes; "
+                        "it has no threshold to choose")
+    dataset = known_classes(load_dataset(data, config.image_size), config.class_names, data)
+    seen = set().union(*(seen_hashes(path) for path in ensemble.paths))
+    if threshold_record is not None:  # a site's record is checked before any image is read; its slice is left out like training images
+        seen |= set(ensemble.threshold(tta, record=threshold_record).get("content_hashes", ()))
+    images, num_excluded = unseen_images(dataset, seen, data)
+    scored = score_images(ensemble, images, tta, threshold_record)
+    probabilities, y_true, metrics = scored.probabilities, scored.y_true, scored.metrics
+    threshold = None if scored.threshold is None else {k: v for k, v in scored.threshold.items() if k != "content_hashes"}
+    names = tuple(config.class_names) if config.is_multiclass else (config.negative_class, config.positive_class)
     out = Path(out) if out is not None else new_run_dir(parent, "evaluate")
     out.mkdir(parents=True, exist_ok=True)
     models = [str(path) for path in ensemble.paths]
     write_json(out / "metrics.json", {**json_ready(metrics), "model": models[0] if len(models) == 1 else models, "num_models": len(models),
-                                      "decision_threshold": threshold, "tta": tta, "data": str(dataset.source),
+                                      "decision_threshold": threshold,
+                                      "threshold_record": None if threshold is None else threshold.get("record", VALIDATION_RECORD), "tta": tta, "data": str(dataset.source),
                                       "dataset_fingerprint": dataset.fingerprint, "num_excluded_seen": num_excluded,
                                       "trained_on": details.get("dataset"), "arm": details.get("arm")})
     write_predictions(out / "predictions.csv", images, probabilities, config.positive_class, config.class_names)
@@ -130,8 +190,8 @@ def evaluate_model(model_path, data: Path, out: Path | None = None, parent: Path
         how = "the most probable class"
     else:
         counts = f"{int(y_true.sum())} {config.positive_class}"
-        how = f"threshold {threshold['threshold']:.3f} ({threshold['method']}, fitted on {threshold['fitted_on']})"
-    scored = models[0] if len(models) == 1 else f"ensemble of {len(models)} models ({', '.join(models)})"
-    title = f"{scored} on {dataset.source}: {len(y_true)} image(s) ({counts}){excluded}; {how}{', with TTA' if tta else ''}"
+        how = f"threshold {threshold['threshold']:.3f} ({describe_threshold(threshold)})"
+    who = models[0] if len(models) == 1 else f"ensemble of {len(models)} models ({', '.join(models)})"
+    title = f"{who} on {dataset.source}: {len(y_true)} image(s) ({counts}){excluded}; {how}{', with TTA' if tta else ''}"
     summary = f"{format_metrics(metrics, title)}\nwrote {out}"
     return EvaluateResult(metrics, out, num_excluded, summary)

@@ -11,6 +11,7 @@ import numpy as np
 from ..runs import write_json, write_text
 from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SECONDARY_METRICS, SIGNIFICANCE, test_targets
 from .metrics import AT_DEFAULT_THRESHOLD, PRIMARY_METRIC
+from .external_report import external_summary_lines, format_external
 from .realism import format_realism
 from .figures import (CONFUSION_FILE, CURVES_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
                       plot_roc_curves, plot_training_curves)
@@ -106,6 +107,7 @@ def format_ensemble_report(report: dict) -> str:
              "## At the validation-chosen threshold", ""] + _seed_table(report)
     if "summary_" + AT_DEFAULT_THRESHOLD in report:
         lines += ["", "## At 0.5", ""] + _seed_table_at_default(report)
+    lines += format_external(report)
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({name})" for name in report.get("plots", [])]
     return "\n".join(lines) + "\n"
@@ -125,7 +127,7 @@ def ensemble_summary(report: dict) -> str:
         ensemble = report["ensemble"]
         lines.append(f"  ensemble: accuracy {format_number(ensemble['metrics']['accuracy'])}, balanced accuracy {format_number(ensemble['metrics']['balanced_accuracy'])}, "
                      f"ROC-AUC {format_number(ensemble['metrics']['roc_auc'], 4)} (threshold {format_number(ensemble['threshold']['threshold'])})")
-    return "\n".join(lines)
+    return "\n".join(lines + external_summary_lines(report))
 
 
 def write_compare_report(run_dir: Path, report: dict, runs, experiment) -> str:
@@ -256,6 +258,7 @@ def format_report(report: dict) -> str:
             step = 1 / test["num_positive"]
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
                           "differences smaller than that are noise by construction."]
+    lines += format_external(report)
     lines += ["", "## Plots", ""]
     for name in report.get("plots", []):
         lines.append(f"![{name}]({name})")
@@ -299,4 +302,4 @@ def summary_lines(report: dict) -> str:
         if data.get("per_class"):
             lines.append(f"{'':<{width}}  sensitivity per class: " + ", ".join(
                 f"{name} {format_number(summary['sensitivity']['mean'])}" for name, summary in data["per_class"].items()))
-    return "\n".join(lines)
+    return "\n".join(lines + external_summary_lines(report))

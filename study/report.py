@@ -167,6 +167,7 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     report_json = Path(stages["classify"]["folder"]) / "report.json"
     comparison = read_json(report_json)
     lines += ["## Verdict", ""] + verdict_lines(comparison) + [""]
+    lines += external_verdict_lines(comparison)
     lines += power_lines(comparison)
     lines += _caveats(comparison, config)
     lines += _embedded(folder, Path(stages["classify"]["folder"]) / "report.md", "Classifier comparison")
@@ -192,6 +193,28 @@ def _held_out_lines(stages: dict) -> list[str]:
         held_out = (read_json(path).get("held_out") or {}) if path.is_file() else {}
         lines += [f"- synthetic {class_name or 'images'}, {describe_gap(name, gap)}" for name, gap in held_out.items()]
     return lines + ([""] if lines else [])
+
+
+def external_verdict_lines(report: dict) -> list[str]:
+    """Per external test set (`--external`): each arm's primary metric there, its drop from the internal test, and its verdict."""
+    primary = primary_metric(report)
+    label = LABELS.get(primary, primary)
+    lines = []
+    for name, record in (report.get("external") or {}).items():
+        lines += [f"### On the external test set `{name}` ({record['num_images']} images of `{record['source']}`)", "",
+                  "Every model scored as `xgan evaluate` scores it, at its validation-chosen threshold; the table in the comparison "
+                  "below has every metric.", "",
+                  f"| arm | {label} (mean ± std) | drop from internal test | vs baseline [95% paired interval] | verdict here | verdict internally |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for arm, data in record["arms"].items():
+            summary, drop = data["summary"][primary], record["drop_from_internal"][arm][primary]
+            comparison, internal = record["comparisons"].get(arm), report["comparisons"].get(arm)
+            interval = comparison["differences"][primary] if comparison else None
+            versus = f"{_signed(interval['difference'])} [{_signed(interval['low'])}, {_signed(interval['high'])}]" if interval else ""
+            lines.append(f"| {arm} | {summary['mean']:.3f} ± {summary['std']:.3f} | {_signed(drop)} | {versus} | "
+                         f"{comparison['primary_verdict'] if comparison else ''} | {internal['primary_verdict'] if internal else ''} |")
+        lines.append("")
+    return lines
 
 
 def _sampled_words(stages: dict) -> str:

@@ -73,6 +73,7 @@ class StudyConfig:
     conditional: bool = False  # one class-conditional GAN on every class, and every GAN arm of issue 11 in the comparison
     strategy: str = "default"  # tf.distribute of the GAN and classifier stages: "default" (one device) or "mirrored" (this machine's GPUs)
     precision: str = "float32"  # of the GAN and classifier stages: "float32", or "mixed" (float16 computation; for GPUs, see precision.py)
+    external: tuple[str, ...] = ()  # external test sets ("NAME=PATH"), scored by the classify stage like `xgan evaluate`
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -80,6 +81,9 @@ class StudyConfig:
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
         check_precision(self.precision)
+        from ..classifier.external import parse_externals
+
+        self.external = tuple(str(spec) for spec in parse_externals(self.external or ()))  # as NAME=PATH, so study.json names them
         if self.preset not in PRESETS:
             raise UserError(f"Invalid value received for argument `preset`. Expected one of {sorted(PRESETS)}. Received: preset={self.preset!r}")
         from ..balance import parse_target
@@ -161,6 +165,10 @@ def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyP
     from ..balance import resolve_target
 
     dataset = load_dataset(config.data)
+    if config.external:  # a class the models will not know is refused before the GAN trains
+        from ..classifier.external import load_external_sets, parse_externals
+
+        load_external_sets(parse_externals(config.external), dataset.class_names, None)
     base = resolve_splits(dataset, Path(config.splits) if config.splits else None)
     assignments, cut = base.assignments, None
     if minority_train is not None:
@@ -528,7 +536,7 @@ def _stage_classify(state: StudyState, echo) -> None:
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
         out=state.folder / "classify", seed=config.seed,
-        tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision))
+        tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision, external=config.external))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 

@@ -345,3 +345,58 @@ def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, c
     else:  # a real import failure stays one
         with pytest.raises(ImportError, match="initialization failed"):
             run_study(config)
+
+
+def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume(tmp_path, monkeypatch):
+    import xgan.gan
+    import xgan.study.runner as study
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    site = make_folder_dataset(tmp_path / "site_b", {"covid": 3, "normal": 3}, size=32, seed=4)
+    unknown = make_folder_dataset(tmp_path / "other", {"covid": 3, "pneumonia": 3}, size=32, seed=4)
+    with pytest.raises(UserError, match=r"^--external other=.*: class 'pneumonia' is not one the model knows \(covid, normal\)"):
+        run_study(StudyConfig(data=str(data), external=(str(unknown),), out=str(tmp_path / "refused")))
+    assert not (tmp_path / "refused").exists()
+    config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
+                         quality=False, out=str(tmp_path / "runs"), external=(str(site),))
+
+    def interrupted(state, echo):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", interrupted)
+    with pytest.raises(UserError, match="interrupted; resume with"):
+        run_study(config)
+    folder = tmp_path / "runs" / "00000-study-xrays"
+    assert json.loads((folder / "study.json").read_text())["config"]["external"] == [f"site_b={site}"]
+    monkeypatch.undo()
+    seen = {}
+
+    def classify(config):
+        seen["classify"] = config
+        return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
+
+    monkeypatch.setattr(xgan.gan, "train_gan", lambda config, callbacks=(): Path(config.out) / "00000-gan-covid")
+    monkeypatch.setattr(importlib.import_module("xgan.classifier.classify"), "classify", classify)
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "report", lambda state, echo: state.finish("report"))
+    refused = CliRunner().invoke(cli, ["run", "--resume", "--external", str(site), "--out", str(tmp_path / "runs")])
+    assert refused.exit_code == 2 and "drop --external" in refused.output
+    result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert [str(spec) for spec in seen["classify"].external] == [f"site_b={site}"]
+
+
+def test_the_study_verdict_has_a_table_per_external_set():
+    from xgan.study.report import external_verdict_lines
+
+    interval = {"difference": -0.1, "low": -0.2, "high": -0.01}
+    report = {"primary_metric": "balanced_accuracy", "comparisons": {"gan": {"primary_verdict": "within noise"}},
+              "external": {"cohen": {"num_images": 214, "source": "samples/external",
+                                     "arms": {"baseline": {"summary": {"balanced_accuracy": {"mean": 0.5, "std": 0.01}}},
+                                              "gan": {"summary": {"balanced_accuracy": {"mean": 0.4, "std": 0.02}}}},
+                                     "drop_from_internal": {"baseline": {"balanced_accuracy": 0.45}, "gan": {"balanced_accuracy": 0.55}},
+                                     "comparisons": {"gan": {"differences": {"balanced_accuracy": interval}, "primary_verdict": "worse"}}}}}
+    lines = external_verdict_lines(report)
+    assert lines[0] == "### On the external test set `cohen` (214 images of `samples/external`)"
+    assert "| baseline | 0.500 ± 0.010 | +0.450 |  |  |  |" in lines
+    assert "| gan | 0.400 ± 0.020 | +0.550 | -0.100 [-0.200, -0.010] | worse | within noise |" in lines
