@@ -6,7 +6,8 @@ import pytest
 from sklearn import metrics as skm
 
 from xgan.classifier.metrics import paired_bootstrap
-from xgan.classifier.threshold import choose_threshold, sensitivity_threshold, stored_threshold, youden_threshold
+from xgan.classifier.threshold import (candidate_thresholds, choose_threshold, rates_at, sensitivity_threshold, stored_threshold,
+                                       youden_threshold)
 from xgan.classifier.train import BestValidationEpoch, ValidationMetrics
 
 
@@ -57,6 +58,85 @@ def test_paired_bootstrap_of_an_arm_against_itself_is_exactly_zero():
     for metric in ("balanced_accuracy", "roc_auc", "sensitivity", "f1"):
         result = paired_bootstrap(y_true, scores, scores, metric, num_resamples=300, seed=1, threshold=[0.4, 0.5, 0.6])
         assert (result["difference"], result["low"], result["high"]) == (0.0, 0.0, 0.0)
+
+
+_SKLEARN_METRICS = {
+    "balanced_accuracy": lambda y, p, t: skm.balanced_accuracy_score(y, p >= t),
+    "roc_auc": lambda y, p, t: skm.roc_auc_score(y, p),
+    "sensitivity": lambda y, p, t: skm.recall_score(y, p >= t),
+    "f1": lambda y, p, t: skm.f1_score(y, p >= t),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(_SKLEARN_METRICS))
+def test_paired_bootstrap_of_two_arms_matches_a_resampling_written_with_scikit_learn(metric):
+    """Two different arms, each seed with its own threshold: the difference and interval from a plain loop over resamples."""
+    rng = np.random.default_rng(5)
+    num_seeds, num_images, num_resamples = 3, 40, 60
+    y_true = np.tile([0, 1], num_images // 2)
+    baseline = np.clip(rng.normal(0.35 + 0.3 * y_true, 0.2, (num_seeds, num_images)), 0, 1)
+    arm = np.clip(rng.normal(0.3 + 0.45 * y_true, 0.2, (num_seeds, num_images)), 0, 1)
+    arm_threshold, baseline_threshold = np.array([0.45, 0.5, 0.55]), np.array([0.5, 0.52, 0.48])
+    result = paired_bootstrap(y_true, arm, baseline, metric, num_resamples=num_resamples, seed=7, threshold=arm_threshold,
+                              baseline_threshold=baseline_threshold)
+    score = _SKLEARN_METRICS[metric]
+    expected = np.mean([score(y_true, arm[k], arm_threshold[k]) - score(y_true, baseline[k], baseline_threshold[k])
+                        for k in range(num_seeds)])
+    assert result["difference"] == pytest.approx(expected, abs=1e-12) and abs(expected) > 0.01
+    draw = np.random.default_rng(7)  # the documented draw: images with replacement, then seeds with replacement
+    images, seeds = draw.integers(0, num_images, (num_resamples, num_images)), draw.integers(0, num_seeds, (num_resamples, num_seeds))
+    differences = [np.mean([score(y_true[i], arm[k, i], arm_threshold[k]) - score(y_true[i], baseline[k, i], baseline_threshold[k])
+                            for k in ks]) for i, ks in zip(images, seeds)]
+    low, high = np.percentile(differences, [2.5, 97.5])
+    assert (result["low"], result["high"]) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
+    assert result["num_undefined"] == 0 and low < high
+
+
+def _matrix_rates(y_true, probability, thresholds):
+    """The thresholds x images search that `rates_at` replaced, kept as the reference it must equal."""
+    called = probability[None, :] >= thresholds[:, None]
+    sensitivity = (called & y_true).sum(1) / max(1, y_true.sum())
+    specificity = (~called & ~y_true).sum(1) / max(1, (~y_true).sum())
+    return sensitivity, specificity
+
+
+def _matrix_youden(y_true, probability):
+    y_true, probability = np.asarray(y_true, bool), np.asarray(probability, np.float64)
+    if y_true.all() or not y_true.any():
+        return 0.5
+    thresholds = candidate_thresholds(probability)
+    sensitivity, specificity = _matrix_rates(y_true, probability, thresholds)
+    youden = sensitivity + specificity - 1
+    best = np.flatnonzero(np.isclose(youden, youden.max(), rtol=0, atol=1e-12))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
+
+
+def _matrix_sensitivity_threshold(y_true, probability, target):
+    y_true, probability = np.asarray(y_true, bool), np.asarray(probability, np.float64)
+    thresholds = candidate_thresholds(probability)
+    sensitivity, _ = _matrix_rates(y_true, probability, thresholds)
+    return float(thresholds[sensitivity >= target - 1e-12].max())
+
+
+def test_the_roc_curve_search_equals_the_matrix_search_on_random_cases_with_ties():
+    rng = np.random.default_rng(11)
+    for case in range(300):
+        num_images = int(rng.integers(1, 80))
+        decimals = int(rng.integers(1, 4))  # 1 decimal: many tied scores; 3: few
+        probability = np.round(rng.random(num_images), decimals)
+        if case % 5 == 0:
+            probability[rng.random(num_images) < 0.2] = rng.choice([0.0, 1.0])  # exact 0 and 1 scores
+        y_true = (rng.random(num_images) < rng.uniform(0.05, 0.95)).astype(int)
+        if case % 17 == 0:
+            y_true[:] = case % 2  # one class only
+        thresholds = candidate_thresholds(probability)
+        for new, old in zip(rates_at(y_true.astype(bool), probability, thresholds),
+                            _matrix_rates(y_true.astype(bool), probability, thresholds)):
+            np.testing.assert_array_equal(new, old, err_msg=f"case {case}")
+        assert youden_threshold(y_true, probability) == _matrix_youden(y_true, probability), case
+        if y_true.any():
+            for target in (0.5, 0.8, 0.95, 1.0):
+                assert sensitivity_threshold(y_true, probability, target) == _matrix_sensitivity_threshold(y_true, probability, target)
 
 
 def _tiny_model(size=8):
