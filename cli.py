@@ -100,6 +100,25 @@ class PositiveIntList(click.ParamType):
         return numbers
 
 
+class RegistryHelpOption(click.Option):
+    """An option whose help is written when shown (`help_text()`), so that it lists what is registered then."""
+
+    def __init__(self, *args, help_text, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help_text = help_text
+
+    def get_help_record(self, ctx):
+        self.help = self.help_text()
+        return super().get_help_record(ctx)
+
+
+def _arm_registry() -> dict:
+    """The classifier's arms by name (`classifier.arms.ARMS`), imported only when --help lists them."""
+    from .classifier.arms import ARMS
+
+    return ARMS
+
+
 DATA = DataSource()
 strategy_option = click.option(
     "--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
@@ -255,9 +274,9 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="Run every arm (baseline, classic augmentation, oversampling, class weights, and GAN when synthetic images are given) over --seeds seeds and write report.md.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, show_default="3 with --compare, else 1",
               help="Seeds per arm: --seed, --seed+1, ...; several make a seed ensemble (probabilities averaged), scored beside each seed.")
-@click.option("--arms", "arm_names", default=None, metavar="ARM[,ARM...]",
-              help="With --compare, train only these arms (the baseline always): baseline, classic, oversample, class_weights, "
-                   "gan, gan_capped, gan_equal, gan_finetune, gan_class_weights, gan_curated [default: every arm the inputs allow].")
+@click.option("--arms", "arm_names", cls=RegistryHelpOption, default=None, metavar="ARM[,ARM...]",
+              help_text=lambda: "With --compare, train only these arms (the baseline always): " + ", ".join(_arm_registry())
+                                + " [default: every arm the inputs allow].")
 @click.option("--synthetic-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               help="gan_capped arm: the most synthetic share of a class; the rest of its gap repeats its real images.")
 @click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,

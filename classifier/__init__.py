@@ -14,6 +14,7 @@ Public API:
     train_classifier(config, images, labels, validation=None, class_weight=None) -> TrainingResult
     predict_probabilities(model, images) -> (N,) positive-class probabilities
     ClassifyConfig, run_classify(config) -> ClassifyResult: `xgan classify` (one model, or --compare: every arm x seed)
+    ARMS: {name: Arm}, the registry of the comparison's arms (classifier.arms): one record per arm and its builder
     compare_arms(runs, experiment, seed) -> report dict (pure statistics of a comparison)
     evaluate_model(model_path, data, out=None) -> EvaluateResult: `xgan evaluate`
     predict_images(model_path, paths) -> list[Prediction]: `xgan predict`
@@ -30,7 +31,7 @@ import importlib
 # `xgan classify` reads its dataset before it needs them. The `classify` command is `run_classify` here, so
 # no name of this face shadows the submodule `classifier.classify`.
 _LAZY = {
-    "ARMS": "classify", "ClassifyConfig": "classify", "ClassifyResult": "classify",
+    "ARMS": "arms", "Arm": "arms", "ClassifyConfig": "classify", "ClassifyResult": "classify",
     "ClassifierConfig": "config",
     "compare_arms": "compare",
     "Ensemble": "ensemble", "load_ensemble": "ensemble",
@@ -56,6 +57,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ARMS",
+    "Arm",
     "PENULTIMATE_LAYER",
     "ClassifierConfig",
     "ClassifyConfig",

@@ -8,56 +8,29 @@ folder (one model) or, with `compare`, the arms x seeds comparison and its repor
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..balance import (DEFAULT_EQUAL_SHARE, build_training_set, class_weights, parse_target, read_training_manifest, resolve_target,
-                       write_training_manifest)
+from ..balance import DEFAULT_EQUAL_SHARE, parse_target, read_training_manifest, resolve_target, write_training_manifest
 from ..datasets.dataset import Dataset, load_dataset
 from ..runtime.distribute import STRATEGIES, run_parent
 from ..errors import UserError, invalid_argument
 from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json
 from ..datasets.splits import Splits, resolve_splits
+from .arms import ARMS, BASELINE_ARM, FINETUNE_LEARNING_RATE_FACTOR, WITH_GAN_ARM, training_set, weighted_classes
 from .config import ClassifierConfig, optimizer_defaults
 from .curate import curation_scores, read_synthetic_pool
 from .external import load_external_sets, parse_externals, score_external_sets
 from .realism import synthetic_vs_real
 from .prediction_table import write_predictions
-from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, rows_to_images, split_images
+from .data import LabeledImages, check_evaluation_set, choose_positive, default_image_size, split_images
 
 log = logging.getLogger("xgan")
 
-# Every arm trains the same network on the same splits with the same seeds; only the training set,
-# the loss weights or the augmentation differ.
-
-ARMS = {
-    "baseline": "no augmentation: the real training split as it is",
-    "classic": "classic augmentation: small rotations, shifts, zooms and contrast changes (Keras layers, training only)",
-    "oversample": "random oversampling: real minority training images repeated up to the target",
-    "class_weights": "class weights: the real training split, each class weighted n / (2 * n_class) in the loss",
-    "gan": "GAN: the real training split plus synthetic minority images up to the target",
-    "gan_capped": "GAN, capped: as gan, but at most --synthetic-cap of a class synthetic; the rest of its gap repeats its real images",
-    "gan_equal": "GAN, equal share: every class, the majority too, gets the same share of synthetic images (--equal-share), "
-                 "real images repeated where a class has too few, so looking generated predicts no label",
-    "gan_finetune": "GAN then real: trained on the gan arm's training set, then fine-tuned on the real training split only "
-                    f"(learning rate x {0.1:g})",
-    "gan_class_weights": "GAN + class weights: the gan arm's training set, each class weighted n / (2 * n_class) by its count in it",
-    "gan_curated": "GAN, curated: gan_equal's counts, each class's synthetic images the ones the same seed's baseline (real images "
-                   "only) gives the highest probability of their class",
-}
-BASELINE_ARM = "baseline"
-# The arms that need synthetic images; "gan" is the study's own, the others are issue 11's variants.
-GAN_ARMS = ("gan", "gan_capped", "gan_equal", "gan_finetune", "gan_class_weights", "gan_curated")
-# The arms that mix synthetic images themselves (from --synthetic folders, not a --manifest), every class receiving some.
-MIXING_ARMS = ("gan_capped", "gan_equal", "gan_curated")
-EQUAL_MIX_ARMS = ("gan_equal", "gan_curated")
 TRAINING_MANIFEST = "training_manifest.csv"  # beside a model trained on a built set (oversampling, GAN arms)
-CURATED_ARM = "gan_curated"  # scored by the same seed's baseline, so trained after it
-FINETUNE_LEARNING_RATE_FACTOR = 0.1  # fine-tuning on real images starts from trained weights: a tenth of the learning rate
 
 
 @dataclass
@@ -126,11 +99,12 @@ class ClassifyConfig:
             raise UserError(f"Invalid value received for argument `arms`. Expected names among {', '.join(ARMS)}. Received: {unknown[0]!r}")
         if self.arm_names and not self.compare:
             raise UserError("--arms chooses the arms of --compare; without --compare one model is trained (--with-gan or the baseline)")
-        wanted_gan = [arm for arm in self.arm_names if arm in GAN_ARMS]
+        wanted_gan = [arm for arm in self.arm_names if ARMS[arm].needs_synthetic]
         if wanted_gan and not (self.synthetic or self.manifest):
             raise UserError(f"arm {wanted_gan[0]} needs synthetic images: pass --synthetic DIR (written by `xgan sample`)")
-        if self.manifest and any(arm in MIXING_ARMS for arm in self.arm_names):
-            raise UserError(f"{', '.join(MIXING_ARMS)} mix synthetic images themselves: pass --synthetic folders, not a --manifest")
+        if self.manifest and any(ARMS[arm].mixes_synthetic for arm in self.arm_names):
+            mixing = [arm.name for arm in ARMS.values() if arm.mixes_synthetic]
+            raise UserError(f"{', '.join(mixing)} mix synthetic images themselves: pass --synthetic folders, not a --manifest")
         for name in ("synthetic_cap", "equal_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -147,10 +121,10 @@ class ClassifyConfig:
         gan = bool(self.synthetic or self.manifest)
         if self.compare:
             if self.arm_names:  # the baseline always: every arm is compared with it
-                return [arm for arm in ARMS if arm in self.arm_names or arm == BASELINE_ARM]
-            mixed_here = MIXING_ARMS if self.manifest else ()
-            return [arm for arm in ARMS if (arm not in GAN_ARMS or gan) and arm not in mixed_here]
-        return ["gan" if self.with_gan else BASELINE_ARM]
+                return [name for name in ARMS if name in self.arm_names or name == BASELINE_ARM]
+            return [name for name, arm in ARMS.items()
+                    if (gan or not arm.needs_synthetic) and not (self.manifest and arm.mixes_synthetic)]
+        return [WITH_GAN_ARM if self.with_gan else BASELINE_ARM]
 
     @property
     def seed_list(self) -> list[int]:
@@ -298,56 +272,6 @@ def check_manifest_dataset(manifest: Path, dataset: Dataset) -> None:
                         f"fingerprint {dataset.fingerprint}; pass the --data the manifest was made from")
 
 
-def balancing_target(config: ClassifyConfig, experiment: Experiment):
-    """The oversampling arm's target: the manifest's class counts when one is given (so it matches the GAN arm), else --ratio."""
-    if not experiment.manifest_rows:
-        return config.ratio
-    counts = {name: 0 for name in experiment.class_names}
-    for row in experiment.manifest_rows:
-        counts[row.label] = counts.get(row.label, 0) + 1
-    train_counts = experiment.dataset.class_counts(set(experiment.splits.keys("train")))
-    return {name: count for name, count in counts.items() if name in train_counts and count > train_counts[name]} or config.ratio
-
-
-def training_set(arm: str, config: ClassifyConfig, experiment: Experiment, seed: int,
-                 curation: dict | None = None) -> tuple[LabeledImages, dict | None]:
-    """The training images of an arm for one seed, and its class weights by 0/1 label (or None).
-
-    Args:
-        curation: gan_curated only: a score per synthetic image path (`curate.curation_scores` with this
-            seed's baseline); None chooses as gan_equal does (how its inputs are checked before training).
-    """
-    dataset, splits = experiment.dataset, experiment.splits
-    if arm in ("baseline", "classic"):
-        return experiment.train, None
-    if arm == "class_weights":
-        weights = class_weights(dataset.class_counts(set(splits.keys("train"))))
-        if experiment.is_multiclass:
-            return experiment.train, {index: weights[name] for index, name in enumerate(experiment.class_names)}
-        return experiment.train, {1: weights[experiment.positive], 0: weights[experiment.negative]}
-    if arm == "oversample":
-        rows = build_training_set(dataset, splits, balancing_target(config, experiment), method="oversample", seed=seed)
-        return rows_to_images(rows, dataset, splits), None
-    if arm in GAN_ARMS:
-        if experiment.manifest_rows and arm not in MIXING_ARMS:
-            images = rows_to_images(experiment.manifest_rows, dataset, splits)
-        else:
-            mix, share = ("fill", config.synthetic_cap) if arm == "gan_capped" else ("fill", None)
-            if arm in EQUAL_MIX_ARMS:
-                mix, share = "equal", config.equal_share
-            # Every class's folder reaches every arm: a fill arm leaves out the majority's.
-            rows = build_training_set(dataset, splits, config.ratio, method="gan", synthetic_dirs=config.synthetic, seed=seed,
-                                      mix=mix, synthetic_share=share, skip_idle_folders=True,
-                                      synthetic_scores=curation if arm == CURATED_ARM else None)
-            images = rows_to_images(rows, dataset, splits)
-        if arm != "gan_class_weights":
-            return images, None
-        counts = Counter(images.labels)
-        weights = class_weights({name: counts[name] for name in experiment.class_names})
-        return images, {index: weights[name] for index, name in _weighted_classes(experiment)}
-    raise ValueError(f"Invalid value received for argument `arm`. Expected one of {', '.join(ARMS)}. Received: arm={arm!r}")
-
-
 def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
             prepared: tuple[LabeledImages, dict | None] | None = None) -> ArmRun:
     """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
@@ -366,12 +290,12 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
 
     images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
-    network = config.classifier_config(seed=seed, augment=arm == "classic", class_names=experiment.class_names,
+    network = config.classifier_config(seed=seed, augment=ARMS[arm].augment, class_names=experiment.class_names,
                                        positive_class=experiment.positive)
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
                               tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy)
-    if arm == "gan_finetune":
+    if ARMS[arm].fine_tune_on_real:
         result = fine_tune_on_real(result, config, experiment, seed)
     from .metrics import metrics_at_thresholds, multiclass_metrics
     from .formatting import json_ready
@@ -394,10 +318,10 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
         threshold = thresholds[TTA_THRESHOLD_KEY if config.tta else THRESHOLD_KEY]["threshold"]
         metrics = metrics_at_thresholds(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive), threshold)
     composition = images.composition()
-    save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm],
+    save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm].description,
                     dataset=str(experiment.dataset.source), dataset_fingerprint=experiment.dataset.fingerprint,
                     splits=str(experiment.splits.path), training_set=composition,
-                    class_weight=None if weights is None else {name: weights[index] for index, name in _weighted_classes(experiment)},
+                    class_weight=None if weights is None else {name: weights[index] for index, name in weighted_classes(experiment)},
                     gan_runs=[str(r) for r in images.gan_runs], **thresholds)
     # The pixel hashes of every image the model trained or stopped on, so `xgan evaluate` can leave them out.
     seen = {*images.keys, *experiment.validation.keys} - {None}
@@ -419,13 +343,6 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     log.info("%s seed %d: balanced accuracy %.3f at %s, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], called, metrics["roc_auc"])
     return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
                   threshold, validation_probabilities)
-
-
-def _weighted_classes(experiment: Experiment) -> list[tuple[int, str]]:
-    """(label index, class name) as the class weights are keyed: 1 positive and 0 negative, or each class's index."""
-    if experiment.is_multiclass:
-        return list(enumerate(experiment.class_names))
-    return [(1, experiment.positive), (0, experiment.negative)]
 
 
 def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment, seed: int):
@@ -464,15 +381,15 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
                         for folder in config.synthetic)
     arms = _arms_the_inputs_allow(config, experiment)
-    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes. The curated
-    # arm's is chosen after the baseline trains; gan_equal's, when it runs, has already checked the same inputs.
-    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms
-                if arm != CURATED_ARM or "gan_equal" not in arms}
+    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes. A curated
+    # arm's is chosen after the baseline trains; the arm it is `checked_by`, when that runs, has checked the same inputs.
+    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms if ARMS[arm].checked_by not in arms}
     # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm
-    # (the curated arm's once its images are chosen).
+    # (a curated arm's once its images are chosen).
     realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed)
-               for arm in arms if arm in GAN_ARMS and arm != CURATED_ARM and config.compare}
-    curation, pool = {}, None  # seed -> the baseline's score of every synthetic image (of `pool`, read once), for gan_curated
+               for arm in arms if ARMS[arm].needs_synthetic and not ARMS[arm].curated_by_baseline and config.compare}
+    curated = any(ARMS[arm].curated_by_baseline for arm in arms)
+    curation, pool = {}, None  # seed -> the baseline's score of every synthetic image (of `pool`, read once), for curated arms
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     # A non-chief worker of a multi-worker run trains alike in a temporary folder: the chief alone writes the run.
     with run_parent(config.out, config.strategy) as parent:
@@ -490,12 +407,12 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                     else:
                         folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
                     arm_set = prepared.pop(arm, None) if seed == config.seed else None
-                    if arm == CURATED_ARM:
+                    if ARMS[arm].curated_by_baseline:
                         arm_set = training_set(arm, config, experiment, seed, curation[seed])
                         if seed == config.seed:
                             realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
                     runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
-                    if arm == BASELINE_ARM and CURATED_ARM in arms:
+                    if arm == BASELINE_ARM and curated:
                         pool = pool or read_synthetic_pool(config.synthetic, config.size)
                         curation[seed] = _baseline_scores(folder, pool, experiment)
                     bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
@@ -508,7 +425,10 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
             for arm, measured in realism.items():
                 report["arms"][arm]["synthetic_vs_real"] = measured
-            report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if "gan" in arms else []
+            for arm in arms:
+                report["arms"][arm]["description"] = ARMS[arm].description
+            synthetic = any(ARMS[arm].needs_synthetic for arm in arms)
+            report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if synthetic else []
             report["external"] = score_external_sets(externals, runs, experiment, True, config.tta, config.seed, config.target_sensitivity)
             summary = write_compare_report(run_dir, report, runs, experiment)
         elif len(runs) > 1:
@@ -524,9 +444,10 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
 
 
 def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:
-    """`config.arms`, less the equal-mix arms not asked for by name when the synthetic folders lack a class."""
+    """`config.arms`, less the arms that give every class synthetic images, not asked for by name, when the synthetic
+    folders lack a class."""
     arms = config.arms
-    dropped = [arm for arm in EQUAL_MIX_ARMS if arm in arms and arm not in config.arm_names]
+    dropped = [arm for arm in arms if ARMS[arm].every_class_synthetic and arm not in config.arm_names]
     if not dropped or not config.synthetic:
         return arms
     from ..balance import read_synthetic_folder

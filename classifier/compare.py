@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .arms import uses_synthetic
 from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, mcnemar_exact, metrics_at_thresholds, multiclass_metrics, paired_bootstrap, summarize_runs
 from .threshold import choose_threshold
 
@@ -163,8 +164,8 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed,
                                                         thresholds["gan"], thresholds["oversample"],
                                                         (ensemble_threshold("gan"), ensemble_threshold("oversample")))
-    gan_arms = [arm for arm in arms if arm.startswith("gan")]
-    other_arms = [arm for arm in arms if not arm.startswith("gan")]
+    gan_arms = [arm for arm in arms if uses_synthetic(arm)]
+    other_arms = [arm for arm in arms if not uses_synthetic(arm)]
     if gan_arms and other_arms:
         # The question of issue 11: does the best GAN arm reach the best classic remedy? Each is
         # chosen on the validation split, never on the test images it is then scored on.

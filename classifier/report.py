@@ -199,11 +199,11 @@ def format_report(report: dict) -> str:
         "",
         "## Arms and their training sets",
         "",
-        "| arm | training images |",
-        "| --- | --- |",
+        "| arm | what it trains on | training images |",
+        "| --- | --- | --- |",
     ]
     for arm, data in report["arms"].items():
-        lines.append(f"| {arm} | {_composition(data['training_set'])} |")
+        lines.append(f"| {arm} | {data.get('description', '')} | {_composition(data['training_set'])} |")
     order = (PRIMARY_METRIC, *SECONDARY_METRICS)
     header = "| arm | " + " | ".join(METRIC_LABELS[m] + (" (primary)" if m == PRIMARY_METRIC else "") for m in order) + " |"
     lines += ["", f"## Results on the test split (mean ± std over {len(seeds)} seed(s), and the seed ensemble)", "",

@@ -5,6 +5,7 @@ import platform
 import re
 from pathlib import Path
 
+from ..classifier.arms import uses_synthetic
 from ..runs import read_json, write_json, write_text
 
 HEADLINE = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
@@ -87,7 +88,7 @@ def best_gan_lines(report: dict) -> list[str]:
     """The comparison's answer to "do synthetic images earn their place": the best GAN arm against the best other arm,
     each chosen on the validation split, on the primary metric and on ROC-AUC (nothing without several GAN arms)."""
     best = report.get("best_gan_vs_best_other")
-    if not best or sum(arm.startswith("gan") for arm in report["arms"]) < 2:
+    if not best or sum(uses_synthetic(arm) for arm in report["arms"]) < 2:
         return []
     primary = primary_metric(report)
     shown = [metric for metric in (primary, "roc_auc") if metric in best["differences"]]

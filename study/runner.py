@@ -37,7 +37,6 @@ PRESETS = {
 DEFAULT_STUDY_DATA = "pneumoniamnist"
 DEFAULT_MINORITY_TRAIN = 120
 GAN_SIZES = (32, 64, 128)
-STUDY_ARMS = ("baseline", "classic", "oversample", "class_weights", "gan")  # without --conditional
 MIN_SYNTHETIC = 400  # sampled even when the ratio needs fewer: the quality report compares a few hundred
 CURATION_POOL = 2  # --conditional: images drawn per image the equal-share arms use (gan_curated keeps the better half)
 # Why a study cannot run multi-worker: train_gan on a non-chief worker trains in a temporary folder deleted when it returns,
@@ -523,6 +522,7 @@ def _stage_quality(state: StudyState, echo) -> None:
 
 
 def _stage_classify(state: StudyState, echo) -> None:
+    from ..classifier.arms import study_arm_names
     from ..classifier.classify import ClassifyConfig, classify
 
     config, data = state.config, state.stages["data"]
@@ -530,8 +530,8 @@ def _stage_classify(state: StudyState, echo) -> None:
     result = classify(ClassifyConfig(
         data=Path(data["data"]), splits=Path(data["splits"]),
         synthetic=tuple(Path(folder) for folder in _runs(state, "sample", "folders").values()),
-        # The one-class GAN's study keeps its five arms (the quick preset's time); --conditional adds every GAN variant.
-        arm_names=() if config.conditional else STUDY_ARMS,
+        # The one-class GAN's study keeps its arms marked `in_study` (the quick preset's time); --conditional adds every GAN variant.
+        arm_names=() if config.conditional else study_arm_names(),
         ratio=config.ratio, compare=True, seeds=config.seeds, size=data["size"], epochs=config.classifier_epochs,
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
