@@ -10,17 +10,24 @@ class UserError(ValueError):
     """
 
 
-def invalid_argument(argument: str, expected: str, value) -> UserError:
+def invalid_argument(argument: str, expected: str, value=None, *, option: str | None = None,
+                     received: str | None = None) -> UserError:
     """The error for an argument outside what is allowed, in Keras' message shape.
 
     ``Invalid value received for argument `rate`. Expected a float between 0 and 1. Received: rate=1.5``
 
+    Every such message is made here (tests/test_house_rules.py looks for inline copies).
+
     Args:
-        argument: the argument's name (add the CLI option in parentheses when it differs).
+        argument: the argument's name.
         expected: what is allowed, phrased to follow "Expected".
         value: what was received.
+        option: the CLI option, when its name differs from the argument's (shown after it: `class_name` (--class)).
+        received: what follows "Received: " when `argument=value` does not say it (several values, a count).
 
     Returns:
         A `UserError` to raise.
     """
-    return UserError(f"Invalid value received for argument `{argument}`. Expected {expected}. Received: {argument}={value!r}")
+    name = f"`{argument}`" + (f" ({option})" if option else "")
+    shown = received if received is not None else f"{argument}={value!r}"
+    return UserError(f"Invalid value received for argument {name}. Expected {expected}. Received: {shown}")

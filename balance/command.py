@@ -46,7 +46,7 @@ class BalanceConfig:
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         parse_target(self.ratio)
         if self.mix not in MIXES:
-            raise UserError(f"Invalid value received for argument `mix`. Expected one of {', '.join(MIXES)}. Received: mix={self.mix!r}")
+            raise invalid_argument("mix", f"one of {', '.join(MIXES)}", self.mix)
         if self.method != "gan" and (self.mix != "fill" or self.synthetic_share is not None):
             raise UserError("--mix and --synthetic-share say how synthetic images are mixed in; method 'oversample' has none")
         if self.method not in METHODS:

@@ -65,9 +65,9 @@ def _parse_counts(text: str) -> dict[str, int]:
         name, _, number = part.partition("=")
         name = name.strip()
         if not name or not re.fullmatch(r"\s*\d+\s*", number):
-            raise UserError(f"Invalid value received for argument `ratio`. Expected target counts as class=count pairs separated by commas, such as \"covid=300,normal=413\". Received: ratio={text!r}")
+            raise invalid_argument("ratio", 'target counts as class=count pairs separated by commas, such as "covid=300,normal=413"', text)
         if name in counts:
-            raise UserError(f"Invalid value received for argument `ratio`. Expected each class once. Received: ratio={text!r} (class {name!r} twice)")
+            raise invalid_argument("ratio", "each class once", received=f"ratio={text!r} (class {name!r} twice)")
         counts[name] = int(number)
     return counts
 
@@ -148,7 +148,7 @@ def _resolve_counts(counts: dict[str, int], target: dict) -> dict[str, int]:
         raise UserError(f"unknown class {unknown[0]!r} in the target; the dataset's classes are {', '.join(counts)}")
     for name, wanted in target.items():
         if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 0:
-            raise UserError(f"Invalid value received for argument `target`. Expected a non-negative integer count for class {name!r}. Received: {name}={wanted!r}")
+            raise invalid_argument("target", f"a non-negative integer count for class {name!r}", received=f"{name}={wanted!r}")
         if wanted < counts[name]:
             raise UserError(f"class {name} already has {counts[name]} images, the target asks for {wanted}: balancing only adds images, it never removes any")
     if all(target[name] == counts[name] for name in target):
@@ -187,12 +187,11 @@ def resolve_mix(counts: dict[str, int], target: Target, mix: str = "fill",
         UserError: an unknown mix, a share outside its range, and whatever `resolve_target` refuses.
     """
     if mix not in MIXES:
-        raise UserError(f"Invalid value received for argument `mix`. Expected one of {', '.join(MIXES)}. Received: mix={mix!r}")
+        raise invalid_argument("mix", f"one of {', '.join(MIXES)}", mix)
     if synthetic_share is not None and (isinstance(synthetic_share, bool) or not isinstance(synthetic_share, numbers.Real)
                                         or not 0 < synthetic_share <= 1 or (mix == "equal" and synthetic_share >= 1)):
         expected = "a share in (0, 1)" if mix == "equal" else "a share in (0, 1]"
-        raise UserError(f"Invalid value received for argument `synthetic_share`. Expected {expected}: synthetic images over a "
-                        f"class's count after balancing. Received: synthetic_share={synthetic_share!r}")
+        raise invalid_argument("synthetic_share", f"{expected}: synthetic images over a class's count after balancing", synthetic_share)
     wanted = resolve_target(counts, target)
     if mix == "fill":
         plan = {}

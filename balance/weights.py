@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 
 
 def class_weights(counts: dict[str, int]) -> dict[str, float]:
@@ -26,7 +26,7 @@ def class_weights(counts: dict[str, int]) -> dict[str, float]:
         raise UserError(f"class weights need at least two classes; found {len(counts)} ({', '.join(counts) or 'none'})")
     for name, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-            raise UserError(f"Invalid value received for argument `counts`. Expected a non-negative integer count per class. Received: {name}={count!r}")
+            raise invalid_argument("counts", "a non-negative integer count per class", received=f"{name}={count!r}")
         if count == 0:
             raise UserError(f"class {name} has no training images; class weights need at least one image per class")
     names = np.array(list(counts))

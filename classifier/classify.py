@@ -96,7 +96,7 @@ class ClassifyConfig:
         self.arm_names = tuple(self.arm_names)
         unknown = [arm for arm in self.arm_names if arm not in ARMS]
         if unknown:
-            raise UserError(f"Invalid value received for argument `arms`. Expected names among {', '.join(ARMS)}. Received: {unknown[0]!r}")
+            raise invalid_argument("arms", f"names among {', '.join(ARMS)}", received=f"{unknown[0]!r}")
         if self.arm_names and not self.compare:
             raise UserError("--arms chooses the arms of --compare; without --compare one model is trained (--with-gan or the baseline)")
         wanted_gan = [arm for arm in self.arm_names if ARMS[arm].needs_synthetic]
@@ -108,7 +108,7 @@ class ClassifyConfig:
         for name in ("synthetic_cap", "equal_share"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise UserError(f"Invalid value received for argument `{name}`. Expected a share in (0, 1). Received: {name}={value!r}")
+                raise invalid_argument(name, "a share in (0, 1)", received=f"{name}={value!r}")
         self.external = parse_externals(self.external)
         if self.external and not self.compare and self.seeds == 1:
             raise UserError("--external scores a comparison (--compare) or a seed ensemble (--seeds N); for one model use "

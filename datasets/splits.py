@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..runs import read_json, write_json
 
 log = logging.getLogger("xgan")
@@ -105,10 +105,9 @@ def cut_training_class(assignments: dict[str, str], labels: dict[str, str], grou
     """
     train = sorted(k for k, split in assignments.items() if split == "train" and labels[k] == class_name)
     if isinstance(num_train, bool) or not isinstance(num_train, int) or num_train < 1:
-        raise UserError(f"Invalid value received for argument `minority_train`. Expected a positive integer. Received: minority_train={num_train!r}")
+        raise invalid_argument("minority_train", "a positive integer", num_train)
     if num_train > len(train):
-        raise UserError(f"Invalid value received for argument `minority_train`. Expected at most the {len(train)} training images "
-                        f"of class {class_name!r}. Received: minority_train={num_train}")
+        raise invalid_argument("minority_train", f"at most the {len(train)} training images of class {class_name!r}", received=f"minority_train={num_train}")
     by_group: dict[str, list[str]] = {}
     for key in train:
         by_group.setdefault(groups[key], []).append(key)
@@ -240,8 +239,7 @@ def cut_class(train_counts: dict[str, int], class_name: str | None = None) -> st
     if class_name is None:
         return min(train_counts, key=lambda name: (train_counts[name], name))
     if class_name not in train_counts:
-        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of "
-                        f"{', '.join(train_counts)}. Received: class_name={class_name!r}")
+        raise invalid_argument("class_name", f"one of {', '.join(train_counts)}", class_name, option="--class")
     return class_name
 
 

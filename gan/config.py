@@ -4,7 +4,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..runtime.distribute import STRATEGIES
-from ..errors import UserError, invalid_argument
+from ..errors import invalid_argument
 from ..runtime.precision import check_precision
 
 IMAGE_SIZES = (32, 64, 128)
@@ -36,10 +36,7 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = {name.strip() for name in policy.split(",") if name.strip()}
     unknown = sorted(names - set(AUGMENT_OPERATIONS))
     if unknown:
-        raise UserError(
-            f"Invalid value received for argument `augment`. Expected a comma-separated list of "
-            f"{', '.join(sorted(AUGMENT_OPERATIONS))} (or an empty string for none). "
-            f"Received: augment={policy!r} (unknown: {', '.join(unknown)})")
+        raise invalid_argument("augment", f"a comma-separated list of {', '.join(sorted(AUGMENT_OPERATIONS))} (or an empty string for none)", received=f"augment={policy!r} (unknown: {', '.join(unknown)})")
     return tuple(name for name in AUGMENT_OPERATIONS if name in names)
 
 
@@ -102,8 +99,7 @@ class GanConfig:
 
             require_tensorboard()
         if self.conditional and self.class_name is not None:
-            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected none with --conditional, "
-                            f"which learns every class of the training split. Received: class_name={self.class_name!r}")
+            raise invalid_argument("class_name", "none with --conditional, which learns every class of the training split", self.class_name, option="--class")
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
         check_precision(self.precision)

@@ -217,13 +217,11 @@ def _class_to_draw(run_dir: Path, values: dict, class_name: str | None) -> int |
     if not values.get("conditional"):
         own = values.get("class_name")
         if class_name is not None and own is not None and class_name != own:
-            raise UserError(f"Invalid value received for argument `class_name` (--class). Expected {own!r}, the only class the "
-                            f"GAN run {run_dir} learned. Received: class_name={class_name!r}")
+            raise invalid_argument("class_name", f"{own!r}, the only class the GAN run {run_dir} learned", class_name, option="--class")
         return None
     names = list(values.get("class_names") or [])
     if class_name is None:
         raise UserError(f"{run_dir}: a conditional GAN run draws any of its classes; pass --class, one of {', '.join(names)}")
     if class_name not in names:
-        raise UserError(f"Invalid value received for argument `class_name` (--class). Expected one of {', '.join(names)}. "
-                        f"Received: class_name={class_name!r}")
+        raise invalid_argument("class_name", f"one of {', '.join(names)}", class_name, option="--class")
     return names.index(class_name)

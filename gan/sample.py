@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..datasets.images import write_png
 from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_gan_config, read_synthetic_manifest,
                     write_synthetic_manifest)
@@ -118,7 +118,7 @@ def sample_to_folder(run_dir: Path | str | None, num_images: int, out_dir: Path 
         UserError: no such run or checkpoint, or the folder already holds images and not `overwrite`.
     """
     if num_images < 1:
-        raise UserError(f"Invalid value received for argument `num_images` (--n). Expected a positive integer. Received: num_images={num_images}")
+        raise invalid_argument("num_images", "a positive integer", received=f"num_images={num_images}", option="--n")
     run_dir = find_gan_run(run_dir, runs_parent)
     generator, info = load_generator(run_dir, checkpoint, class_name)  # checks the class before any file is touched
     conditional = bool(read_gan_config(run_dir).get("conditional"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..datasets.images import resize_batch
 from ..measures.pixels import DEFAULT_PIXEL_SIZE, PixelFeatures, check_images
 
@@ -62,8 +62,7 @@ class InceptionFeatures:
     def __init__(self, weights_file: Path, size: int = INCEPTION_DEFAULT_SIZE, batch_size: int = 32):
         weights_file = Path(weights_file)
         if size < INCEPTION_MIN_SIZE:
-            raise UserError(f"Invalid value received for argument `inception_size`. Expected an integer >= "
-                            f"{INCEPTION_MIN_SIZE}. Received: inception_size={size}")
+            raise invalid_argument("inception_size", f"an integer >= {INCEPTION_MIN_SIZE}", received=f"inception_size={size}")
         if not weights_file.is_file():
             raise UserError(f"{weights_file}: no such weights file; expected a local InceptionV3 no-top weights "
                             "file (.h5); xgan never downloads weights")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from .kid import KidResult, kernel_inception_distance
 from .realism import held_out_gap
 
@@ -49,8 +49,7 @@ def resolve_checkpoints(requested: str, available: list[str]) -> list[str]:
     names = [name.strip() for name in requested.split(",") if name.strip()]
     unknown = [name for name in names if name not in available]
     if unknown or not names:
-        raise UserError(f"Invalid value received for argument `--checkpoints`. Expected 'all' or names among "
-                        f"{', '.join(available)}. Received: checkpoints={requested!r}")
+        raise invalid_argument("--checkpoints", f"'all' or names among {', '.join(available)}", received=f"checkpoints={requested!r}")
     return [name for name in available if name in names]
 
 

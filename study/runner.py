@@ -84,7 +84,7 @@ class StudyConfig:
 
         self.external = tuple(str(spec) for spec in parse_externals(self.external or ()))  # as NAME=PATH, so study.json names them
         if self.preset not in PRESETS:
-            raise UserError(f"Invalid value received for argument `preset`. Expected one of {sorted(PRESETS)}. Received: preset={self.preset!r}")
+            raise invalid_argument("preset", f"one of {sorted(PRESETS)}", self.preset)
         from ..balance import parse_target
 
         parse_target(self.ratio)
@@ -95,11 +95,9 @@ class StudyConfig:
         if self.minority_train is not None:
             self.minority_train = tuple(self.minority_train)
             if not self.minority_train or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.minority_train):
-                raise UserError(f"Invalid value received for argument `minority_train`. Expected positive integers. Received: "
-                                f"minority_train={','.join(map(str, self.minority_train))}")
+                raise invalid_argument("minority_train", "positive integers", received=f"minority_train={','.join(map(str, self.minority_train))}")
             if len(set(self.minority_train)) != len(self.minority_train):
-                raise UserError(f"Invalid value received for argument `minority_train`. Expected each value once. Received: "
-                                f"minority_train={','.join(map(str, self.minority_train))}")
+                raise invalid_argument("minority_train", "each value once", received=f"minority_train={','.join(map(str, self.minority_train))}")
         preset = PRESETS[self.preset]
         if self.gan_epochs is None:
             self.gan_epochs = preset["gan_epochs"]
@@ -107,11 +105,11 @@ class StudyConfig:
             self.classifier_epochs = preset["classifier_epochs"]
         for name in ("seeds", "gan_epochs", "classifier_epochs"):
             if getattr(self, name) < 1:
-                raise UserError(f"Invalid value received for argument `{name}`. Expected a positive integer. Received: {name}={getattr(self, name)}")
+                raise invalid_argument(name, "a positive integer", received=f"{name}={getattr(self, name)}")
         if self.num_synthetic is not None and self.num_synthetic < 1:
-            raise UserError(f"Invalid value received for argument `num_synthetic`. Expected a positive integer. Received: num_synthetic={self.num_synthetic}")
+            raise invalid_argument("num_synthetic", "a positive integer", received=f"num_synthetic={self.num_synthetic}")
         if self.size is not None and self.size not in GAN_SIZES:
-            raise UserError(f"Invalid value received for argument `size`. Expected one of {', '.join(map(str, GAN_SIZES))}. Received: size={self.size}")
+            raise invalid_argument("size", f"one of {', '.join(map(str, GAN_SIZES))}", received=f"size={self.size}")
 
     @property
     def is_sweep(self) -> bool:
@@ -188,9 +186,7 @@ def plan_study(config: StudyConfig, minority_train: int | None = None) -> StudyP
     # With several GANs each is sampled for the most any of them needs.
     num_needed = max(target[name] - train_counts[name] for name in gan_classes)
     if config.num_synthetic is not None and config.num_synthetic < num_needed:
-        raise UserError(f"Invalid value received for argument `num_synthetic`. Expected at least the {num_needed} synthetic images "
-                        f"that ratio {config.ratio} needs ({train_counts[class_name]} -> {target[class_name]} {class_name}). "
-                        f"Received: num_synthetic={config.num_synthetic}")
+        raise invalid_argument("num_synthetic", f"at least the {num_needed} synthetic images that ratio {config.ratio} needs ({train_counts[class_name]} -> {target[class_name]} {class_name})", received=f"num_synthetic={config.num_synthetic}")
     num_synthetic = config.num_synthetic or max(num_needed, MIN_SYNTHETIC)
     return StudyPlan(dataset, base, cut, class_name, train_counts, target, num_needed, num_synthetic,
                      config.size or default_study_size(dataset), gan_classes)

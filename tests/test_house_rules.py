@@ -36,9 +36,39 @@ def test_figures_never_go_through_pyplot_or_switch_the_backend():
     assert sources_containing(r"matplotlib\.pyplot|matplotlib\.use\(|import pyplot") == []
 
 
+ARGUMENT_CHECK = "Invalid value received for argument"
+
+
+def inline_argument_checks(source: str, name: str = "<source>") -> list[str]:
+    """`file:line` of each UserError built with the argument-check message instead of through errors.invalid_argument."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and node.args:
+            called = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            first = node.args[0]
+            pieces = first.values if isinstance(first, ast.JoinedStr) else [first]
+            text = "".join(p.value for p in pieces if isinstance(p, ast.Constant) and isinstance(p.value, str))
+            if called == "UserError" and text.startswith(ARGUMENT_CHECK):
+                found.append(f"{name}:{node.lineno}")
+    return found
+
+
 def test_one_argument_check_helper():
     assert sources_containing(r"def _invalid\b") == []
     assert sources_containing(r"def invalid_argument\b") == ["errors.py"]
+    inline = [hit for p in SOURCES if p.name != "errors.py" and ARGUMENT_CHECK in (text := p.read_text())
+              for hit in inline_argument_checks(text, str(p.relative_to(ROOT)))]
+    assert inline == []
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('raise UserError(f"Invalid value received for argument `n`. Expected a positive integer. Received: n={n}")', ["<source>:1"]),
+    ('raise errors.UserError(\n    "Invalid value received for argument `mix`. "\n    f"Expected one of a, b. Received: mix={m!r}")', ["<source>:1"]),
+    ('raise invalid_argument("n", "a positive integer", n)', []),
+    ('raise UserError(f"{path}: no such file")', []),
+])
+def test_the_argument_check_rule_finds_inline_copies(source, expected):
+    assert inline_argument_checks(source) == expected
 
 
 # --- Layering: which package may import which (docs/ARCHITECTURE.md) -------------------------------------
