@@ -8,8 +8,10 @@ import math
 import numpy as np
 
 from .arms import uses_synthetic
-from .metrics import AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, mcnemar_exact, metrics_at_thresholds, multiclass_metrics, paired_bootstrap, summarize_runs
-from .threshold import choose_threshold
+from .calibration import BINNING, calibration_metrics
+from .metrics import (AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, holm_adjust, mcnemar_exact, metrics_at_thresholds, minimum_detectable_effect,
+                      multiclass_metrics, paired_bootstrap_metrics, summarize_runs)
+from .threshold import batched_thresholds, choose_threshold
 
 # The differences the report states in words; all METRICS get an interval in report.json.
 HEADLINE_METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
@@ -17,6 +19,7 @@ PER_CLASS_METRICS = ("sensitivity", "specificity", "roc_auc")  # per class, one-
 NUM_RESAMPLES = 2000
 CONFIDENCE = 0.95
 SIGNIFICANCE = 0.05
+POWER = 0.8  # the power at which the report states the minimum detectable effect
 SECONDARY_METRICS = tuple(m for m in METRICS if m != PRIMARY_METRIC)
 
 
@@ -62,9 +65,13 @@ def seed_ensemble(runs, experiment, target_sensitivity: float | None = None) -> 
                         **{key: {m: r.metrics[key][m] for m in METRICS} for key in at_default}} for r in runs],
               "summary": {m: summarize_runs([r.metrics[m] for r in runs]) for m in METRICS},
               **{"summary_" + key: {m: summarize_runs([r.metrics[key][m] for r in runs]) for m in METRICS} for key in at_default}}
+    record["calibration"] = {"binning": BINNING,
+                             "runs": [{"seed": r.seed, **calibration_metrics(y_true, r.probabilities)} for r in runs]}
+    record["calibration"]["summary"] = {key: summarize_runs([c[key] for c in record["calibration"]["runs"]]) for key in ("ece", "brier")}
     if any(r.validation_probabilities is None for r in runs):
         return record
     probability = np.mean([r.probabilities for r in runs], axis=0)
+    record["calibration"]["ensemble"] = calibration_metrics(y_true, probability)
     if multiclass:
         metrics = multiclass_metrics(y_true, probability, experiment.class_names)
         threshold = {"threshold": None, "method": "the most probable class", "fitted_on": None}
@@ -142,7 +149,8 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         for run, record in zip(arm_runs, ensemble["runs"]):
             record["confusion_matrix"] = run.metrics["confusion_matrix"]["matrix"]
         report["arms"][arm] = {"training_set": arm_runs[0].training_set,
-                               **{key: ensemble[key] for key in ("runs", "summary", "summary_" + AT_DEFAULT_THRESHOLD, "ensemble") if key in ensemble}}
+                               **{key: ensemble[key] for key in ("runs", "summary", "summary_" + AT_DEFAULT_THRESHOLD, "ensemble", "calibration")
+                                  if key in ensemble}}
         if experiment.positive is None:  # three or more classes: per class: mean and std over seeds of its one-vs-rest metrics
             report["arms"][arm]["per_class"] = {
                 name: {m: summarize_runs([r.metrics["per_class"][name][m] for r in arm_runs]) for m in PER_CLASS_METRICS}
@@ -154,16 +162,23 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         ensemble = report["arms"][arm].get("ensemble")
         return ensemble["threshold"]["threshold"] if ensemble and ensemble["threshold"]["threshold"] is not None else float(thresholds[arm].mean())
 
+    # Binary models re-choose their thresholds on resampled validation images in every bootstrap resample.
+    resample_thresholds = experiment.positive is not None and all(r.validation_probabilities is not None for r in runs)
+    validation = {arm: np.stack([r.validation_probabilities for r in arm_runs]) for arm, arm_runs in by_arm.items()} if resample_thresholds else {}
+    validation_true = experiment.validation.targets(experiment.positive) if resample_thresholds else None
+
+    def compare(arm, reference):
+        pair = (validation_true, validation[arm], validation[reference]) if resample_thresholds else None
+        return paired_comparison(y_true, probabilities[arm], probabilities[reference], seeds, seed, thresholds[arm], thresholds[reference],
+                                 (ensemble_threshold(arm), ensemble_threshold(reference)), validation=pair,
+                                 target_sensitivity=target_sensitivity)
+
     for arm in arms:
         if arm != baseline:
-            report["comparisons"][arm] = paired_comparison(y_true, probabilities[arm], probabilities[baseline], seeds, seed,
-                                                           thresholds[arm], thresholds[baseline],
-                                                           (ensemble_threshold(arm), ensemble_threshold(baseline)))
+            report["comparisons"][arm] = compare(arm, baseline)
     if "gan" in probabilities and "oversample" in probabilities:
         # A GAN is only worth its cost where it beats repeating the real minority images.
-        report["gan_vs_oversample"] = paired_comparison(y_true, probabilities["gan"], probabilities["oversample"], seeds, seed,
-                                                        thresholds["gan"], thresholds["oversample"],
-                                                        (ensemble_threshold("gan"), ensemble_threshold("oversample")))
+        report["gan_vs_oversample"] = compare("gan", "oversample")
     gan_arms = [arm for arm in arms if uses_synthetic(arm)]
     other_arms = [arm for arm in arms if not uses_synthetic(arm)]
     if gan_arms and other_arms:
@@ -173,10 +188,56 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
         report["best_gan_vs_best_other"] = {
             "arm": best_gan, "reference": best_other,
             "chosen_by": "mean over seeds of the validation ROC-AUC at each model's best epoch",
-            **paired_comparison(y_true, probabilities[best_gan], probabilities[best_other], seeds, seed,
-                                thresholds[best_gan], thresholds[best_other],
-                                (ensemble_threshold(best_gan), ensemble_threshold(best_other)))}
+            **compare(best_gan, best_other)}
+    adjust_verdicts(report)
     return report
+
+
+def comparison_family(report: dict) -> list[tuple[tuple[str, str], dict]]:
+    """((arm, reference), comparison) of every paired comparison of a report: each arm against the baseline, the GAN
+    arm against oversampling, the best GAN arm against the best other arm (a pair already listed is listed again,
+    with the same numbers, and counts once in the family)."""
+    family = [((arm, report["baseline"]), comparison) for arm, comparison in report.get("comparisons", {}).items()]
+    if report.get("gan_vs_oversample"):
+        family.append((("gan", "oversample"), report["gan_vs_oversample"]))
+    best = report.get("best_gan_vs_best_other")
+    if best:
+        family.append(((best["arm"], best["reference"]), best))
+    return family
+
+
+def adjust_verdicts(report: dict, significance: float = SIGNIFICANCE) -> None:
+    """Holm-adjust the primary metric's verdicts over every paired comparison of a report, in place.
+
+    Each comparison gains `holm` (its bootstrap p-value, the adjusted one, the family size) and `power`
+    (the interval half-width and the minimum detectable effect at POWER, unadjusted and at Holm's strictest
+    level); `verdicts[primary]` and `primary_verdict` become the adjusted verdict, and the interval's own
+    verdict moves to `primary_verdict_unadjusted`.
+    """
+    family = comparison_family(report)
+    pairs = {pair: comparison["differences"][PRIMARY_METRIC].get("p_value", math.nan) for pair, comparison in family}
+    adjusted = holm_adjust(pairs)
+    size = sum(1 for value in pairs.values() if value == value)
+    for pair, comparison in family:
+        interval = comparison["differences"][PRIMARY_METRIC]
+        unadjusted = comparison.get("primary_verdict_unadjusted", comparison["verdicts"][PRIMARY_METRIC])
+        if adjusted[pair] != adjusted[pair]:
+            holm_verdict = "undefined"
+        elif adjusted[pair] < significance and interval["difference"] != 0:
+            holm_verdict = "better" if interval["difference"] > 0 else "worse"
+        else:
+            holm_verdict = "within noise"
+        half_width = (interval["high"] - interval["low"]) / 2
+        comparison["holm"] = {"metric": PRIMARY_METRIC, "p_value": pairs[pair], "adjusted_p_value": adjusted[pair],
+                              "family_size": size, "significance": significance}
+        comparison["power"] = {"metric": PRIMARY_METRIC, "interval_half_width": half_width, "power": POWER,
+                               "minimum_detectable_effect": minimum_detectable_effect(half_width, interval["confidence"], POWER),
+                               "minimum_detectable_effect_holm": minimum_detectable_effect(half_width, interval["confidence"], POWER, max(size, 1)),
+                               "formula": "(z(1 - alpha / 2m) + z(power)) x half-width / z(1 - alpha / 2), normal approximation; "
+                                          "m = 1 unadjusted, m = the family size at Holm's strictest level"}
+        comparison["primary_verdict_unadjusted"] = unadjusted
+        comparison["verdicts"][PRIMARY_METRIC] = holm_verdict
+        comparison["primary_verdict"] = holm_verdict
 
 
 def test_targets(experiment) -> np.ndarray:
@@ -217,7 +278,8 @@ def best_by_validation(by_arm: dict, arms: list[str]) -> str:
 
 
 def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray, seeds: list[int], seed: int = 0,
-                      arm_thresholds=0.5, reference_thresholds=0.5, ensemble_thresholds: tuple[float, float] | None = None) -> dict:
+                      arm_thresholds=0.5, reference_thresholds=0.5, ensemble_thresholds: tuple[float, float] | None = None,
+                      validation=None, target_sensitivity: float | None = None) -> dict:
     """Arm against a reference arm, both (seeds, N) probabilities on the same test images.
 
     With three or more classes, (seeds, N, classes) softmax outputs and macro-averaged metrics (the
@@ -227,6 +289,9 @@ def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray
         arm_thresholds, reference_thresholds: each model's decision threshold, (seeds,) or one scalar.
         ensemble_thresholds: (arm, reference) thresholds of the seed ensembles (chosen on validation);
             None: the mean of each side's seed thresholds.
+        validation: None, or (validation labels, the arm's and the reference's (seeds, V) validation probabilities):
+            every bootstrap resample then re-chooses each model's threshold on resampled validation images.
+        target_sensitivity: the rule those thresholds are re-chosen by (None: Youden's J), as the models' were.
 
     Returns:
         differences (a bootstrap interval per metric), verdicts, `primary_verdict` (the verdict of the
@@ -235,9 +300,12 @@ def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray
     """
     arm_thresholds = np.broadcast_to(np.asarray(arm_thresholds, np.float64), (len(seeds),))
     reference_thresholds = np.broadcast_to(np.asarray(reference_thresholds, np.float64), (len(seeds),))
-    intervals = {m: paired_bootstrap(y_true, arm, reference, m, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed,
-                                     threshold=arm_thresholds, baseline_threshold=reference_thresholds)
-                 for m in METRICS}
+    def choose(labels, scores):
+        return batched_thresholds(labels, scores, target_sensitivity)
+
+    intervals = paired_bootstrap_metrics(y_true, arm, reference, METRICS, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed,
+                                         threshold=arm_thresholds, baseline_threshold=reference_thresholds,
+                                         validation=validation, choose_thresholds=choose)
     per_seed = [{"seed": s, **mcnemar_exact(correct_calls(reference[k], y_true, reference_thresholds[k]), correct_calls(arm[k], y_true, arm_thresholds[k]))}
                 for k, s in enumerate(seeds)]
     ensemble_arm, ensemble_reference = arm.mean(0), reference.mean(0)

@@ -1,4 +1,4 @@
-"""The classifier's figures: training curves, ROC curves and confusion matrices, one panel per arm (matplotlib, no pyplot)."""
+"""The classifier's figures: training curves, ROC curves, confusion matrices and reliability diagrams, one panel per arm (matplotlib, no pyplot)."""
 
 import math
 from pathlib import Path
@@ -8,6 +8,7 @@ import numpy as np
 from ..runs import atomic_path
 
 CURVES_FILE, ROC_FILE, CONFUSION_FILE = "training_curves.png", "roc_curves.png", "confusion_matrices.png"
+RELIABILITY_FILE = "reliability.png"
 
 
 def _figure(rows: int, columns: int, figsize: tuple[float, float]):
@@ -142,5 +143,33 @@ def plot_confusion_matrices(path: Path, matrices: dict[str, np.ndarray], class_n
         axis.set_ylabel("true")
         suffix = f" (sum of {num_seeds} seeds)" if num_seeds > 1 else ""
         axis.set_title(f"{arm}{suffix}", fontsize=10)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_reliability_diagrams(path: Path, calibration: dict[str, list[tuple[str, dict]]], multiclass: bool = False) -> None:
+    """One panel per arm: observed share against mean predicted probability per bin, one line per model, the diagonal ideal.
+
+    Args:
+        calibration: per arm, (label, `calibration_metrics` record) of each model (seed) to draw; its ECE goes in the legend.
+        multiclass: the records are top-label (softmax) calibration: the axes say so.
+    """
+    arms = list(calibration)
+    figure, panels = _arm_panels(arms, (4, 4))
+    for axis, arm in panels:
+        axis.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
+        for label, record in calibration[arm]:
+            filled = [b for b in record["bins"] if b["count"]]
+            axis.plot([b["mean_probability"] for b in filled], [b["observed"] for b in filled], "o-", markersize=3,
+                      label=f"{label}: ECE {record['ece']:.3f}, Brier {record['brier']:.3f}")
+        axis.set_title(arm)
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1)
+        axis.set_xlabel("top-class probability (bin mean)" if multiclass else "predicted probability (bin mean)")
+        axis.set_ylabel("share called right" if multiclass else "share positive")
+        axis.set_aspect("equal")
+        axis.grid(alpha=0.3)
+        if calibration[arm]:
+            axis.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     _save(figure, path)

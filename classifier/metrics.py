@@ -8,7 +8,7 @@ through scipy's tie-aware ranks, the Mann-Whitney form); the tests check it agai
 import math
 
 import numpy as np
-from scipy.stats import binomtest, rankdata
+from scipy.stats import binomtest, norm, rankdata
 from sklearn import metrics as skm
 
 METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
@@ -222,13 +222,17 @@ def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, thres
 
 
 def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str, *, num_resamples: int = 2000,
-                     confidence: float = 0.95, seed: int = 0, threshold=DEFAULT_THRESHOLD, baseline_threshold=None) -> dict:
+                     confidence: float = 0.95, seed: int = 0, threshold=DEFAULT_THRESHOLD, baseline_threshold=None,
+                     validation=None, choose_thresholds=None) -> dict:
     """The difference arm - baseline in a metric, averaged over seeds, with a percentile bootstrap interval.
 
     Pairing: seed k of the arm is compared with seed k of the baseline (same splits, same seed),
     on the same test images. Each resample draws test images with replacement (the same draw for
     every seed and both arms) and seed indices with replacement, so the interval covers both the
-    choice of test images and the training noise between seeds.
+    choice of test images and the training noise between seeds. With `validation`, each resample
+    also draws validation images with replacement (one draw for every model) and re-chooses every
+    model's threshold on them with `choose_thresholds`, so the interval includes the noise of the
+    threshold, chosen on a validation split as small as the real one.
 
     Args:
         y_true: (N,) 0/1 test labels.
@@ -240,30 +244,65 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
         seed: seeds the resampling.
         threshold: the arm's threshold: a scalar, or (K,) one per seed (each model's own, chosen on validation).
         baseline_threshold: the baseline's, the same way; None: `threshold`.
+        validation: None, or (validation labels (V,), the arm's (K, V) and the baseline's (K, V) validation
+            probabilities) of binary models: their thresholds are then re-chosen in every resample.
+        choose_thresholds: with `validation`, maps (labels (..., V), scores (..., V)) to (...) thresholds
+            (`threshold.batched_thresholds`); a NaN (no usable draw) keeps the model's stored threshold.
 
     Returns:
-        difference (on the full test set), low, high, confidence, num_resamples, num_undefined
-        (resamples where the metric was undefined, e.g. no positive image drawn; left out).
+        difference (on the full test set, at the stored thresholds), low, high, confidence, num_resamples,
+        num_undefined (resamples where the metric was undefined, e.g. no positive image drawn; left out),
+        p_value (two-sided, from the resampled differences: twice the smaller share on either side of zero,
+        at most 1) and thresholds_resampled (whether the thresholds were re-chosen in each resample).
     """
+    return paired_bootstrap_metrics(y_true, arm_probability, baseline_probability, (metric,), num_resamples=num_resamples,
+                                    confidence=confidence, seed=seed, threshold=threshold, baseline_threshold=baseline_threshold,
+                                    validation=validation, choose_thresholds=choose_thresholds)[metric]
+
+
+def paired_bootstrap_metrics(y_true, arm_probability, baseline_probability, metrics=METRICS, *, num_resamples: int = 2000,
+                             confidence: float = 0.95, seed: int = 0, threshold=DEFAULT_THRESHOLD, baseline_threshold=None,
+                             validation=None, choose_thresholds=None) -> dict:
+    """`paired_bootstrap` of several metrics on the same resamples: {metric: its result}.
+
+    One draw of test images, seeds and validation images (and one re-choice of the thresholds) serves every
+    metric of a resample, so each metric's interval equals the one `paired_bootstrap` gives it alone.
+    """
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"Invalid value received for argument `metrics`. Expected names among {', '.join(METRICS)}. Received: {metrics!r}")
     y_true = np.asarray(y_true).reshape(-1)
     arm = np.atleast_2d(np.asarray(arm_probability, np.float64))
     baseline = np.atleast_2d(np.asarray(baseline_probability, np.float64))
     if arm.ndim == 3:  # (seeds, N, classes): softmax outputs, macro-averaged metrics
-        return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
-                                 lambda labels, p, _: batched_multiclass_metric(metric, labels, p))
+        return _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence, seed,
+                                 lambda metric, labels, p, _: batched_multiclass_metric(metric, labels, p))
     num_seeds = arm.shape[0]  # the shapes, confidence and resample count are checked in `_paired_bootstrap`
     arm_threshold = np.broadcast_to(np.asarray(threshold, np.float64), (num_seeds,))
     baseline_threshold = arm_threshold if baseline_threshold is None else np.broadcast_to(np.asarray(baseline_threshold, np.float64), (num_seeds,))
-    return _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed,
-                             lambda labels, p, t: batched_metric(metric, labels, p, t), arm_threshold, baseline_threshold)
+    if validation is not None and any(m != "roc_auc" for m in metrics):  # ROC-AUC has no threshold to re-choose
+        if choose_thresholds is None:
+            raise ValueError("Invalid value received for argument `choose_thresholds`. Expected the rule that re-chooses thresholds "
+                             "on resampled validation images. Received: None")
+        validation_true = np.asarray(validation[0]).reshape(-1)
+        validation = (validation_true, *(np.atleast_2d(np.asarray(v, np.float64)) for v in validation[1:]))
+        if any(v.shape != (num_seeds, len(validation_true)) for v in validation[1:]):
+            raise ValueError(f"Invalid value received for argument `validation`. Expected (seeds, {len(validation_true)}) validation "
+                             f"probabilities for both arms. Received: {validation[1].shape} and {validation[2].shape}")
+    else:
+        validation = None
+    return _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence, seed, batched_metric,
+                             arm_threshold, baseline_threshold, validation, choose_thresholds)
 
 
-def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, seed, score,
-                      arm_threshold=None, baseline_threshold=None) -> dict:
-    """The resampling of `paired_bootstrap`.
+def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence, seed, score,
+                      arm_threshold=None, baseline_threshold=None, validation=None, choose_thresholds=None) -> dict:
+    """The resampling of `paired_bootstrap_metrics`.
 
-    `score(labels, probabilities, thresholds)` is the metric along the image axis, `thresholds`
+    `score(metric, labels, probabilities, thresholds)` is the metric along the image axis, `thresholds`
     broadcastable with the leading axes (each seed's own); the thresholds are None for softmax outputs.
+    `validation` and `choose_thresholds` as in `paired_bootstrap` (checked there).
     """
     if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
         raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}, ...). Received: {arm.shape} and {baseline.shape}")
@@ -277,27 +316,47 @@ def _paired_bootstrap(y_true, arm, baseline, metric, num_resamples, confidence, 
     def cut(thresholds, rows):
         return None if thresholds is None else thresholds[rows][..., None]
 
+    def rechosen(stored, validation_probability, seeds, draw, labels):
+        """(count, K) thresholds re-chosen on the drawn validation images; the stored one where none can be chosen."""
+        chosen = choose_thresholds(labels, validation_probability[seeds[:, :, None], draw[:, None, :]])
+        return np.where(np.isfinite(chosen), chosen, stored[seeds])[..., None]
+
     every_seed = np.arange(num_seeds)
-    difference = float(np.mean(score(y_true, arm, cut(arm_threshold, every_seed)) - score(y_true, baseline, cut(baseline_threshold, every_seed))))
+    point = {m: float(np.mean(score(m, y_true, arm, cut(arm_threshold, every_seed)) - score(m, y_true, baseline, cut(baseline_threshold, every_seed))))
+             for m in metrics}
     rng = np.random.default_rng(seed)
     # Resamples in chunks of about 2 million values, to bound memory on large test sets.
     chunk = max(1, 2_000_000 // (num_seeds * num_images * num_classes))
-    differences = []
+    differences = {m: [] for m in metrics}
     for start in range(0, num_resamples, chunk):
         count = min(chunk, num_resamples - start)
         images = rng.integers(0, num_images, (count, num_images))
         seeds = rng.integers(0, num_seeds, (count, num_seeds))
         labels = y_true[images][:, None, :]
         rows, columns = seeds[:, :, None], images[:, None, :]
-        per_seed = (score(labels, arm[rows, columns], cut(arm_threshold, seeds))
-                    - score(labels, baseline[rows, columns], cut(baseline_threshold, seeds)))
-        differences.append(per_seed.mean(axis=1))
-    differences = np.concatenate(differences)
-    defined = differences[np.isfinite(differences)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(defined, [tail, 100 - tail]) if len(defined) else (math.nan, math.nan)
-    return {"metric": metric, "difference": difference, "low": float(low), "high": float(high), "confidence": confidence,
-            "num_resamples": int(num_resamples), "num_undefined": int(len(differences) - len(defined))}
+        stored_cuts = arm_cut, baseline_cut = cut(arm_threshold, seeds), cut(baseline_threshold, seeds)
+        if validation is not None:
+            validation_true, arm_validation, baseline_validation = validation
+            draw = rng.integers(0, len(validation_true), (count, len(validation_true)))
+            validation_labels = validation_true[draw][:, None, :]
+            arm_cut = rechosen(arm_threshold, arm_validation, seeds, draw, validation_labels)
+            baseline_cut = rechosen(baseline_threshold, baseline_validation, seeds, draw, validation_labels)
+        arm_drawn, baseline_drawn = arm[rows, columns], baseline[rows, columns]
+        for m in metrics:
+            cuts = stored_cuts if m == "roc_auc" else (arm_cut, baseline_cut)
+            per_seed = score(m, labels, arm_drawn, cuts[0]) - score(m, labels, baseline_drawn, cuts[1])
+            differences[m].append(per_seed.mean(axis=1))
+    results = {}
+    for m in metrics:
+        drawn = np.concatenate(differences[m])
+        defined = drawn[np.isfinite(drawn)]
+        tail = (1 - confidence) / 2 * 100
+        low, high = np.percentile(defined, [tail, 100 - tail]) if len(defined) else (math.nan, math.nan)
+        p_value = min(1.0, 2 * min((defined <= 0).mean(), (defined >= 0).mean())) if len(defined) else math.nan
+        results[m] = {"metric": m, "difference": point[m], "low": float(low), "high": float(high), "confidence": confidence,
+                      "num_resamples": int(num_resamples), "num_undefined": int(len(drawn) - len(defined)),
+                      "p_value": float(p_value), "thresholds_resampled": validation is not None and m != "roc_auc"}
+    return results
 
 
 def mcnemar_exact(reference_correct, arm_correct) -> dict:
@@ -330,3 +389,33 @@ def summarize_runs(values) -> dict:
         return {"mean": math.nan, "std": math.nan, "num_runs": 0}
     std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return {"mean": float(values.mean()), "std": std, "num_runs": int(len(values))}
+
+
+def holm_adjust(p_values: dict) -> dict:
+    """Holm's step-down adjustment of a family of p-values (Holm, 1979): same keys, adjusted values.
+
+    The i-th smallest of m p-values is multiplied by m - i + 1, and each adjusted value is at least
+    the one before it (and at most 1). A NaN stays NaN and is not counted in m.
+    """
+    defined = sorted((value, key) for key, value in p_values.items() if value == value)
+    adjusted, running = {key: math.nan for key in p_values}, 0.0
+    for rank, (value, key) in enumerate(defined):
+        running = max(running, min(1.0, (len(defined) - rank) * value))
+        adjusted[key] = running
+    return adjusted
+
+
+def minimum_detectable_effect(half_width: float, confidence: float = 0.95, power: float = 0.8, family_size: int = 1) -> float:
+    """The true difference that a paired interval of this half-width detects with probability `power` (normal approximation).
+
+    The half-width is z(1 - alpha/2) standard errors; a true difference D is detected (the interval
+    excludes zero on its side) when the estimate lands beyond z(1 - alpha/2) standard errors, which
+    happens with probability `power` for D = (z(1 - alpha/2) + z(power)) standard errors: about 1.43
+    half-widths at 95% and 80%. With Holm over `family_size` comparisons, the first must clear
+    alpha / family_size: the larger value returned then is the strictest case.
+    """
+    if not (half_width == half_width and math.isfinite(half_width)):
+        return math.nan
+    alpha = 1 - confidence
+    standard_error = half_width / norm.ppf(1 - alpha / 2)
+    return float((norm.ppf(1 - alpha / (2 * family_size)) + norm.ppf(power)) * standard_error)

@@ -1,7 +1,8 @@
 """Writing what the classifier measured: report.json, a readable report.md, and plots.
 
 Plots: training curves (loss and accuracy in separate panels, training dashed, validation solid),
-ROC curves per arm (one line per seed) and confusion matrices per arm (summed over seeds).
+ROC curves per arm (one line per seed), confusion matrices per arm (summed over seeds) and reliability
+diagrams per arm (one line per seed).
 """
 
 from pathlib import Path
@@ -9,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import write_json, write_text
-from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, SECONDARY_METRICS, SIGNIFICANCE, test_targets
+from .calibration import calibration_metrics
+from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, POWER, SECONDARY_METRICS, SIGNIFICANCE, test_targets
 from .metrics import AT_DEFAULT_THRESHOLD, PRIMARY_METRIC
 from .external_report import external_summary_lines, format_external
 from .realism import format_realism
-from .figures import (CONFUSION_FILE, CURVES_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
-                      plot_roc_curves, plot_training_curves)
+from .figures import (CONFUSION_FILE, CURVES_FILE, RELIABILITY_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
+                      plot_reliability_diagrams, plot_roc_curves, plot_training_curves)
 from .formatting import METRIC_LABELS, format_metrics, format_number, json_ready
 
 
@@ -33,7 +35,10 @@ def write_plots(run_dir: Path, runs, experiment) -> list[str]:
         plot_roc_curves(run_dir / ROC_FILE, y_true, probabilities, experiment.positive, [r.seed for r in by_arm[arms[0]]])
     matrices = {arm: sum(np.asarray(r.metrics["confusion_matrix"]["matrix"]) for r in rs) for arm, rs in by_arm.items()}
     plot_confusion_matrices(run_dir / CONFUSION_FILE, matrices, names, len(by_arm[arms[0]]))
-    return [CURVES_FILE, ROC_FILE, CONFUSION_FILE]
+    plot_reliability_diagrams(run_dir / RELIABILITY_FILE,
+                              {arm: [(f"seed {r.seed}", calibration_metrics(y_true, r.probabilities)) for r in rs] for arm, rs in by_arm.items()},
+                              multiclass)
+    return [CURVES_FILE, ROC_FILE, CONFUSION_FILE, RELIABILITY_FILE]
 
 
 def write_single_report(run_dir: Path, run, experiment) -> str:
@@ -148,15 +153,93 @@ def _composition(training_set: dict) -> str:
     return "; ".join(parts)
 
 
-def plain_sentence(arm: str, reference: str, metric: str, interval: dict, verdict: str, confidence: float) -> str:
-    """One sentence that says what a difference means, stating plainly when it is within noise."""
+def plain_sentence(arm: str, reference: str, metric: str, interval: dict, verdict: str, confidence: float, holm: dict | None = None) -> str:
+    """One sentence that says what a difference means, stating plainly when it is within noise.
+
+    Args:
+        holm: the primary metric's Holm record (`compare.adjust_verdicts`): `verdict` is then the adjusted one.
+    """
     label = METRIC_LABELS[metric]
     span = f"{format_number(interval['difference'], signed=True)} ({confidence:.0%} interval {format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)})"
-    if verdict == "within noise":
-        return f"{arm} vs {reference}, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
     if verdict == "undefined":
         return f"{arm} vs {reference}, {label}: undefined on this test set."
+    excludes_zero = interval["low"] > 0 or interval["high"] < 0
+    if holm and holm["family_size"] > 1:
+        adjusted = (f"Holm-adjusted p = {format_number(holm['adjusted_p_value'])} over {holm['family_size']} comparisons "
+                    f"(unadjusted {format_number(holm['p_value'])})")
+        if verdict == "within noise" and excludes_zero:
+            return (f"{arm} vs {reference}, {label}: {span}. Within noise after adjusting for {holm['family_size']} comparisons: "
+                    f"the interval alone excludes zero, but {adjusted} is not below {holm['significance']}.")
+        if verdict == "within noise":
+            return f"{arm} vs {reference}, {label}: {span}. Within noise: the interval includes zero ({adjusted}), so this test set and these seeds cannot tell the two apart."
+        return f"{arm} vs {reference}, {label}: {span}. The {arm} arm is {verdict}: {adjusted}, below {holm['significance']}."
+    if verdict == "within noise":
+        return f"{arm} vs {reference}, {label}: {span}. Within noise: the interval includes zero, so this test set and these seeds cannot tell the two apart."
     return f"{arm} vs {reference}, {label}: {span}. The {arm} arm is {verdict}; the interval excludes zero."
+
+
+def interval_sentence(report: dict, pairs) -> str:
+    """How the paired intervals were made: what is resampled, how seeds and thresholds enter, and the Holm adjustment."""
+    resampled = any(c["differences"][PRIMARY_METRIC].get("thresholds_resampled") for _, _, c in pairs)
+    num_seeds = len(report["seeds"])
+    thresholds = ("In every resample each binary model's threshold is re-chosen, by the same rule, on validation images drawn "
+                  "with replacement (one draw for every model), so the intervals of the threshold metrics include the noise of "
+                  "choosing the threshold on a validation split this small; the point difference uses the stored thresholds. "
+                  if resampled else
+                  "Each model is held at its stored threshold in every resample (softmax models have none), so threshold noise "
+                  "is not in these intervals. ")
+    family = max((c.get("holm", {}).get("family_size", 0) for _, _, c in pairs), default=0)
+    return ("The interval is a percentile bootstrap (" + f"{pairs[0][2]['differences'][PRIMARY_METRIC]['num_resamples']} resamples), paired: "
+            "each resample draws the test images with replacement (the same images for both arms and every seed) and the "
+            f"seeds with replacement ({num_seeds} of the {num_seeds}, seed k of the arm always against seed k of the other), and "
+            "averages the difference over the drawn seeds. " + thresholds +
+            f"Seeds: with {num_seeds} seed(s), resampling them shows only part of the variation between training runs (a handful "
+            "of values cannot show its tails), so read the interval as a lower bound on the seed-to-seed noise. "
+            f"The primary metric's verdicts are Holm-adjusted over the {family} paired comparison(s) of this report (step-down, "
+            f"at {SIGNIFICANCE}, on two-sided bootstrap p-values: twice the share of resampled differences on the far side of zero). "
+            f"Interval half-width: half the 95% interval; minimum detectable effect: the true difference detected with "
+            f"{POWER:.0%} power, about 1.43 half-widths (normal approximation; more under Holm, see report.json `power`).")
+
+
+def primary_table(pairs) -> list[str]:
+    """Markdown lines: the primary metric per paired comparison, its interval, half-width, detectable effect and Holm verdict."""
+    label = METRIC_LABELS[PRIMARY_METRIC]
+    lines = [f"| arm | vs | {label} difference (primary) | 95% interval | interval half-width | minimum detectable effect ({POWER:.0%} power) "
+             "| p | Holm p | verdict (Holm) | unadjusted verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for arm, reference, comparison in pairs:
+        interval = comparison["differences"][PRIMARY_METRIC]
+        holm, power = comparison.get("holm", {}), comparison.get("power", {})
+        lines.append(f"| {arm} | {reference} | {format_number(interval['difference'], signed=True)} | "
+                     f"{format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)} | "
+                     f"±{format_number(power.get('interval_half_width', (interval['high'] - interval['low']) / 2))} | "
+                     f"{format_number(power.get('minimum_detectable_effect', float('nan')))} | {format_number(holm.get('p_value', float('nan')))} | "
+                     f"{format_number(holm.get('adjusted_p_value', float('nan')))} | **{comparison['verdicts'][PRIMARY_METRIC]}** | "
+                     f"{comparison.get('primary_verdict_unadjusted', comparison['verdicts'][PRIMARY_METRIC])} |")
+    return lines
+
+
+def calibration_table(report: dict) -> list[str]:
+    """Markdown lines: per arm, ECE and Brier score on the test split (mean ± std over seeds, and the seed ensemble)."""
+    arms = {arm: data["calibration"] for arm, data in report["arms"].items() if data.get("calibration")}
+    if not arms:
+        return []
+    binning = next(iter(arms.values()))["binning"]
+    lines = ["", "## Calibration on the test split", "",
+             f"Whether a model's probabilities mean what they say (lower is better for both). Binning: {binning}. Brier score: "
+             + ("the mean over images of the squared errors summed over classes (0 to 2)." if report["positive_class"] is None
+                else "the mean of (probability - label)² of the positive class.")
+             + " An arm that changes the class mix of its training set (oversampling, class weights, synthetic images) moves "
+             "its probabilities away from the test split's prevalence: a worse calibration there is expected, and its "
+             "validation-chosen threshold, not 0.5, is what corrects the calls. Reliability diagrams: `reliability.png`.", "",
+             "| arm | ECE (mean ± std) | Brier score (mean ± std) | ensemble ECE | ensemble Brier score |",
+             "| --- | --- | --- | --- | --- |"]
+    for arm, calibration in arms.items():
+        summary, ensemble = calibration["summary"], calibration.get("ensemble")
+        lines.append(f"| {arm} | {format_number(summary['ece']['mean'])} ± {format_number(summary['ece']['std'])} | "
+                     f"{format_number(summary['brier']['mean'])} ± {format_number(summary['brier']['std'])} | "
+                     f"{format_number(ensemble['ece']) if ensemble else 'n/a'} | {format_number(ensemble['brier']) if ensemble else 'n/a'} |")
+    return lines
 
 
 def paired_comparisons(report: dict) -> list[tuple[str, str, dict]]:
@@ -221,24 +304,30 @@ def format_report(report: dict) -> str:
             lines.append(f"| {arm} | " + " | ".join(f"{format_number(data[at_default][m]['mean'])} ± {format_number(data[at_default][m]['std'])}" for m in order) + " |")
     if positive is None:
         lines += per_class_table(report)
+    lines += calibration_table(report)
     lines += format_realism(report)
     pairs = paired_comparisons(report)
     if pairs:
         lines += ["", "## Paired differences",
                   "",
                   f"Each arm minus the {baseline} arm (and the GAN arm minus the oversampling arm: a GAN is only worth its cost "
-                  "where it beats repeating the real images), averaged over seeds. The interval is a percentile bootstrap over test "
-                  "images and seeds, paired (same images, seed k against seed k). McNemar: exact binomial test on the images where "
-                  "exactly one of the two is right, for the seed-averaged (ensemble) predictions; per-seed p-values follow.",
+                  "where it beats repeating the real images), averaged over seeds. " + interval_sentence(report, pairs),
                   "",
+                  "McNemar: exact binomial test on the images where exactly one of the two is right, for the seed-averaged "
+                  "(ensemble) predictions; per-seed p-values follow.",
+                  ""]
+        lines += primary_table(pairs)
+        lines += ["", "Every metric, its unadjusted interval (the primary metric's verdict is the Holm-adjusted one above; the "
+                      "secondary metrics' verdicts describe, they do not decide):", "",
                   "| arm | vs | metric | difference | 95% interval | verdict |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for arm, reference, comparison in pairs:
             for m in order:
                 interval = comparison["differences"][m]
                 label = f"**{METRIC_LABELS[m]} (primary)**" if m == PRIMARY_METRIC else f"{METRIC_LABELS[m]} (secondary)"
+                shown = comparison.get("primary_verdict_unadjusted", comparison["verdicts"][m]) if m == PRIMARY_METRIC else comparison["verdicts"][m]
                 lines.append(f"| {arm} | {reference} | {label} | {format_number(interval['difference'], signed=True)} | "
-                             f"{format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)} | {comparison['verdicts'][m]} |")
+                             f"{format_number(interval['low'], signed=True)} to {format_number(interval['high'], signed=True)} | {shown} |")
         lines += ["", "| arm | vs | McNemar p (ensemble) | right only with the reference | right only with the arm | p per seed |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for arm, reference, comparison in pairs:
@@ -248,7 +337,7 @@ def format_report(report: dict) -> str:
         lines += ["", "## In plain words", ""]
         for arm, reference, comparison in pairs:
             primary = comparison["differences"][PRIMARY_METRIC]
-            lines.append(f"- **Primary:** {plain_sentence(arm, reference, PRIMARY_METRIC, primary, comparison['verdicts'][PRIMARY_METRIC], primary['confidence'])}")
+            lines.append(f"- **Primary:** {plain_sentence(arm, reference, PRIMARY_METRIC, primary, comparison['verdicts'][PRIMARY_METRIC], primary['confidence'], comparison.get('holm'))}")
             for m in (m for m in HEADLINE_METRICS if m != PRIMARY_METRIC):
                 lines.append(f"- Secondary: {plain_sentence(arm, reference, m, comparison['differences'][m], comparison['verdicts'][m], comparison['differences'][m]['confidence'])}")
             p_value = comparison["mcnemar"]["ensemble"]["p_value"]

@@ -122,3 +122,51 @@ def stored_threshold(details: dict, tta: bool = False) -> dict:
     if not isinstance(record, dict) or not isinstance(record.get("threshold"), (int, float)) or not math.isfinite(record["threshold"]):
         return {"threshold": DEFAULT_THRESHOLD, "method": "default (none stored)", "target_sensitivity": None, "fitted_on": None}
     return record
+
+
+def batched_thresholds(y_true, probability, target_sensitivity: float | None = None) -> np.ndarray:
+    """The threshold `choose_threshold` picks, for every row of stacked label and score arrays at once (the bootstrap's).
+
+    Same candidates, rule and tie-break as `youden_threshold` and `sensitivity_threshold`, along the last axis.
+
+    Args:
+        y_true: (..., V) 0/1 labels, broadcastable with `probability`.
+        probability: (..., V) scores.
+        target_sensitivity: None for Youden's J, else the sensitivity to reach.
+
+    Returns:
+        (...) thresholds: 0.5 for Youden's J on a row with one class only (as `youden_threshold`), NaN
+        for a target sensitivity on a row without a positive image (`sensitivity_threshold` refuses it).
+    """
+    if target_sensitivity is not None and not 0 < target_sensitivity <= 1:
+        raise ValueError(f"Invalid value received for argument `target_sensitivity`. Expected a float in (0, 1]. Received: {target_sensitivity!r}")
+    y_true, probability = np.broadcast_arrays(np.asarray(y_true, bool), np.asarray(probability, np.float64))
+    order = np.argsort(-probability, axis=-1, kind="stable")
+    scores = np.take_along_axis(probability, order, -1)  # highest first
+    labels = np.take_along_axis(y_true, order, -1)
+    top = (scores[..., :1] + 1) / 2
+    # Candidate 0 is the threshold above the top score (which still calls scores of exactly 1 positive, as
+    # `candidate_thresholds` does); candidate j + 1 calls the j + 1 highest scores positive.
+    called_at_top = scores >= top
+    true_positive = np.concatenate([(labels & called_at_top).sum(-1, keepdims=True), np.cumsum(labels, -1)], -1)
+    false_positive = np.concatenate([(~labels & called_at_top).sum(-1, keepdims=True), np.cumsum(~labels, -1)], -1)
+    num_positive, num_negative = true_positive[..., -1:], false_positive[..., -1:]
+    sensitivity = true_positive / np.maximum(num_positive, 1)
+    specificity = 1 - false_positive / np.maximum(num_negative, 1)
+    # A split inside a run of equal scores is no threshold at all: only between distinct scores (and at the ends).
+    distinct = np.concatenate([np.ones(scores.shape[:-1] + (1,), bool), scores[..., :-1] > scores[..., 1:],
+                               np.ones(scores.shape[:-1] + (1,), bool)], -1)
+    thresholds = np.concatenate([top, (scores[..., :-1] + scores[..., 1:]) / 2,
+                                 np.maximum(0.0, scores[..., -1:] / 2)], -1)
+    if target_sensitivity is not None:
+        # The highest threshold reaching the target: the first candidate, highest first, that does.
+        reaches = distinct & (sensitivity >= target_sensitivity - 1e-12)
+        chosen = np.take_along_axis(thresholds, reaches.argmax(-1)[..., None], -1)[..., 0]
+        return np.where(num_positive[..., 0] > 0, chosen, np.nan)
+    youden = np.where(distinct, sensitivity + specificity - 1, -np.inf)
+    best = distinct & np.isclose(youden, youden.max(-1, keepdims=True), rtol=0, atol=1e-12)
+    # Ties go to the threshold closest to 0.5, then the lowest (as `youden_threshold`, whose candidates rise): lowest first.
+    distance = np.where(best, np.abs(thresholds - DEFAULT_THRESHOLD), np.inf)[..., ::-1]
+    chosen = np.take_along_axis(thresholds[..., ::-1], distance.argmin(-1)[..., None], -1)[..., 0]
+    one_class = (num_positive[..., 0] == 0) | (num_negative[..., 0] == 0)
+    return np.where(one_class, DEFAULT_THRESHOLD, chosen)

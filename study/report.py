@@ -40,7 +40,7 @@ def verdict_lines(report: dict) -> list[str]:
     lines = [f"Primary metric: **{LABELS.get(primary, primary)}** on the real test split; "
              + ", ".join(LABELS[m] for m in secondary) + " are secondary (reported, not used for the verdict).", ""]
     if comparisons:
-        lines += [f"| arm | {LABELS.get(primary, primary)} (mean ± std over seeds) | vs baseline [95% paired interval] | verdict "
+        lines += [f"| arm | {LABELS.get(primary, primary)} (mean ± std over seeds) | vs baseline [95% paired interval] | verdict (Holm-adjusted) "
                   "| secondary: ROC-AUC vs baseline |", "| --- | --- | --- | --- | --- |"]
         baseline = report.get("baseline", "baseline")
         if baseline in arms:
@@ -61,12 +61,15 @@ def verdict_lines(report: dict) -> list[str]:
     label = LABELS.get(primary, primary)
     verdict = gan["verdicts"][primary]
     if verdict == "better":
-        lines.append(f"**GAN images helped** on {label}, the primary metric (the 95% interval of the paired difference excludes zero).")
+        lines.append(f"**GAN images helped** on {label}, the primary metric (the paired difference is beyond noise after Holm's adjustment).")
     elif verdict == "worse":
-        lines.append(f"**GAN images hurt** {label}, the primary metric (the 95% interval of the paired difference excludes zero).")
+        lines.append(f"**GAN images hurt** {label}, the primary metric (the paired difference is beyond noise after Holm's adjustment).")
     else:
         lines.append(f"**Within noise.** On this test set and these seeds, adding GAN images made no difference in {label}, the "
-                     "primary metric, that can be told apart from chance (the 95% interval of the paired difference includes zero).")
+                     "primary metric, that can be told apart from chance ("
+                     + ("the 95% paired interval excludes zero, but not after Holm's adjustment for the report's "
+                        f"{gan['holm']['family_size']} comparisons" if gan.get("primary_verdict_unadjusted") in ("better", "worse")
+                        else "the 95% paired interval includes zero") + ").")
     moved = [f"{LABELS[m]} {gan['verdicts'][m]}" for m in secondary if gan["verdicts"].get(m) in ("better", "worse")]
     if moved:
         lines.append("Secondary metrics whose interval excludes zero (not the verdict): " + ", ".join(moved) + ".")
@@ -103,18 +106,28 @@ def best_gan_lines(report: dict) -> list[str]:
             f"Target (the best GAN arm at least the best other arm on {LABELS.get(primary, primary)} and ROC-AUC): {outcome}."]
 
 
-def detectable_difference(report: dict) -> float | None:
-    """How large a difference in the primary metric this test split can tell from chance: the median
-    half-width of the 95% paired bootstrap intervals of every arm against the baseline (None without any)."""
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v == v)  # NaN-free
+    return float(values[len(values) // 2]) if values else None
+
+
+def interval_half_width(report: dict) -> float | None:
+    """Half the width of the 95% paired bootstrap intervals of the primary metric, the median over the arms against
+    the baseline (None without any): differences much smaller than this cannot be told from chance."""
     primary = primary_metric(report)
-    widths = [(c["differences"][primary]["high"] - c["differences"][primary]["low"]) / 2
-              for c in report.get("comparisons", {}).values() if primary in c.get("differences", {})]
-    widths = [w for w in widths if w == w]  # NaN-free
-    return float(sorted(widths)[len(widths) // 2]) if widths else None
+    return _median([(c["differences"][primary]["high"] - c["differences"][primary]["low"]) / 2
+                    for c in report.get("comparisons", {}).values() if primary in c.get("differences", {})])
+
+
+def minimum_detectable_effect(report: dict, holm: bool = False) -> float | None:
+    """The true difference in the primary metric detected with 80% power, the median over the arms (None when the
+    comparison did not state it); `holm`: at Holm's strictest level over the report's comparisons."""
+    key = "minimum_detectable_effect_holm" if holm else "minimum_detectable_effect"
+    return _median([c["power"][key] for c in report.get("comparisons", {}).values() if key in c.get("power", {})])
 
 
 def power_lines(report: dict) -> list[str]:
-    """The study's power, stated: test images per class and the smallest difference it could detect."""
+    """The study's power, stated: test images per class, the interval half-width and the minimum detectable effect."""
     test, positive = report["test_set"], report["positive_class"]
     label = LABELS.get(primary_metric(report), primary_metric(report))
     if positive is None:  # three or more classes: the smallest test class sets the grain of its sensitivity
@@ -126,11 +139,17 @@ def power_lines(report: dict) -> list[str]:
     else:
         lines = ["## Power", "", f"- The test split holds {test['num_images']} real images, {test['num_positive']} of them {positive}"
                  + (f": one {positive} image moves sensitivity by {1 / test['num_positive']:.3f}." if test["num_positive"] else ".")]
-    detectable = detectable_difference(report)
+    half_width = interval_half_width(report)
+    if half_width is not None:
+        lines.append(f"- Interval half-width: the 95% paired intervals of {label} reach about ±{half_width:.3f} around the "
+                     "difference (median over the arms). A true difference of that size would still be called within noise "
+                     "about half the time.")
+    detectable, detectable_holm = minimum_detectable_effect(report), minimum_detectable_effect(report, holm=True)
     if detectable is not None:
-        lines.append(f"- Detectable difference: the 95% paired intervals of {label} are about ±{detectable:.3f} wide (median over "
-                     f"the arms), so a difference smaller than about {detectable:.3f} cannot be told from chance on this test split "
-                     "with these seeds. \"Within noise\" here means \"smaller than that, or not there at all\".")
+        lines.append(f"- Minimum detectable effect: a true difference of about {detectable:.3f} in {label} is detected with 80% "
+                     f"power at 0.05 (normal approximation: 1.43 half-widths), and about {detectable_holm:.3f} for the "
+                     "comparison Holm's adjustment holds to the strictest level. \"Within noise\" here means \"smaller than that, "
+                     "or not there at all\".")
     return lines + [""]
 
 
@@ -176,7 +195,9 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
     write_text(path, "\n".join(lines) + "\n")
     power = {"test_images": comparison["test_set"]["num_images"], "test_positives": comparison["test_set"].get("num_positive"),
              "test_per_class": comparison["test_set"].get("num_per_class"),
-             "primary_metric": primary_metric(comparison), "detectable_difference": detectable_difference(comparison)}
+             "primary_metric": primary_metric(comparison), "interval_half_width": interval_half_width(comparison),
+             "minimum_detectable_effect": minimum_detectable_effect(comparison),
+             "minimum_detectable_effect_holm": minimum_detectable_effect(comparison, holm=True)}
     write_json(folder / "report.json", {"config": vars(config), "stages": stages, "comparison": comparison, "power": power,
                                         "quality": _quality_json(stages)})
     return path

@@ -148,3 +148,57 @@ def test_plain_sentence_says_when_a_difference_is_noise():
     assert sentence == ("gan vs baseline, balanced accuracy: +0.020 (95% interval -0.050 to +0.090). Within noise: "
                         "the interval includes zero, so this test set and these seeds cannot tell the two apart.")
     assert json_ready({"a": float("nan"), "b": [np.float32(0.5)]}) == {"a": None, "b": [0.5]}
+
+
+def test_compare_arms_resamples_thresholds_holm_adjusts_and_reports_calibration():
+    rng = np.random.default_rng(3)
+    y_true = np.array([1] * 40 + [0] * 160)
+    validation_labels = np.array([1] * 10 + [0] * 30)
+    experiment = _experiment(y_true, validation_labels)
+    def scores(labels, shift):
+        return np.clip(np.where(labels == 1, 0.6 + shift, 0.3) + rng.normal(0, 0.15, len(labels)), 0, 1)
+    runs = []
+    for seed in (0, 1, 2):
+        for arm, shift in (("baseline", 0.0), ("better", 0.25), ("same", 0.0), ("near", 0.04)):
+            runs.append(_run(arm, seed, y_true, scores(y_true, shift), 0.45, scores(validation_labels, shift)))
+    report = compare_arms(runs, experiment, seed=0)
+    comparisons = report["comparisons"]
+    assert all(c["differences"]["balanced_accuracy"]["thresholds_resampled"] for c in comparisons.values())
+    assert not comparisons["better"]["differences"]["roc_auc"]["thresholds_resampled"]
+    assert {c["holm"]["family_size"] for c in comparisons.values()} == {3}
+    p_values = {arm: c["holm"]["p_value"] for arm, c in comparisons.items()}
+    assert comparisons["better"]["holm"]["adjusted_p_value"] == pytest.approx(min(1, 3 * p_values["better"]))
+    assert comparisons["better"]["primary_verdict"] == comparisons["better"]["verdicts"]["balanced_accuracy"] == "better"
+    assert comparisons["same"]["primary_verdict"] == "within noise"
+    power = comparisons["better"]["power"]
+    interval = comparisons["better"]["differences"]["balanced_accuracy"]
+    assert power["interval_half_width"] == pytest.approx((interval["high"] - interval["low"]) / 2)
+    assert power["minimum_detectable_effect"] == pytest.approx(power["interval_half_width"] * 1.4294, rel=1e-3)
+    assert power["minimum_detectable_effect_holm"] > power["minimum_detectable_effect"]
+    calibration = report["arms"]["baseline"]["calibration"]
+    assert [r["seed"] for r in calibration["runs"]] == [0, 1, 2] and "equal-width" in calibration["binning"]
+    assert calibration["summary"]["ece"]["num_runs"] == 3 and 0 <= calibration["ensemble"]["brier"] <= 1
+    markdown = format_report(json_ready(report))
+    assert "## Calibration on the test split" in markdown and "| baseline | " in markdown.split("## Calibration on the test split")[1]
+    assert "Holm-adjusted over the 3 paired comparison(s)" in markdown
+    assert "re-chosen, by the same rule, on validation images drawn with replacement" in markdown
+    assert "lower bound on the seed-to-seed noise" in markdown
+    assert "| arm | vs | balanced accuracy difference (primary) | 95% interval | interval half-width | minimum detectable effect (80% power)" in markdown
+    assert "detectable difference" not in markdown.lower()
+
+
+def test_holm_can_turn_an_interval_that_excludes_zero_into_noise():
+    from xgan.classifier.compare import adjust_verdicts
+
+    def comparison(p_value, low):
+        return {"differences": {"balanced_accuracy": {"difference": low + 0.02, "low": low, "high": low + 0.04, "confidence": 0.95,
+                                                      "p_value": p_value}},
+                "verdicts": {"balanced_accuracy": "better" if low > 0 else "within noise"}}
+    report = {"baseline": "baseline", "comparisons": {"a": comparison(0.004, 0.01), "b": comparison(0.03, 0.001), "c": comparison(0.5, -0.03)}}
+    adjust_verdicts(report)
+    verdicts = {arm: (c["primary_verdict"], c["primary_verdict_unadjusted"]) for arm, c in report["comparisons"].items()}
+    assert verdicts == {"a": ("better", "better"), "b": ("within noise", "better"), "c": ("within noise", "within noise")}
+    sentence = plain_sentence("b", "baseline", "balanced_accuracy", report["comparisons"]["b"]["differences"]["balanced_accuracy"],
+                              "within noise", 0.95, report["comparisons"]["b"]["holm"])
+    assert sentence.endswith("Within noise after adjusting for 3 comparisons: the interval alone excludes zero, but Holm-adjusted "
+                             "p = 0.060 over 3 comparisons (unadjusted 0.030) is not below 0.05.")

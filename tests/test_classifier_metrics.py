@@ -115,3 +115,49 @@ def test_verdict_is_plain_about_noise():
     assert verdict({"low": 0.01, "high": 0.2}) == "better"
     assert verdict({"low": -0.3, "high": -0.2}) == "worse"
     assert verdict({"low": float("nan"), "high": 0.2}) == "undefined"
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    from xgan.classifier.metrics import holm_adjust
+
+    adjusted = holm_adjust({"a": 0.01, "b": 0.04, "c": 0.03, "d": float("nan")})
+    # Three defined: 0.01 x 3, then 0.03 x 2, then 0.04 x 1 raised to the running maximum 0.06.
+    assert adjusted["a"] == pytest.approx(0.03) and adjusted["c"] == pytest.approx(0.06) and adjusted["b"] == pytest.approx(0.06)
+    assert np.isnan(adjusted["d"])
+    assert holm_adjust({"a": 0.6, "b": 0.9}) == {"a": 1.0, "b": 1.0}
+
+
+def test_minimum_detectable_effect_is_about_1_43_half_widths():
+    from xgan.classifier.metrics import minimum_detectable_effect
+
+    assert minimum_detectable_effect(0.05) == pytest.approx(0.05 * (1.959964 + 0.841621) / 1.959964, rel=1e-5)
+    assert minimum_detectable_effect(0.05, family_size=5) == pytest.approx(0.05 * (2.575829 + 0.841621) / 1.959964, rel=1e-5)
+    assert np.isnan(minimum_detectable_effect(float("nan")))
+
+
+def test_paired_bootstrap_re_chooses_thresholds_on_resampled_validation_images():
+    from xgan.classifier.threshold import batched_thresholds
+
+    rng = np.random.default_rng(2)
+    y_true, validation_true = rng.integers(0, 2, 300), np.array([0, 1] * 15)  # a small validation split: noisy thresholds
+    def scores(labels, seeds):
+        return np.stack([np.clip(labels * 0.3 + np.random.default_rng(s).normal(0.35, 0.15, len(labels)), 0, 1) for s in seeds])
+    arm, baseline = scores(y_true, (1, 2, 3)), scores(y_true, (4, 5, 6))
+    arm_validation, baseline_validation = scores(validation_true, (7, 8, 9)), scores(validation_true, (10, 11, 12))
+    stored = [batched_thresholds(validation_true, v) for v in (arm_validation, baseline_validation)]
+    fixed = paired_bootstrap(y_true, arm, baseline, "balanced_accuracy", num_resamples=400, threshold=stored[0], baseline_threshold=stored[1])
+    resampled = paired_bootstrap(y_true, arm, baseline, "balanced_accuracy", num_resamples=400, threshold=stored[0],
+                                 baseline_threshold=stored[1], validation=(validation_true, arm_validation, baseline_validation),
+                                 choose_thresholds=batched_thresholds)
+    assert resampled["difference"] == fixed["difference"]  # the point estimate keeps the stored thresholds
+    assert resampled["thresholds_resampled"] and not fixed["thresholds_resampled"]
+    assert resampled["high"] - resampled["low"] > 1.2 * (fixed["high"] - fixed["low"])
+    assert 0 <= resampled["p_value"] <= 1
+    auc = paired_bootstrap(y_true, arm, baseline, "roc_auc", num_resamples=50, validation=(validation_true, arm_validation, baseline_validation),
+                           choose_thresholds=batched_thresholds)
+    assert not auc["thresholds_resampled"]  # no threshold in ROC-AUC
+    with pytest.raises(ValueError, match="argument `choose_thresholds`"):
+        paired_bootstrap(y_true, arm, baseline, "f1", validation=(validation_true, arm_validation, baseline_validation))
+    with pytest.raises(ValueError, match="argument `validation`. Expected \\(seeds, 30\\)"):
+        paired_bootstrap(y_true, arm, baseline, "f1", validation=(validation_true, arm_validation[:2], baseline_validation),
+                         choose_thresholds=batched_thresholds)

@@ -185,3 +185,35 @@ def test_early_stopping_on_val_loss_keeps_the_lowest():
     for epoch, loss in enumerate([0.5, 0.3, 0.3, 0.4]):
         stopping.on_epoch_end(epoch, {"val_loss": loss, "val_auc": 0.5})
     assert stopping.best_epoch == 1 and not getattr(model, "stop_training", False)
+
+
+@pytest.mark.parametrize("target", [None, 0.5, 0.8, 1.0])
+def test_batched_thresholds_choose_as_the_one_model_rules(target):
+    from xgan.classifier.threshold import batched_thresholds, sensitivity_threshold, youden_threshold
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        size = int(rng.integers(2, 25))
+        y_true = (rng.random(size) < rng.random()).astype(int)
+        scores = np.round(rng.random(size), int(rng.integers(1, 3)))  # ties, and scores of exactly 0 and 1
+        if target is None:
+            expected = youden_threshold(y_true, scores)
+        elif y_true.any():
+            expected = sensitivity_threshold(y_true, scores, target)
+        else:
+            assert np.isnan(batched_thresholds(y_true, scores, target))  # no positive image to aim at
+            continue
+        assert batched_thresholds(y_true[None], scores[None], target)[0] == pytest.approx(expected)
+
+
+def test_batched_thresholds_run_along_the_last_axis():
+    from xgan.classifier.threshold import batched_thresholds, youden_threshold
+
+    y_true = np.array([0, 0, 1, 1])
+    scores = np.array([[[0.1, 0.2, 0.8, 0.9], [0.1, 0.6, 0.3, 0.9]]])  # (1, 2, 4): one threshold per row
+    chosen = batched_thresholds(y_true, scores)
+    assert chosen.shape == (1, 2)
+    assert chosen[0, 1] == pytest.approx(youden_threshold(y_true, scores[0, 1]))
+    assert batched_thresholds(np.zeros(4), scores[0, 0]) == 0.5  # one class only: 0.5, as youden_threshold
+    with pytest.raises(ValueError, match="target_sensitivity`. Expected a float in \\(0, 1\\]. Received: 0"):
+        batched_thresholds(y_true, scores, 0)

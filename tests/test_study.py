@@ -14,7 +14,7 @@ from xgan.cli import cli
 from xgan.errors import UserError
 from xgan.study.report import rebase_links
 from xgan.study.runner import MIN_SYNTHETIC, StudyConfig, plan_study, run_study
-from xgan.study.report import detectable_difference, power_lines, verdict_lines
+from xgan.study.report import interval_half_width, power_lines, verdict_lines
 
 from conftest import make_folder_dataset
 
@@ -83,12 +83,20 @@ def test_verdict_rests_on_the_declared_primary_metric():
     report["primary_metric"] = "roc_auc"
     lines = verdict_lines(report)
     assert lines[0].startswith("Primary metric: **ROC-AUC**")
-    assert "**GAN images helped** on ROC-AUC, the primary metric (the 95% interval of the paired difference excludes zero)." in lines
+    assert "**GAN images helped** on ROC-AUC, the primary metric (the paired difference is beyond noise after Holm's adjustment)." in lines
 
 
 def test_verdict_names_a_worse_gan_arm():
     lines = verdict_lines(_report(["worse", "within noise", "within noise", "within noise"]))
-    assert "**GAN images hurt** balanced accuracy, the primary metric (the 95% interval of the paired difference excludes zero)." in lines
+    assert "**GAN images hurt** balanced accuracy, the primary metric (the paired difference is beyond noise after Holm's adjustment)." in lines
+
+
+def test_verdict_says_when_holm_turns_an_interval_into_noise():
+    report = _report(["within noise"] * 4)
+    report["comparisons"]["gan"].update(primary_verdict_unadjusted="better", holm={"family_size": 4})
+    lines = verdict_lines(report)
+    assert any(line.startswith("**Within noise.**") and line.endswith("(the 95% paired interval excludes zero, but not after Holm's "
+                                                                      "adjustment for the report's 4 comparisons).") for line in lines)
 
 
 def test_verdict_holds_the_best_gan_arm_against_the_best_other():
@@ -113,15 +121,19 @@ def test_verdict_without_a_gan_arm():
     assert lines[-1] == "The GAN arm did not run, so there is no verdict on GAN images."
 
 
-def test_power_states_the_detectable_difference():
+def test_power_states_the_interval_half_width():
     report = _report(["within noise"] * 4)
     report["comparisons"]["oversample"]["differences"]["balanced_accuracy"] = _interval(0.0, half=0.02)
     report["comparisons"]["gan"]["differences"]["balanced_accuracy"] = _interval(0.1, half=0.08)
     report["comparisons"]["classic"] = {"differences": {"balanced_accuracy": _interval(0.0, half=0.05)}}
-    assert detectable_difference(report) == pytest.approx(0.05)
+    assert interval_half_width(report) == pytest.approx(0.05)
     lines = power_lines(report)
     assert "- The test split holds 200 real images, 100 of them normal: one normal image moves sensitivity by 0.010." in lines
-    assert any("about ±0.050 wide" in line for line in lines)
+    assert any(line.startswith("- Interval half-width: the 95% paired intervals of balanced accuracy reach about ±0.050") for line in lines)
+    assert not any("Minimum detectable effect" in line for line in lines)  # a report without `power` records states none
+    report["comparisons"]["gan"]["power"] = {"minimum_detectable_effect": 0.0716, "minimum_detectable_effect_holm": 0.09}
+    assert any("a true difference of about 0.072 in balanced accuracy is detected with 80% power" in line and "about 0.090" in line
+               for line in power_lines(report))
 
 
 def test_run_refuses_bad_data_before_making_a_folder(tmp_path):
