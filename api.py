@@ -107,7 +107,7 @@ class Comparison:
 
     @property
     def primary_metric(self) -> str:
-        """The declared metric whose paired interval alone gives each arm's verdict (balanced accuracy)."""
+        """The declared metric whose paired comparison alone gives each arm's verdict (balanced accuracy; Holm-adjusted over the comparisons)."""
         return self.report["primary_metric"]
 
     @property
