@@ -421,10 +421,31 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
 @click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
 @strategy_option
 @precision_option
+@click.option("--upsample", type=click.Choice(["transpose", "resize"]), default="transpose", show_default=True,
+              help="Generator upsampling: DCGAN's stride-2 transposed convolutions, or nearest-neighbour x2 then a 3x3 convolution (no checkerboard).")
+@click.option("--loss", type=click.Choice(["bce", "hinge"]), default="bce", show_default=True,
+              help="Adversarial loss: DCGAN's cross-entropy (non-saturating for the generator), or the hinge loss.")
+@click.option("--r1-gamma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Weight of the R1 gradient penalty on real images (gamma/2 E|grad D|^2); 0 = none.")
+@click.option("--spectral-norm", is_flag=True, default=False, help="Spectral normalization on the discriminator's convolutions (instead of its batch norm).")
+@click.option("--minibatch-std", is_flag=True, default=False, help="The discriminator also sees the batch's feature standard deviation (against collapse).")
+@click.option("--ada-target", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Adaptive augmentation (StyleGAN2-ADA): apply --augment to each image with a probability tuned so that "
+                   "E[sign D(real)] stays at this target (e.g. 0.6) [default: always apply it].")
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+              help="With --ada-target: thousand images over which the probability can move from 0 to 1.")
+@click.option("--init-from", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Transfer: start from the networks of this GAN run's last checkpoint (same architecture options), e.g. one "
+                   "trained with --every-class.")
+@click.option("--freeze-d", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --init-from: keep the discriminator's first N downsampling layers fixed (FreezeD).")
+@click.option("--every-class", is_flag=True, default=False,
+              help="Learn the training images of every class as one set (no --class): a pre-training for --init-from.")
 @click.pass_context
 def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
-          kid_every, tensorboard, seed, strategy, precision):
+          kid_every, tensorboard, seed, strategy, precision, upsample, loss, r1_gamma, spectral_norm, minibatch_std, ada_target,
+          ada_kimg, init_from, freeze_d, every_class):
     """Train a DCGAN on one class of the training split (never on validation or test images), or with
     --conditional one class-conditional DCGAN on every class of it (previews: one row per class).
 
@@ -453,7 +474,10 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
                 epochs=epochs if epochs is not None else GanConfig.epochs, kimg=kimg, batch_size=batch_size,
                 learning_rate=learning_rate, beta_1=beta_1, augment=augment, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                 preview_every=preview_every, checkpoint_every=checkpoint_every, snapshot_every=snapshot_every,
-                out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy, precision=precision)
+                out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy, precision=precision,
+                upsample=upsample, loss=loss, r1_gamma=r1_gamma, spectral_norm=spectral_norm, minibatch_std=minibatch_std,
+                ada_target=ada_target, ada_kimg=ada_kimg, init_from=str(init_from) if init_from else None, freeze_d=freeze_d,
+                every_class=every_class)
             run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:

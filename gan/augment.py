@@ -15,21 +15,29 @@ TRANSLATION_RATIO = 0.125  # largest shift, as a fraction of the image side
 CUTOUT_RATIO = 0.5  # side of the blanked square, as a fraction of the image side
 
 
-def augment(images, policy: str | tuple[str, ...], seed):
+def augment(images, policy: str | tuple[str, ...], seed, probability=None):
     """Apply the policy's random transformations, drawn independently for every image.
 
     Args:
         images: (batch, height, width, 1) float tensor in [-1, 1].
         policy: a policy string or the tuple `parse_policy` returns.
         seed: a `keras.random.SeedGenerator` (or anything `keras.random` accepts as a seed).
+        probability: None (every image transformed), or a scalar in [0, 1]: each image is
+            transformed with this probability and left as it is otherwise (adaptive augmentation,
+            whose probability the training step tunes). The random draws are the same either way,
+            plus one uniform number per image for the choice.
 
     Returns:
         A tensor of the same shape; the input itself when the policy is empty.
     """
     operations = parse_policy(policy) if isinstance(policy, str) else policy
+    original = images
     for name in operations:
         images = _OPERATIONS[name](images, seed)
-    return images
+    if probability is None or not operations:
+        return images
+    chosen = keras.random.uniform((tf.shape(original)[0], 1, 1, 1), dtype=original.dtype, seed=seed) < tf.cast(probability, original.dtype)
+    return tf.where(chosen, images, original)
 
 
 def random_brightness(images, seed):

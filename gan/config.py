@@ -17,6 +17,8 @@ DEFAULT_KID_EVERY = 10
 # order the policy names them in.
 AUGMENT_OPERATIONS = ("brightness", "contrast", "translation", "cutout")
 DEFAULT_POLICY = "translation,cutout,brightness,contrast"
+UPSAMPLINGS = ("transpose", "resize")
+LOSSES = ("bce", "hinge")
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
@@ -73,6 +75,17 @@ class GanConfig:
     seed: int = 0  # weights, latents, augmentation and batch order all follow from it
     strategy: str = "default"  # "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG); batch_size is global
     precision: str = "float32"  # "float32", or "mixed": float16 computation, float32 weights and losses (for GPUs; see precision.py)
+    # Options for a stronger generator on few images (issue 21); the defaults are the card's DCGAN, unchanged.
+    upsample: str = "transpose"  # generator upsampling: "transpose" (DCGAN's 4x4 stride 2) or "resize" (nearest x2 + 3x3 conv: no checkerboard)
+    loss: str = "bce"  # "bce": DCGAN's cross-entropy (non-saturating for G); "hinge": the hinge loss of SN-GAN/BigGAN
+    r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real images, gamma/2 * E|grad D(x)|^2; 0 = none
+    spectral_norm: bool = False  # spectral normalization on the discriminator's convolutions (replacing its batch norm)
+    minibatch_std: bool = False  # the discriminator sees the batch's feature standard deviation as one more channel
+    ada_target: float | None = None  # adaptive augmentation (StyleGAN2-ADA): each image augmented with a probability p tuned so E[sign D(real)] stays at this target; None = always
+    ada_kimg: float = 20.0  # with ada_target: thousand images over which p can move from 0 to 1
+    init_from: str | None = None  # transfer: a GAN run folder whose last checkpoint's networks this run starts from (same architecture)
+    freeze_d: int = 0  # FreezeD: the discriminator's first N downsampling layers are not trained (with init_from)
+    every_class: bool = False  # learn the training images of every class as one set (pre-training for init_from); class_name must be None
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -100,6 +113,37 @@ class GanConfig:
             require_tensorboard()
         if self.conditional and self.class_name is not None:
             raise invalid_argument("class_name", "none with --conditional, which learns every class of the training split", self.class_name, option="--class")
+        if self.upsample not in UPSAMPLINGS:
+            raise invalid_argument("upsample", f"one of {', '.join(UPSAMPLINGS)}", self.upsample, option="--upsample")
+        if self.loss not in LOSSES:
+            raise invalid_argument("loss", f"one of {', '.join(LOSSES)}", self.loss, option="--loss")
+        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
+            raise invalid_argument("r1_gamma", "a non-negative number (0 = no penalty)", self.r1_gamma, option="--r1-gamma")
+        if self.ada_target is not None and not 0 < self.ada_target < 1:
+            raise invalid_argument("ada_target", "a number in (0, 1), e.g. 0.6, or None", self.ada_target, option="--ada-target")
+        if self.ada_target is not None and not parse_policy(self.augment):
+            raise invalid_argument("ada_target", "an augmentation policy to adapt (--augment is empty)", self.ada_target, option="--ada-target")
+        if not self.ada_kimg > 0:
+            raise invalid_argument("ada_kimg", "a positive number of thousand images", self.ada_kimg)
+        if not isinstance(self.freeze_d, int) or isinstance(self.freeze_d, bool) or self.freeze_d < 0:
+            raise invalid_argument("freeze_d", "a non-negative integer", self.freeze_d, option="--freeze-d")
+        if self.freeze_d > 0 and self.init_from is None:
+            raise invalid_argument("freeze_d", "to be used with init_from (--init-from): freezing untrained layers keeps them random",
+                                   self.freeze_d, option="--freeze-d")
+        layers_below_4x4 = {32: 3, 64: 4, 128: 5}[self.image_size]
+        if self.freeze_d >= layers_below_4x4:
+            raise invalid_argument("freeze_d", f"fewer than the discriminator's {layers_below_4x4} downsampling layers at "
+                                   f"{self.image_size} px", self.freeze_d)
+        if self.every_class and self.class_name is not None:
+            raise invalid_argument("class_name", "none with --every-class, which learns every class of the training split as one",
+                                   self.class_name, option="--class")
+        if self.conditional:
+            chosen = [name for name, default in (("upsample", "transpose"), ("spectral_norm", False), ("minibatch_std", False),
+                                                 ("init_from", None), ("every_class", False))
+                      if getattr(self, name) != default]
+            if chosen:
+                raise invalid_argument(chosen[0], "its default with --conditional (the conditional GAN keeps the DCGAN's "
+                                       "architecture)", getattr(self, chosen[0]))
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
         check_precision(self.precision)

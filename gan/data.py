@@ -43,8 +43,10 @@ class TrainingData:
 
     @property
     def description(self) -> str:
-        """The run's name part: the class, or "conditional"."""
-        return self.class_name if self.class_name is not None else "conditional"
+        """The run's name part: the class, "conditional", or "all" (every class as one set)."""
+        if self.class_name is not None:
+            return self.class_name
+        return "conditional" if self.labels is not None else "all"
 
 
 def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
@@ -63,7 +65,7 @@ def choose_class(class_counts: dict[str, int], class_name: str | None) -> str:
 
 def load_training_data(data: str | Path | None, class_name: str | None, image_size: int,
                        splits_file: str | Path | None = None, split_seed: int | None = None,
-                       conditional: bool = False) -> TrainingData:
+                       conditional: bool = False, every_class: bool = False) -> TrainingData:
     """Load the training-split images of one class (or of every class), resized to `image_size`.
 
     Args:
@@ -72,6 +74,8 @@ def load_training_data(data: str | Path | None, class_name: str | None, image_si
         image_size: side of the square images returned.
         splits_file, split_seed: as for `resolve_splits`.
         conditional: read every class's training images, with their labels (`class_name` must be None).
+        every_class: read every class's training images as one unlabelled set (`class_name` must be
+            None): a GAN pre-trained on them is a starting point for one class (transfer).
 
     Raises:
         UserError: bad dataset, unknown class, or a class without training images.
@@ -81,6 +85,9 @@ def load_training_data(data: str | Path | None, class_name: str | None, image_si
     train_keys = set(splits.keys("train"))
     if conditional:
         return _all_classes(dataset, splits, train_keys, image_size)
+    if every_class:
+        every = _all_classes(dataset, splits, train_keys, image_size)
+        return TrainingData(dataset, splits, None, every.keys, every.images)
     class_name = choose_class(dataset.class_counts(train_keys), class_name)
     keys = sorted(r.key for r in dataset.records if r.key in train_keys and r.label == class_name)
     images = read_images(dataset, keys, image_size)
@@ -98,7 +105,7 @@ def _all_classes(dataset: Dataset, splits: Splits, train_keys: set[str], image_s
     keys = [r.key for r in records]
     labels = np.array([class_names.index(r.label) for r in records], np.int32)
     images = read_images(dataset, keys, image_size)
-    log.info("conditional GAN training images: %s from the training split of %s",
+    log.info("GAN training images of every class: %s from the training split of %s",
              ", ".join(f"{counts[name]} {name}" for name in class_names), dataset.source)
     return TrainingData(dataset, splits, None, keys, images, labels, class_names)
 

@@ -30,7 +30,8 @@ class DCGAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, training_images: np.ndarray, *,
                  batch_size: int = 32, augment_policy: str = "", ema_kimg: float = 1.0,
-                 ema_rampup: float = 0.05, seed: int = 0, **kwargs):
+                 ema_rampup: float = 0.05, seed: int = 0, loss: str = "bce", r1_gamma: float = 0.0,
+                 ada_target: float | None = None, ada_kimg: float = 20.0, **kwargs):
         super().__init__(**kwargs)
         images = np.asarray(training_images)
         if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
@@ -49,6 +50,13 @@ class DCGAN(keras.Model):
         self.ema_rampup = float(ema_rampup)
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed")
         self._real_pool = tf.constant(images[..., None])
+        self.loss_name = loss
+        self.r1_gamma = float(r1_gamma)
+        self.ada_target = ada_target
+        self.ada_kimg = float(ada_kimg)
+        # The adaptive augmentation probability is training state like the weights: saved and restored with them.
+        self.augment_probability = (keras.Variable(0.0, trainable=False, name="augment_probability")
+                                    if ada_target is not None else None)
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer,
                 loss_fn: keras.losses.Loss | None = None, **kwargs):
@@ -64,10 +72,18 @@ class DCGAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_accuracy_tracker = keras.metrics.Mean(name="d_real_acc")
         self.d_fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_acc")
+        self.extra_trackers = []
+        if self.r1_gamma > 0:
+            self.r1_tracker = keras.metrics.Mean(name="r1_penalty")
+            self.extra_trackers.append(self.r1_tracker)
+        if self.augment_probability is not None:
+            self.augment_probability_tracker = keras.metrics.Mean(name="augment_p")
+            self.extra_trackers.append(self.augment_probability_tracker)
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_accuracy_tracker, self.d_fake_accuracy_tracker]
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_accuracy_tracker, self.d_fake_accuracy_tracker,
+                *getattr(self, "extra_trackers", [])]
 
     def build_optimizers(self) -> None:
         """Create the optimizers' variables now (before the first step), so a checkpoint can fill them."""
@@ -127,9 +143,22 @@ class DCGAN(keras.Model):
             fake_images = self.generate(latents, labels, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    real_logits = self.discriminate(augmented(real_images), labels, training=True)
+                    augmented_real = augmented(real_images)
+                    if self.r1_gamma > 0:
+                        # R1 (Mescheder et al. 2018): the squared gradient of D at real images, itself differentiated
+                        # by the outer tape.
+                        with tf.GradientTape() as r1_tape:
+                            r1_tape.watch(augmented_real)
+                            real_logits = self.discriminate(augmented_real, labels, training=True)
+                            logit_sum = tf.reduce_sum(tf.cast(real_logits, "float32"))
+                        real_gradients = r1_tape.gradient(logit_sum, augmented_real)
+                        r1_penalty = tf.reduce_mean(tf.reduce_sum(tf.square(tf.cast(real_gradients, "float32")), axis=[1, 2, 3]))
+                    else:
+                        real_logits = self.discriminate(augmented_real, labels, training=True)
                     fake_logits = self.discriminate(augmented(tf.stop_gradient(fake_images)), labels, training=True)
                     d_loss = self._replica_loss(ones, real_logits, num_replicas) + self._replica_loss(zeros, fake_logits, num_replicas)
+                    if self.r1_gamma > 0:
+                        d_loss = d_loss + 0.5 * self.r1_gamma * r1_penalty / num_replicas
                     # Under mixed precision the optimizers are LossScaleOptimizers: the scaled loss keeps
                     # float16 gradients from underflowing, and `apply_gradients` divides them back.
                     scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
@@ -137,7 +166,10 @@ class DCGAN(keras.Model):
                 self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_weights))
             # Non-saturating generator loss against the updated discriminator.
             fooled_logits = self.discriminate(augmented(fake_images), labels, training=True)
-            g_loss = self._replica_loss(ones, fooled_logits, num_replicas)
+            if self.loss_name == "hinge":
+                g_loss = -tf.reduce_mean(tf.cast(fooled_logits, "float32")) / num_replicas
+            else:
+                g_loss = self._replica_loss(ones, fooled_logits, num_replicas)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         g_grads = g_tape.gradient(scaled_g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
@@ -147,9 +179,33 @@ class DCGAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss * num_replicas)
         self.d_real_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(real_logits > 0, "float32")))
         self.d_fake_accuracy_tracker.update_state(tf.reduce_mean(tf.cast(fake_logits < 0, "float32")))
+        if self.r1_gamma > 0:
+            self.r1_tracker.update_state(r1_penalty)
+        if self.augment_probability is not None:
+            self.update_augment_probability(real_logits, num_replicas)
+            self.augment_probability_tracker.update_state(self.augment_probability)
         return {m.name: m.result() for m in self.metrics}
 
+    def update_augment_probability(self, real_logits, num_replicas: int):
+        """StyleGAN2-ADA's rule: raise p when E[sign D(real)] exceeds the target (D overfits), lower it otherwise.
+
+        One step moves p by batch_size / (ada_kimg * 1000), so it can cross [0, 1] in `ada_kimg`
+        thousand images; the sign is averaged over the global batch.
+        """
+        overfitting = tf.reduce_mean(tf.sign(tf.cast(real_logits, "float32")))
+        if num_replicas > 1:
+            overfitting = tf.distribute.get_replica_context().all_reduce("mean", overfitting)
+        step = tf.sign(overfitting - self.ada_target) * self.batch_size / (self.ada_kimg * 1000.0)
+        self.augment_probability.assign(tf.clip_by_value(self.augment_probability + step, 0.0, 1.0))
+
     def _replica_loss(self, targets, logits, num_replicas: int):
+        if self.loss_name == "hinge":
+            # D's hinge loss: relu(1 - D(real)) + relu(1 + D(fake)), each averaged over this replica's slice.
+            signs = 2.0 * tf.cast(targets, "float32") - 1.0
+            return tf.reduce_mean(tf.nn.relu(1.0 - signs * tf.cast(logits, "float32"))) / num_replicas
+        return self._cross_entropy(targets, logits, num_replicas)
+
+    def _cross_entropy(self, targets, logits, num_replicas: int):
         """The loss of this replica's slice divided by the number of replicas.
 
         Gradients are summed over replicas, and 1/R of each replica's mean is the global batch's
@@ -167,10 +223,11 @@ class DCGAN(keras.Model):
         The slice is padded to the global batch, so every draw has the shape it has on one device
         (and differs between replicas' images); the augmentation ops are cheap next to the networks.
         """
+        probability = self.augment_probability
         if num_replicas == 1 or not self.augment_policy:
-            return augment(images, self.augment_policy, self.seed_generator)
+            return augment(images, self.augment_policy, self.seed_generator, probability)
         padded = tf.pad(images, [[start, self.batch_size - start - per_replica], [0, 0], [0, 0], [0, 0]])
-        return _rows(augment(padded, self.augment_policy, self.seed_generator), start, per_replica, num_replicas)
+        return _rows(augment(padded, self.augment_policy, self.seed_generator, probability), start, per_replica, num_replicas)
 
     def update_ema(self):
         """Move the EMA generator towards the generator, batch-norm statistics included.

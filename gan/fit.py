@@ -39,7 +39,8 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
 def _build_dcgan(config: GanConfig, training_images: np.ndarray, training_labels: np.ndarray | None,
                  class_names: list[str] | None) -> DCGAN:
     options = {"batch_size": config.batch_size, "augment_policy": config.augment, "ema_kimg": config.ema_kimg,
-               "ema_rampup": config.ema_rampup, "seed": config.seed}
+               "ema_rampup": config.ema_rampup, "seed": config.seed, "loss": config.loss, "r1_gamma": config.r1_gamma,
+               "ada_target": config.ada_target, "ada_kimg": config.ada_kimg}
     if config.conditional:
         num_classes = len(class_names)
         generator = build_conditional_generator(config.image_size, config.latent_dim, config.width, num_classes, seed=config.seed)
@@ -47,10 +48,26 @@ def _build_dcgan(config: GanConfig, training_images: np.ndarray, training_labels
         model = ConditionalDCGAN(generator, discriminator, training_images, training_labels, class_names, **options,
                                  name="conditional_dcgan")
     else:
-        generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed)
-        discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1)
+        generator = build_generator(config.image_size, config.latent_dim, config.width, seed=config.seed, upsample=config.upsample)
+        discriminator = build_discriminator(config.image_size, config.width, seed=config.seed + 1,
+                                            spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std)
+        freeze_discriminator_layers(discriminator, config.freeze_d)
         model = DCGAN(generator, discriminator, training_images, **options, name="dcgan")
     return model
+
+
+def freeze_discriminator_layers(discriminator: keras.Model, num_frozen: int) -> list[str]:
+    """FreezeD (Mo et al. 2020): the first `num_frozen` downsampling blocks (convolution, batch norm) stop training.
+
+    Frozen batch norm layers normalise with their moving statistics. Returns the frozen layers' names.
+    """
+    frozen = []
+    for layer in discriminator.layers:
+        block = layer.name.split("_")[0]
+        if block.startswith("down") and block[4:].isdigit() and int(block[4:]) <= num_frozen and layer.weights:
+            layer.trainable = False
+            frozen.append(layer.name)
+    return frozen
 
 
 def fit_model(model: DCGAN, config: GanConfig, num_epochs: int, initial_epoch: int, num_images: int, callbacks) -> None:

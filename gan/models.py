@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras import layers
 
 from ..runtime.precision import OUTPUT_DTYPE
-from .config import IMAGE_SIZES
+from .config import IMAGE_SIZES, UPSAMPLINGS
 
 
 BATCH_NORM_MOMENTUM = 0.9  # moving statistics follow the last ~10 steps, as in the reference DCGAN code
@@ -70,7 +70,8 @@ def _gamma_init(seed):
     return keras.initializers.RandomNormal(mean=1.0, stddev=0.02, seed=seed)
 
 
-def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64, seed: int | None = None) -> keras.Model:
+def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64, seed: int | None = None,
+                    upsample: str = "transpose") -> keras.Model:
     """Build the DCGAN generator.
 
     Args:
@@ -79,6 +80,8 @@ def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64
         width: channels of the last hidden layer; each earlier layer has twice as many, so the
             4x4 map of a 64 px generator has 8 * width channels (the paper's 1024 for width 128).
         seed: seed of the weight initialisers; None draws from Keras' global seed.
+        upsample: "transpose" (the paper's stride-2 4x4 transposed convolutions) or "resize"
+            (nearest-neighbour x2 then a 3x3 convolution, which leaves no checkerboard; Odena et al. 2016).
 
     Returns:
         A `keras.Model` named "generator" mapping (batch, latent_dim) to images in [-1, 1].
@@ -86,15 +89,17 @@ def build_generator(image_size: int = 64, latent_dim: int = 100, width: int = 64
     num_upsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     latent = keras.Input(shape=(latent_dim,), name="latent")
-    return keras.Model(latent, generator_body(latent, width, num_upsamplings, seeds), name="generator")
+    return keras.Model(latent, generator_body(latent, width, num_upsamplings, seeds, upsample), name="generator")
 
 
-def generator_body(x, width: int, num_upsamplings: int, seeds):
+def generator_body(x, width: int, num_upsamplings: int, seeds, upsample: str = "transpose"):
     """The generator from its input vector to the tanh image: project to 4x4, then upsample x2 per layer.
 
     Shared by the DCGAN's generator and the conditional one, with the same layer names, so both build,
     save and restore alike.
     """
+    if upsample not in UPSAMPLINGS:
+        raise ValueError(f"Invalid value received for argument `upsample`. Expected one of {UPSAMPLINGS}. Received: upsample={upsample!r}")
     channels = width * 2 ** (num_upsamplings - 1)
     x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(x)
     x = layers.Reshape((4, 4, channels), name="project_reshape")(x)
@@ -102,22 +107,34 @@ def generator_body(x, width: int, num_upsamplings: int, seeds):
     x = layers.ReLU(name="project_relu")(x)
     for index in range(1, num_upsamplings):
         channels //= 2
-        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=_conv_init(seeds), name=f"up{index}")(x)
+        x = _upsampling(x, channels, index, seeds, upsample, use_bias=False)
         x = _batch_norm(f"up{index}_bn", seeds)(x)
         x = layers.ReLU(name=f"up{index}_relu")(x)
-    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_conv_init(seeds),
-                               name=f"up{num_upsamplings}")(x)
+    x = _upsampling(x, 1, num_upsamplings, seeds, upsample, use_bias=True)
     return layers.Activation("tanh", dtype=OUTPUT_DTYPE, name="image")(x)
 
 
-def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None = None) -> keras.Model:
+def _upsampling(x, channels: int, index: int, seeds, upsample: str, use_bias: bool):
+    if upsample == "transpose":
+        return layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=use_bias,
+                                      kernel_initializer=_conv_init(seeds), name=f"up{index}")(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{index}_resize")(x)
+    return layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, kernel_initializer=_conv_init(seeds),
+                         name=f"up{index}")(x)
+
+
+def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None = None, *,
+                        spectral_norm: bool = False, minibatch_std: bool = False) -> keras.Model:
     """Build the DCGAN discriminator.
 
     Args:
         image_size: 32, 64 or 128; the input is (image_size, image_size, 1) in [-1, 1].
         width: channels of the first layer; each later layer has twice as many.
         seed: seed of the weight initialisers; None draws from Keras' global seed.
+        spectral_norm: wrap every convolution in spectral normalization (Miyato et al. 2018) and drop
+            the batch norm, which it replaces as the discriminator's stabiliser.
+        minibatch_std: append the batch's mean feature standard deviation as one more channel of
+            the 4x4 map (Karras et al. 2018), so the discriminator can see a collapsed batch.
 
     Returns:
         A `keras.Model` named "discriminator" mapping images to one logit each, shape (batch, 1).
@@ -125,23 +142,52 @@ def build_discriminator(image_size: int = 64, width: int = 64, seed: int | None 
     num_downsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     image = keras.Input(shape=(image_size, image_size, 1), name="image")
-    x = discriminator_body(image, width, num_downsamplings, seeds)
-    x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_conv_init(seeds), name="logit_conv")(x)
+    x = discriminator_body(image, width, num_downsamplings, seeds, spectral_norm=spectral_norm)
+    if minibatch_std:
+        x = MinibatchStandardDeviation(name="minibatch_std")(x)
+    x = _spectral(layers.Conv2D(1, 4, padding="valid", kernel_initializer=_conv_init(seeds), name="logit_conv"),
+                  spectral_norm)(x)
     logit = layers.Flatten(dtype=OUTPUT_DTYPE, name="logit")(x)
     return keras.Model(image, logit, name="discriminator")
 
 
-def discriminator_body(x, width: int, num_downsamplings: int, seeds):
+def discriminator_body(x, width: int, num_downsamplings: int, seeds, spectral_norm: bool = False):
     """The discriminator's strided convolutions down to 4x4, shared with the projection discriminator (same layer names)."""
     channels = width
     for index in range(1, num_downsamplings + 1):
-        x = layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 1,
-                          kernel_initializer=_conv_init(seeds), name=f"down{index}")(x)
-        if index > 1:
+        x = _spectral(layers.Conv2D(channels, 4, strides=2, padding="same", use_bias=index == 1 or spectral_norm,
+                                    kernel_initializer=_conv_init(seeds), name=f"down{index}"), spectral_norm)(x)
+        if index > 1 and not spectral_norm:
             x = _batch_norm(f"down{index}_bn", seeds)(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"down{index}_lrelu")(x)
         channels *= 2
     return x
+
+
+def _spectral(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
+    if not spectral_norm:
+        return layer
+    return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
+
+
+class MinibatchStandardDeviation(layers.Layer):
+    """Append one channel: the standard deviation of every feature over the batch, averaged to one number.
+
+    A discriminator that sees it can tell a batch of near-identical fakes from a varied real batch,
+    which pushes the generator towards variety (ProGAN's minibatch standard deviation, one group).
+    Under a tf.distribute strategy the statistic is the replica's own batch.
+    """
+
+    def call(self, inputs):
+        values = tf.cast(inputs, "float32")
+        deviation = tf.sqrt(tf.math.reduce_variance(values, axis=0) + 1e-8)
+        statistic = tf.reduce_mean(deviation)
+        shape = tf.shape(inputs)
+        channel = tf.fill([shape[0], shape[1], shape[2], 1], statistic)
+        return tf.concat([inputs, tf.cast(channel, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
 
 
 def count_training_flops(image_size: int = 64, latent_dim: int = 100, width: int = 64, batch_size: int = 32) -> dict[str, float]:

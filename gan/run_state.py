@@ -97,8 +97,8 @@ def _assign_by_position(prefix: str, variables: list, stored: dict[str, np.ndarr
 
 
 def training_state_groups(model) -> dict[str, list]:
-    """Every variable a DCGAN needs to continue training exactly, by group."""
-    return {
+    """Every variable a DCGAN needs to continue training exactly, by group (the adaptive augmentation's probability when it has one)."""
+    groups = {
         "generator": model.generator.weights,
         "discriminator": model.discriminator.weights,
         "ema_generator": model.ema_generator.weights,
@@ -106,6 +106,30 @@ def training_state_groups(model) -> dict[str, list]:
         "d_optimizer": model.d_optimizer.variables,
         "seed": [model.seed_generator.state],
     }
+    if getattr(model, "augment_probability", None) is not None:
+        groups["augment_probability"] = [model.augment_probability]
+    return groups
+
+
+NETWORK_GROUPS = ("generator", "discriminator", "ema_generator")
+
+
+def restore_networks(source_run: Path, model) -> dict:
+    """Start a model from another run's networks (transfer): its checkpoint's generator, discriminator and EMA generator.
+
+    The optimizers, the random state and the augmentation probability start afresh.
+
+    Raises:
+        UserError: the run has no checkpoint, or its networks have another architecture.
+    """
+    path = Path(source_run) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"{source_run}: has no checkpoint ({STATE_FILE}) to start from; expected a GAN run folder written by `xgan train` (option --init-from)")
+    arrays, meta = read_arrays(path)
+    groups = training_state_groups(model)
+    for prefix in NETWORK_GROUPS:
+        _assign_group(prefix, groups[prefix], arrays, path)
+    return meta
 
 
 def save_training_state(run_dir: Path, model, epoch: int, history: list[dict]) -> Path:
@@ -200,7 +224,7 @@ def load_generator(run_dir: Path, checkpoint: str | None = None, class_name: str
         generator = bind_class(conditional, class_index)
         class_name = values["class_names"][class_index]
     else:
-        generator = build_generator(config.image_size, config.latent_dim, config.width)
+        generator = build_generator(config.image_size, config.latent_dim, config.width, upsample=config.upsample)
         _assign_group("ema_generator", generator.weights, arrays, path)
         class_name = values.get("class_name")
     info = {

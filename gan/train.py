@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import UserError
 from ..runs import (TRAINING_KEYS_FILE, atomic_path, is_gan_run, latest_run_dir, new_run_dir, read_gan_config, read_history, read_training_keys,
                     write_gan_config, write_training_keys)
-from .run_state import STATE_FILE, list_checkpoints, read_training_state_meta, restore_training_state
+from .run_state import STATE_FILE, list_checkpoints, read_training_state_meta, restore_networks, restore_training_state
 from .config import GanConfig
 from .data import TrainingData, load_training_data
 from .health import REAL_DIVERSITY_KEY, image_diversity, training_problems
@@ -86,7 +86,10 @@ def train_gan(config: GanConfig, callbacks=()) -> Path:
             checkpoint is kept); its message says how to resume.
     """
     data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
-                              config.conditional)
+                              config.conditional, config.every_class)
+    if config.init_from and not (Path(config.init_from) / STATE_FILE).is_file():
+        raise UserError(f"{config.init_from}: has no checkpoint ({STATE_FILE}) to start from; expected a GAN run folder "
+                        "written by `xgan train` (option --init-from)")
     with _worker_out(config) as out:
         run_dir = _new_run(dataclasses.replace(config, out=str(out)), data)
         return _train(run_dir, config, data, resume=False, callbacks=callbacks)
@@ -154,7 +157,7 @@ def resume_gan(run_dir: Path | str | None = None, *, parent: Path | str = "sampl
     if strategy is not None:
         config = dataclasses.replace(config, strategy=strategy)
     data = load_training_data(config.data, config.class_name, config.image_size, config.splits, config.split_seed,
-                              config.conditional)
+                              config.conditional, config.every_class)
     _check_same_data(run_dir, saved, data)
     target = resolve_epochs(config, len(data.keys))
     if target <= done:
@@ -222,6 +225,9 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
         model = build_model(config, data.images, data.labels, data.class_names)
     prepare_multi_worker_fit(model, strategy)
     history, start_epoch, last_checkpoint = [], 0, None
+    if config.init_from and not resume:
+        source = restore_networks(Path(config.init_from), model)
+        log.info("starting from the networks of %s (epoch %s)", config.init_from, source.get("epoch"))
     if resume:
         meta = restore_training_state(run_dir, model)
         start_epoch = last_checkpoint = int(meta["epoch"])
