@@ -1,19 +1,20 @@
-"""Drill: kill `xgan train` with SIGKILL at random moments; the checkpoint always loads and resume is right.
+"""Drill: kill `xgan train` with SIGKILL at moments chosen by events; the checkpoint always loads and resume is exact.
 
-The moments are drawn in epochs, not seconds: the drill waits for a randomly chosen epoch's checkpoint,
-then for a random fraction of an epoch as measured in that run, so a slow or a fast machine kills at
-the same place in training (a sleep in seconds lands before the first checkpoint on one machine and
-after the last on another). Subprocess drills: marked slow, run by CI's separate step.
+The moments are events the drill waits for, never sleeps: the run's training_keys.json (before the first
+checkpoint) and the checkpoint of a given epoch (killed at once: inside the next epoch), so a slow or a fast
+machine kills at the same place in training, and a signal cannot land after the run ended and pass without
+resuming anything. The resumed run's final state is compared, array by array, with an uninterrupted run's.
+Subprocess drills: marked slow, run by CI's separate step.
 """
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from xgan.errors import UserError
@@ -32,7 +33,9 @@ def _xgan(*args):
 
 def _wait_for(pattern, out, process):
     deadline = time.monotonic() + 120
-    while not list(out.glob(pattern)) and process.poll() is None and time.monotonic() < deadline:
+    while not list(out.glob(pattern)):
+        assert process.poll() is None, f"the run ended before {pattern} appeared"
+        assert time.monotonic() < deadline, f"no {pattern} after 120 s"
         time.sleep(0.01)
 
 
@@ -43,38 +46,46 @@ def _checkpoint_epoch(state) -> int:
         return 0
 
 
-def _kill_inside_a_random_epoch(process, state, rng: random.Random) -> None:
-    """SIGKILL `process` a random fraction of an epoch after a random epoch's checkpoint (first half of the run)."""
-    target = rng.randint(2, EPOCHS // 2)
-    first_seen = {}
+def _kill_after_checkpoint(process, state, epoch: int) -> None:
+    """SIGKILL `process` as soon as the checkpoint of `epoch` is on disk: inside the next epoch."""
     deadline = time.monotonic() + 300
-    epoch = 0
-    while process.poll() is None and time.monotonic() < deadline and epoch < target:
-        epoch = _checkpoint_epoch(state)
-        first_seen.setdefault(epoch, time.monotonic())
+    while _checkpoint_epoch(state) < epoch:
+        assert process.poll() is None, f"training stopped before epoch {epoch}"
+        assert time.monotonic() < deadline, f"no checkpoint of epoch {epoch} after 300 s"
         time.sleep(0.005)
-    assert process.poll() is None and epoch >= target, f"training stopped or stalled before epoch {target}"
-    observed = sorted(e for e in first_seen if e >= 1)
-    epoch_seconds = ((first_seen[observed[-1]] - first_seen[observed[0]]) / (observed[-1] - observed[0])
-                     if len(observed) > 1 else 0.05)
-    # Inside the next epoch: a training step, a preview or a checkpoint being written.
-    time.sleep(rng.uniform(0.0, 1.0) * epoch_seconds)
     process.send_signal(signal.SIGKILL)
 
 
+def _train(data, out):
+    return _xgan("train", "--data", data, "--size", 32, "--epochs", EPOCHS, "--width", 8, "--checkpoint-every", 1,
+                 "--preview-every", 2, "--out", out)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The data and the final state arrays of a run that was never interrupted."""
+    root = tmp_path_factory.mktemp("kill")
+    data = make_folder_dataset(root / "xrays", {"covid": 20, "normal": 30}, size=32)
+    process = _train(data, root / "runs")
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    arrays, meta = read_arrays(next((root / "runs").glob("*-gan-*")) / STATE_FILE)
+    assert int(meta["epoch"]) == EPOCHS
+    return data, arrays
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("drill", ["before the first checkpoint", "mid-training 1", "mid-training 2"])
-def test_sigkill_at_a_random_moment_then_resume(tmp_path, drill):
-    data = make_folder_dataset(tmp_path / "xrays", {"covid": 20, "normal": 30}, size=32)
+@pytest.mark.parametrize("drill", ["before the first checkpoint", "after epoch 3", "after epoch 17"])
+def test_sigkill_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, uninterrupted, drill):
+    data, expected = uninterrupted
     out = tmp_path / "runs"
-    process = _xgan("train", "--data", data, "--size", 32, "--epochs", EPOCHS, "--width", 8, "--checkpoint-every", 1,
-                    "--preview-every", 2, "--out", out)
+    process = _train(data, out)
     if drill.startswith("before"):
         _wait_for("*/training_keys.json", out, process)
         process.send_signal(signal.SIGKILL)
     else:
         _wait_for(f"*/{STATE_FILE}", out, process)
-        _kill_inside_a_random_epoch(process, next(out.glob(f"*/{STATE_FILE}")), random.Random(drill))
+        _kill_after_checkpoint(process, next(out.glob(f"*/{STATE_FILE}")), int(drill.split()[-1]))
     process.wait()
     run_dir = next(out.glob("*-gan-*"))
     state = run_dir / STATE_FILE
@@ -85,14 +96,14 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, drill):
         assert refused.returncode == 2 and "has no checkpoint" in stderr
         return
     _, meta = read_arrays(state)  # always loadable: written atomically
-    saved_epoch = int(meta["epoch"])
-    assert 1 <= saved_epoch <= EPOCHS
-    assert not drill.startswith("mid") or saved_epoch < EPOCHS, "training ended before the kill: make it longer"
-    if saved_epoch < EPOCHS:
-        resumed = _xgan("train", "--resume", run_dir)
-        _, stderr = resumed.communicate(timeout=300)
-        assert resumed.returncode == 0, stderr
+    assert 1 <= int(meta["epoch"]) < EPOCHS  # killed while training: there is something to resume
+    resumed = _xgan("train", "--resume", run_dir)
+    _, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr
     history = json.loads((run_dir / "history.json").read_text())
     assert [entry["epoch"] for entry in history] == list(range(1, EPOCHS + 1))
-    _, meta = read_arrays(state)
+    arrays, meta = read_arrays(state)
     assert int(meta["epoch"]) == EPOCHS
+    assert sorted(arrays) == sorted(expected)
+    for key, value in expected.items():  # both networks, the EMA generator, both optimizers, the random state
+        np.testing.assert_array_equal(arrays[key], value, err_msg=key)
