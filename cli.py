@@ -367,6 +367,25 @@ def predict(model_path, tta, images, threshold_record, seed):
 
 
 @cli.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
+              help="Classifier run folder or its model.keras (one model; a comparison's arms/<arm>/seed<k>).")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the overlays and explain.json [default: samples/NNNNN-explain].")
+@click.option("--overwrite", is_flag=True, help="Replace overlays already in --out (refused otherwise).")
+def explain(model_path, images, out, overwrite):
+    """Write a Grad-CAM overlay (IMAGE_gradcam.png) of the called class for each IMAGE, with its border share.
+
+    The map is the gradient-weighted last convolution block; a binary model's called class is the one at its stored
+    threshold, a multi-class model's the most probable. The border share (the map's mass in the outer 10% of the image;
+    0.36 for an even map) flags a model that reads markers or text at the film's edge.
+    """
+    from .classifier.explain import explain_images
+
+    click.echo(explain_images(model_path, images, out, overwrite=overwrite).summary)
+
+
+@cli.command()
 @click.option("--model", "model_path", required=True, multiple=True, type=click.Path(path_type=Path), help=MODEL_HELP)
 @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
               help="The new site's labelled slice: a class-per-folder directory, a manifest.csv or an .npz, with images of both classes.")

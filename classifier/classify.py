@@ -430,6 +430,9 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             synthetic = any(ARMS[arm].needs_synthetic for arm in arms)
             report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if synthetic else []
             report["external"] = score_external_sets(externals, runs, experiment, True, config.tta, config.seed, config.target_sensitivity)
+            from .explain import explain_comparison
+
+            report["gradcam"] = explain_comparison(runs, experiment, run_dir, config.seed)
             summary = write_compare_report(run_dir, report, runs, experiment)
         elif len(runs) > 1:
             report = seed_ensemble(runs, experiment, config.target_sensitivity)

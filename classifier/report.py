@@ -13,6 +13,7 @@ from ..runs import write_json, write_text
 from .calibration import calibration_metrics
 from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, POWER, SECONDARY_METRICS, SIGNIFICANCE, test_targets
 from .metrics import AT_DEFAULT_THRESHOLD, PRIMARY_METRIC
+from .explain import format_gradcam
 from .external_report import external_summary_lines, format_external
 from .realism import format_realism
 from .figures import (CONFUSION_FILE, CURVES_FILE, RELIABILITY_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
@@ -347,6 +348,7 @@ def format_report(report: dict) -> str:
             step = 1 / test["num_positive"]
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
                           "differences smaller than that are noise by construction."]
+    lines += format_gradcam(report)
     lines += format_external(report)
     lines += ["", "## Plots", ""]
     for name in report.get("plots", []):

@@ -84,6 +84,11 @@ def test_the_external_section_equals_xgan_evaluate_of_the_same_models(external_r
     assert "## External test set `site_b`" in markdown and f"`{site}`" in markdown and "15 images (6 covid, 9 normal)" in markdown
     assert "| class_weights | baseline |" in markdown
     assert "external set site_b: 15 images (6 covid, 9 normal)" in external_run["output"]
+    assert "## Where each model looks (Grad-CAM)" in markdown and "![Grad-CAM](gradcam.png)" in markdown
+    gradcam = report["gradcam"]
+    assert set(gradcam["arms"]) == {"baseline", "class_weights"} and (run_dir / "gradcam.png").stat().st_size > 1000
+    assert all(0 <= data["border_share"]["mean"] <= 1 for data in gradcam["arms"].values())
+    assert {film["label"] for film in gradcam["films"]} <= {"covid", "normal"} and gradcam["films"]
     options = json.loads((run_dir / "options.json").read_text())
     assert options["external"] == [f"site_b={site}", f"same={external_run['data']}"]
 
@@ -151,6 +156,7 @@ def test_calibrate_stores_a_site_record_beside_the_validation_one(external_run, 
     assert missing.exit_code == 2 and "has no such record (records: validation, site_b)" in missing.output
 
 
+@pytest.mark.slow  # two more models (about 25 s on 2 busy CPU cores)
 def test_a_seed_ensemble_scores_its_external_sets_too(tmp_path):
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 12, "normal": 28}, size=16)
     site = make_folder_dataset(tmp_path / "site", {"covid": 4, "normal": 6}, size=16, seed=3)
