@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .classifier.backbones import BACKBONES
 from .errors import UserError
 from .gan.config import DEFAULT_KID_EVERY
 
@@ -119,7 +120,36 @@ def _arm_registry() -> dict:
     return ARMS
 
 
+class ImageSizeOrAuto(click.ParamType):
+    """An image side in pixels (at least 8), or "auto"."""
+
+    name = "PX|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            size = int(value)
+        except ValueError:
+            self.fail(f"{value!r}: expected a whole number of pixels, such as 64, or auto", param, ctx)
+        if size < 8:
+            self.fail(f"{value!r}: expected at least 8 pixels, or auto", param, ctx)
+        return size
+
+
 DATA = DataSource()
+backbone_option = click.option(
+    "--backbone", type=click.Choice(BACKBONES), default="cnn",
+    help="Network of every model: cnn (the study's CNN) or a keras.applications family trained on gray films as three equal "
+         "channels, its own preprocessing inside the saved model (at least 32 px).")
+weights_option = click.option(
+    "--weights", default="none", metavar="imagenet|none|FILE",
+    help="Starting weights of a --backbone family: none (from scratch), imagenet (downloaded through Keras; needs network "
+         "access), or a .h5 weights file of that family without its classification top.")
+freeze_epochs_option = click.option(
+    "--freeze-epochs", type=click.IntRange(min=0), default=None, show_default="3 with pretrained weights, else 0",
+    help="Pretrained weights: epochs of the new head alone, backbone frozen (batch norm in inference mode), before the whole "
+         "network trains at a tenth of the learning rate for --epochs.")
 strategy_option = click.option(
     "--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
     help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
@@ -281,8 +311,9 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="gan_capped arm: the most synthetic share of a class; the rest of its gap repeats its real images.")
 @click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               help="gan_equal and gan_curated arms: the synthetic share of every class (the synthetic folders must hold every class).")
-@click.option("--size", type=click.IntRange(min=8), default=None,
-              help="Image side in pixels [default: 64, the GAN's; an .npz's own size when smaller, 28 for PneumoniaMNIST].")
+@click.option("--size", type=ImageSizeOrAuto(), default="auto",
+              help="Image side in pixels; auto: 64, the GAN's, or an .npz's own size when smaller (28 for PneumoniaMNIST), "
+                   "raised to the --backbone's smallest (32 for the keras.applications families).")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
 @click.option("--patience", type=click.IntRange(min=0), default=8, help="Epochs without validation improvement before stopping (best weights restored).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=40, help="Batch size (the study's 40).")
@@ -303,9 +334,12 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @strategy_option
 @precision_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help="With --compare or --seeds N: " + EXTERNAL_HELP)
+@backbone_option
+@weights_option
+@freeze_epochs_option
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
              patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
-             precision, external):
+             precision, external, backbone, weights, freeze_epochs):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -322,7 +356,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
                             synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
-                            external=tuple(external))
+                            external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs)
     click.echo(run_classify(config).summary)
 
 

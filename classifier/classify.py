@@ -21,6 +21,7 @@ from ..progress import progress_bar
 from ..runs import latest_synthetic_folder, new_run_dir, read_json, write_history, write_json
 from ..datasets.splits import Splits, resolve_splits
 from .arms import ARMS, BASELINE_ARM, FINETUNE_LEARNING_RATE_FACTOR, WITH_GAN_ARM, training_set, weighted_classes
+from .backbones import check_pretrained_weights, network_description, resolve_network_options
 from .config import ClassifierConfig, optimizer_defaults
 from .curate import curation_scores, read_synthetic_pool
 from .external import load_external_sets, parse_externals, score_external_sets
@@ -45,7 +46,7 @@ class ClassifyConfig:
     ratio: str = "auto"  # balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2", "covid=300"
     compare: bool = False  # run every arm over `seeds` seeds and write the report
     seeds: int | None = None  # seeds per arm: seed, seed+1, ...; None: 3 with `compare`, else 1 (several make a seed ensemble)
-    size: int | None = None  # image side in pixels; None: 64 (the GAN's), or an .npz's own size when smaller
+    size: int | str | None = None  # image side in pixels; None or "auto": 64 (the GAN's), or an .npz's own size when smaller, raised to the backbone's minimum
     epochs: int = 30  # most epochs per model (early stopping on the validation split)
     patience: int = 8  # epochs without validation improvement before stopping
     batch_size: int = 40
@@ -65,14 +66,17 @@ class ClassifyConfig:
     strategy: str = "default"  # tf.distribute: "default" (one device), "mirrored" (this machine's GPUs), "multi-worker" (TF_CONFIG)
     precision: str = "float32"  # "float32", or "mixed": float16 computation with float32 weights (for GPUs; see precision.py)
     external: tuple = ()  # external test sets ("NAME=PATH" or a path; see external.py), scored like `xgan evaluate` after training
+    backbone: str = "cnn"  # "cnn" (the study's CNN) or a keras.applications family (backbones.BACKBONES), for every arm
+    weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
+    freeze_epochs: int | None = None  # head-only epochs before fine-tuning; None: 3 with pretrained weights, else 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         self.out = Path(self.out)
-        if self.size is None:
-            self.size = default_image_size(self.data)
+        self.size, self.weights, self.freeze_epochs = resolve_network_options(self.backbone, self.size, self.weights, self.freeze_epochs,
+                                                                              lambda: default_image_size(self.data))
         if self.seeds is None:
             self.seeds = 3 if self.compare else 1
         defaults = optimizer_defaults(self.optimizer)
@@ -136,7 +140,7 @@ class ClassifyConfig:
         values = {"image_size": self.size, "epochs": self.epochs, "patience": self.patience, "batch_size": self.batch_size,
                   "optimizer": self.optimizer, "learning_rate": self.learning_rate, "lr_decay": self.lr_decay,
                   "monitor": self.monitor, "target_sensitivity": self.target_sensitivity, "seed": self.seed,
-                  "precision": self.precision}
+                  "precision": self.precision, "backbone": self.backbone, "weights": self.weights, "freeze_epochs": self.freeze_epochs}
         return ClassifierConfig(**{**values, **overrides})
 
     def to_dict(self) -> dict:
@@ -149,7 +153,8 @@ class ClassifyConfig:
                 "lr_decay": self.lr_decay, "monitor": self.monitor, "target_sensitivity": self.target_sensitivity,
                 "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
                 "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
-                "strategy": self.strategy, "precision": self.precision, "external": [str(spec) for spec in self.external]}
+                "strategy": self.strategy, "precision": self.precision, "external": [str(spec) for spec in self.external],
+                "backbone": self.backbone, "weights": self.weights, "freeze_epochs": self.freeze_epochs}
 
 
 @dataclass
@@ -384,6 +389,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     # Every arm's first training set is built before any training: bad input fails in seconds, not minutes. A curated
     # arm's is chosen after the baseline trains; the arm it is `checked_by`, when that runs, has checked the same inputs.
     prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms if ARMS[arm].checked_by not in arms}
+    check_pretrained_weights(config.backbone, config.size, config.weights)
     # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm
     # (a curated arm's once its images are chosen).
     realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed)
@@ -423,6 +429,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         if config.compare:
             report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
             report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
+            report["network"] = network_description(config.backbone, config.weights, config.freeze_epochs, config.size)
             for arm, measured in realism.items():
                 report["arms"][arm]["synthetic_vs_real"] = measured
             for arm in arms:

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import invalid_argument
 from ..runtime.precision import check_precision
+from .backbones import CNN, check_backbone, check_weights, is_pretrained, minimum_size
 
 # The study this follows trained with SGD, momentum 5/6, learning rate 1e-4 with decay and batch 40.
 # Those values are kept here (`ClassifierConfig.study()`); the defaults differ where a measurement
@@ -26,12 +27,14 @@ SCHEDULES = ("constant", "cosine", "plateau")
 
 @dataclass
 class ClassifierConfig:
-    """Everything needed to rebuild and retrain the CNN.
+    """Everything needed to rebuild and retrain the classifier.
 
-    The network: `len(conv_filters)` convolution blocks (Conv 3x3 -> BatchNorm -> activation ->
+    The network (`backbone` "cnn"): `len(conv_filters)` convolution blocks (Conv 3x3 -> BatchNorm -> activation ->
     MaxPool), then `len(dense_units)` hidden dense layers with dropout and one sigmoid output unit:
     with the defaults three convolution blocks and three dense layers, the study's best. With three
-    or more `class_names` the output is a softmax over them instead (no positive class).
+    or more `class_names` the output is a softmax over them instead (no positive class). Another
+    `backbone` replaces the convolution blocks by a keras.applications family (`backbones.py`),
+    global average pooling and the same dense layers; `conv_filters` is then unused.
     """
 
     image_size: int = 64  # input side in pixels: the GAN's 64; 28 for PneumoniaMNIST
@@ -55,6 +58,9 @@ class ClassifierConfig:
     class_names: list[str] = field(default_factory=list)  # set from the data: sorted class names
     positive_class: str | None = None  # the class the sigmoid output scores (two classes only); default the minority
     precision: str = "float32"  # "float32", or "mixed": float16 computation, float32 weights and output (for GPUs; see precision.py)
+    backbone: str = CNN  # "cnn" (the study's CNN) or a keras.applications family of backbones.BACKBONES
+    weights: str = "none"  # the backbone's starting weights: "none" (from scratch), "imagenet", or a .h5 weights file of the family
+    freeze_epochs: int = 0  # pretrained weights: epochs of the new head alone (backbone frozen) before the whole network trains
 
     def __post_init__(self):
         self.conv_filters = tuple(int(f) for f in self.conv_filters)
@@ -64,7 +70,16 @@ class ClassifierConfig:
             raise invalid_argument("image_size", "an integer of at least 8", self.image_size)
         if not self.conv_filters or min(self.conv_filters) < 1:
             raise invalid_argument("conv_filters", "one or more positive filter counts", self.conv_filters)
-        if self.image_size >> len(self.conv_filters) < 1:
+        check_backbone(self.backbone)
+        if self.image_size < minimum_size(self.backbone):
+            raise invalid_argument("image_size", f"at least {minimum_size(self.backbone)} px for backbone {self.backbone} (option --size)", self.image_size)
+        check_weights(self.weights, self.backbone)
+        if isinstance(self.freeze_epochs, bool) or not isinstance(self.freeze_epochs, int) or self.freeze_epochs < 0:
+            raise invalid_argument("freeze_epochs", "a non-negative integer (option --freeze-epochs)", self.freeze_epochs)
+        if self.freeze_epochs and not is_pretrained(self.weights):
+            raise invalid_argument("freeze_epochs", "0 with weights 'none' (a backbone trained from scratch has no features to keep; "
+                                   "freeze with --weights imagenet or FILE)", self.freeze_epochs)
+        if self.backbone == CNN and self.image_size >> len(self.conv_filters) < 1:
             raise invalid_argument("conv_filters", f"at most {self.image_size.bit_length() - 1} blocks for {self.image_size}-px images (each halves the size)", self.conv_filters)
         if any(u < 1 for u in self.dense_units):
             raise invalid_argument("dense_units", "positive unit counts", self.dense_units)

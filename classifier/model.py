@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 from ..runtime.precision import OUTPUT_DTYPE, precision_policy
+from .backbones import BACKBONE_LAYER, CNN, build_backbone, is_pretrained, preprocessing_layers
 from .config import ClassifierConfig
 
 PENULTIMATE_LAYER = "penultimate"
@@ -41,15 +42,20 @@ def build_augmentation(seed: int = 0) -> list[keras.layers.Layer]:
 
 
 def build_classifier(config: ClassifierConfig) -> keras.Model:
-    """Build (uncompiled) the CNN of `config`.
+    """Build (uncompiled) the CNN of `config`, or its transfer-learning backbone (`config.backbone`).
 
     Convolution blocks use ReLU; hidden dense layers use LeakyReLU, so the penultimate features keep
     a (scaled) negative part rather than being clipped to zero. The last hidden activation is the
     layer named "penultimate". With `config.precision` "mixed" the layers compute in float16 and
     the output is float32; `compile` then adds loss scaling by itself (see `precision.py`).
+
+    Raises:
+        UserError: pretrained weights that cannot be had (a failed download, a file that does not fit).
     """
     with precision_policy(config.precision):
-        return _build_layers(config)
+        if config.backbone == CNN:
+            return _build_layers(config)
+        return _build_transfer(config)
 
 
 def _build_layers(config: ClassifierConfig) -> keras.Model:
@@ -67,6 +73,53 @@ def _build_layers(config: ClassifierConfig) -> keras.Model:
         x = layers.ReLU(name=f"relu_{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
     x = layers.Flatten(name="flatten")(x)
+    return _head(inputs, x, config)
+
+
+def _build_transfer(config: ClassifierConfig) -> keras.Model:
+    """Gray pixels -> three equal channels -> the family's preprocessing -> its convolutional part -> pooled -> the CNN's dense head.
+
+    A pretrained backbone's batch-normalization layers are kept in inference mode, as Keras' transfer-learning
+    guide asks, while frozen and after unfreezing alike (`set_backbone_trainable`), so fine-tuning does not
+    wreck the ImageNet (or file's) statistics. Keras 3 overrides a `training=False` given when the functional
+    model is built with fit's training=True, so the guide's call argument alone would not do it; a batch
+    normalization layer that is not trainable runs in inference mode. A backbone trained from scratch has no
+    statistics worth keeping: its batch normalization trains as usual.
+    """
+    inputs = keras.Input((config.image_size, config.image_size, 1), name="image")
+    x = inputs
+    if config.augment:
+        for layer in build_augmentation(config.seed):
+            x = layer(x)
+    x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    for layer in preprocessing_layers(config.backbone):
+        x = layer(x)
+    backbone = build_backbone(config.backbone, config.image_size, config.weights)
+    set_backbone_trainable(backbone, True, keep_batch_norm=is_pretrained(config.weights))
+    x = backbone(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return _head(inputs, x, config)
+
+
+def backbone_of(model: keras.Model) -> keras.Model | None:
+    """The nested application model of a backbone classifier; None for the CNN."""
+    try:
+        return model.get_layer(BACKBONE_LAYER)
+    except ValueError:
+        return None
+
+
+def set_backbone_trainable(backbone: keras.Model, trainable: bool, keep_batch_norm: bool) -> None:
+    """Freeze or unfreeze a backbone; with `keep_batch_norm` its batch-normalization layers stay frozen (inference mode) either way."""
+    backbone.trainable = trainable
+    if keep_batch_norm:
+        for layer in backbone.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+
+
+def _head(inputs, x, config: ClassifierConfig) -> keras.Model:
+    """The dense layers with dropout and the output on features `x`; the whole model from `inputs`."""
     for index, units in enumerate(config.dense_units, start=1):
         last = index == len(config.dense_units)
         x = layers.Dense(units, name=f"dense_{index}")(x)

@@ -277,6 +277,7 @@ def format_report(report: dict) -> str:
         f"- primary metric: **{METRIC_LABELS[PRIMARY_METRIC]}** at each model's validation-chosen threshold: it alone gives an arm's verdict; "
         "every other metric is secondary, reported to describe, not to decide",
         f"- seeds: {', '.join(map(str, seeds))}; every arm uses the same splits and the same seeds",
+        *([f"- network (every arm): {report['network']}"] if report.get("network") else []),
         f"- time: {report.get('seconds', 0):.0f} s",
         *([f"- GAN images from: {', '.join(f'`{folder}`' for folder in report['synthetic_folders'])}"]
           if report.get("synthetic_folders") else []),
@@ -376,7 +377,8 @@ def summary_lines(report: dict) -> str:
               else f"{test['num_positive']} {report['positive_class']}")
     macro = "; sensitivity, specificity and ROC-AUC are macro averages over the classes" if report["positive_class"] is None else ""
     called = "the most probable class" if report["positive_class"] is None else "each model's validation-chosen threshold"
-    lines = [f"test split: {test['num_images']} real images ({counts}); seeds {', '.join(map(str, report['seeds']))}{macro}",
+    network = f"; network {report['network']}" if report.get("network") and not report["network"].startswith("cnn ") else ""
+    lines = [f"test split: {test['num_images']} real images ({counts}); seeds {', '.join(map(str, report['seeds']))}{macro}{network}",
              f"metrics at {called}, mean±std over seeds; primary metric: balanced accuracy",
              f"{'arm':<{width}}  balanced acc   ROC-AUC        sensitivity    specificity    ensemble bal. acc  vs baseline (balanced acc, primary)"]
     for arm, data in report["arms"].items():

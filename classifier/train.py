@@ -1,5 +1,6 @@
 """Training the CNN on in-memory arrays: tf.data input, early stopping on the real validation split."""
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -11,8 +12,10 @@ import tensorflow as tf
 
 from ..datasets.image_rows import ImageRows
 from ..runtime.variable_state import assign_named, named_arrays
+from .backbones import FINE_TUNE_LEARNING_RATE_FACTOR
 from .config import ClassifierConfig
-from .model import PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, build_classifier, compile_classifier
+from .model import (PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, backbone_of, build_classifier, compile_classifier,
+                    set_backbone_trainable)
 
 log = logging.getLogger("xgan")
 
@@ -230,7 +233,7 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
 def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
                      class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None,
                      initial_model: keras.Model | None = None, strategy: str = "default") -> TrainingResult:
-    """Train a fresh CNN.
+    """Train a fresh classifier (the CNN or a backbone of `config.backbone`; pretrained ones with `config.freeze_epochs` head-only epochs first).
 
     Args:
         config: the network and its training settings; `config.seed` seeds weights, dropout,
@@ -271,10 +274,9 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
                  num_per_epoch, len(images), num_replicas)
     steps_per_epoch = -(-num_per_epoch // config.batch_size)
     with distribution.scope():
-        model = compile_classifier(initial_model if initial_model is not None else build_classifier(config), config, steps_per_epoch=steps_per_epoch)
+        model = initial_model if initial_model is not None else build_classifier(config)
     train_data = make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed, num_replicas=num_replicas)
-    prepare_multi_worker_fit(model, distribution, train_data.element_spec)
-    callbacks, stopping = [], None
+    callbacks, stopping, metrics_callback = [], None, []
     if validation is not None:
         val_images, val_labels = validation
         val_labels = check_class_labels(val_labels, num_classes, "validation")
@@ -283,24 +285,68 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
             log.warning("the validation split lacks a class: ROC-AUC is undefined, early stopping on val_loss instead")
             monitor = "val_loss"
         stopping = BestValidationEpoch(monitor, config.patience)
-        callbacks = [ValidationMetrics(val_images, val_labels), stopping]
+        metrics_callback = [ValidationMetrics(val_images, val_labels)]
+        callbacks = [*metrics_callback, stopping]
         if config.schedule == "plateau":
             callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, verbose=0))
     if tensorboard_run is not None:  # after ValidationMetrics, so the val_* scalars are in the logs it writes
         from ..runtime.tensorboard_logs import tensorboard_callback
 
         callbacks.insert(1 if stopping is not None else 0, tensorboard_callback(tensorboard_run))
+    head_history, seconds, tuned = [], 0.0, config
+    if initial_model is None and config.freeze_epochs:
+        head_history, seconds = _train_head(model, config, train_data, metrics_callback, class_weight, distribution, steps_per_epoch)
+        tuned = dataclasses.replace(config, learning_rate=config.learning_rate * FINE_TUNE_LEARNING_RATE_FACTOR)
+    with distribution.scope():
+        model = compile_classifier(model, tuned, steps_per_epoch=steps_per_epoch)
+    if not head_history:
+        prepare_multi_worker_fit(model, distribution, train_data.element_spec)
     log.info("training on %d images of %d px, batch %d", len(images), config.image_size, config.batch_size)
     start = time.perf_counter()
     fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
-    seconds = time.perf_counter() - start
-    history = [{"epoch": epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()}}
+    seconds += time.perf_counter() - start
+    offset = len(head_history)
+    history = [{"epoch": offset + epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()},
+                **({"stage": "whole network"} if offset else {})}
                for epoch in range(len(fitted.epoch))]
+    history = head_history + history
     best_epoch = len(history)
     if stopping is not None and stopping.best_weights is not None:
-        best_epoch = stopping.best_epoch + 1
+        best_epoch = offset + stopping.best_epoch + 1
     log.info("trained %d epoch(s) in %.1f s, best epoch %d", len(history), seconds, best_epoch)
     return TrainingResult(model, history, best_epoch, seconds)
+
+
+def _train_head(model: keras.Model, config: ClassifierConfig, train_data, metrics_callback: list, class_weight,
+                distribution, steps_per_epoch: int) -> tuple[list[dict], float]:
+    """The first stage of fine-tuning: `config.freeze_epochs` epochs of the new head on a frozen pretrained backbone.
+
+    A frozen batch-normalization layer runs in inference mode in Keras 3, so the backbone's statistics stay
+    the pretrained ones; they stay so after it too (`model.set_backbone_trainable`). No early stopping here:
+    the head starts from random weights and every epoch of it is kept.
+
+    Returns:
+        The stage's history (each entry's `stage` is "head") and its seconds; the backbone, less its batch
+        normalization, is trainable again after it.
+    """
+    from ..runtime.distribute import prepare_multi_worker_fit
+
+    backbone = backbone_of(model)
+    if backbone is None:
+        raise ValueError(f"Invalid value received for argument `config`. Expected freeze_epochs 0 for a model without a backbone. "
+                         f"Received: freeze_epochs={config.freeze_epochs}")
+    set_backbone_trainable(backbone, False, keep_batch_norm=True)
+    with distribution.scope():
+        compile_classifier(model, dataclasses.replace(config, epochs=config.freeze_epochs), steps_per_epoch=steps_per_epoch)
+    prepare_multi_worker_fit(model, distribution, train_data.element_spec)
+    log.info("training the head alone for %d epoch(s), the %s backbone frozen", config.freeze_epochs, config.backbone)
+    start = time.perf_counter()
+    fitted = model.fit(train_data, epochs=config.freeze_epochs, shuffle=False, class_weight=class_weight, callbacks=metrics_callback, verbose=0)
+    seconds = time.perf_counter() - start
+    set_backbone_trainable(backbone, True, keep_batch_norm=True)
+    history = [{"epoch": epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()}, "stage": "head"}
+               for epoch in range(len(fitted.epoch))]
+    return history, seconds
 
 
 def fit_real_classifier(images: np.ndarray, labels, *, epochs: int, seed: int, validation=None) -> keras.Model:
