@@ -199,16 +199,17 @@ def _train_evaluate_predict(backbone: str, tmp_path):
     image = data / "covid" / "covid_000.png"
     result = runner.invoke(cli, ["predict", "--model", str(run_dir), str(image)])
     assert result.exit_code == 0, result.output
-    path, called, probability = result.output.split()
+    path, called, probability = result.output.strip().splitlines()[0].split()[:3]
     assert path == str(image) and called in ("covid", "normal") and 0 <= float(probability) <= 1
 
 
-def test_mobilenetv3small_trains_saves_evaluates_and_predicts(tmp_path):
-    _train_evaluate_predict("mobilenetv3small", tmp_path)
+def test_vgg16_trains_saves_evaluates_and_predicts(tmp_path):
+    """The default suite's one family end to end: VGG16, the fewest layers to trace."""
+    _train_evaluate_predict("vgg16", tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backbone", ["vgg16", "resnet50", "densenet121", "efficientnetb0"])
+@pytest.mark.parametrize("backbone", ["resnet50", "densenet121", "mobilenetv3small", "efficientnetb0"])
 def test_every_other_family_trains_saves_evaluates_and_predicts(backbone, tmp_path):
     _train_evaluate_predict(backbone, tmp_path)
 
