@@ -31,27 +31,31 @@ def format_external(report: dict) -> list[str]:
                   f"({_counts(record, positive, class_names)}){excluded}",
                   "- scored exactly as `xgan evaluate --model <arm>/seed<k> --data` the same set scores each model: at the threshold "
                   "stored with it (chosen on the internal validation split, never on these images)",
+                  "- ECE and Brier score: calibration of the probabilities on this set (as on the internal test split; lower is better)",
                   "- drop from internal: the internal test's mean minus this set's (positive: worse here). A large drop in "
                   "sensitivity or specificity beside a small one in ROC-AUC says the threshold does not transfer to this source "
                   "(`xgan calibrate` re-chooses it on a labelled slice of it); a large ROC-AUC drop says the ranking does not either.",
                   ""]
         arms = record.get("arms")
         header = "| arm | " + " | ".join(METRIC_LABELS[m] + (" (primary)" if m == PRIMARY_METRIC else "") for m in ORDER)
-        header += f" | drop from internal: {METRIC_LABELS[PRIMARY_METRIC]} | drop: ROC-AUC |"
-        lines += [header, "| --- |" + " --- |" * (len(ORDER) + 2)]
-        summaries = {arm: data["summary"] for arm, data in arms.items()} if arms else {report.get("arm", "model"): record["summary"]}
-        for arm, summary in summaries.items():
-            drop = record["drop_from_internal"][arm]
-            lines.append(f"| {arm} | " + " | ".join(_mean_std(summary[m]) for m in ORDER)
-                         + f" | {format_number(drop[PRIMARY_METRIC], signed=True)} | {format_number(drop['roc_auc'], signed=True)} |")
+        header += f" | drop from internal: {METRIC_LABELS[PRIMARY_METRIC]} | drop: ROC-AUC | ECE | Brier |"
+        lines += [header, "| --- |" + " --- |" * (len(ORDER) + 4)]
+        by_arm = dict(arms) if arms else {report.get("arm", "model"): record}
+        for arm, data in by_arm.items():
+            drop, calibration = record["drop_from_internal"][arm], (data.get("calibration") or {}).get("summary") or {}
+            cells = [_mean_std(calibration[key]) if key in calibration else "n/a" for key in ("ece", "brier")]
+            lines.append(f"| {arm} | " + " | ".join(_mean_std(data["summary"][m]) for m in ORDER)
+                         + f" | {format_number(drop[PRIMARY_METRIC], signed=True)} | {format_number(drop['roc_auc'], signed=True)} | "
+                         + " | ".join(cells) + " |")
         if not arms and record.get("ensemble"):
             ensemble = record["ensemble"]
-            lines.append(f"| seed ensemble ({ensemble['num_models']}) | " + " | ".join(format_number(ensemble["metrics"][m]) for m in ORDER) + " | | |")
+            lines.append(f"| seed ensemble ({ensemble['num_models']}) | " + " | ".join(format_number(ensemble["metrics"][m]) for m in ORDER) + " | | | | |")
         comparisons = record.get("comparisons") or {}
         if comparisons:
             baseline = record.get("baseline", "baseline")
-            lines += ["", f"Paired against the {baseline} arm on this set (same images, seed k against seed k; the interval as on the "
-                          "internal test split):", "",
+            lines += ["", f"Paired against the {baseline} arm on this set (same images, seed k against seed k; the interval, its "
+                          "threshold resampling and the Holm adjustment of the verdicts as on the internal test split, within this set's "
+                          "comparisons):", "",
                       f"| arm | vs | {METRIC_LABELS[PRIMARY_METRIC]} difference (primary) | 95% interval | verdict | ROC-AUC difference | 95% interval |",
                       "| --- | --- | --- | --- | --- | --- | --- |"]
             for arm, comparison in comparisons.items():
