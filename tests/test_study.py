@@ -412,3 +412,33 @@ def test_the_study_verdict_has_a_table_per_external_set():
     assert lines[0] == "### On the external test set `cohen` (214 images of `samples/external`)"
     assert "| baseline | 0.500 ± 0.010 | +0.450 |  |  |  |" in lines
     assert "| gan | 0.400 ± 0.020 | +0.550 | -0.100 [-0.200, -0.010] | worse | within noise |" in lines
+
+
+@pytest.mark.slow  # a whole tiny study, interrupted before the classifiers and resumed (about a minute on 2 busy CPU cores)
+def test_a_study_with_an_external_set_resumes_with_it_and_reports_it_as_evaluate_scores_it(tmp_path, monkeypatch):
+    import xgan.study.runner as study
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    site = make_folder_dataset(tmp_path / "site_b", {"covid": 4, "normal": 6}, size=32, seed=8)
+
+    def interrupted(state, echo):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", interrupted)
+    result = CliRunner().invoke(cli, ["run", "--data", str(data), "--size", "32", "--num-synthetic", "24", "--gan-epochs", "2",
+                                      "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto", "--no-quality",
+                                      "--external", str(site), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "interrupted; resume with" in result.output
+    monkeypatch.undo()
+    result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "runs" / "00000-study-xrays"
+    report = (folder / "report.md").read_text()
+    assert "### On the external test set `site_b` (10 images of" in report and "## External test set `site_b`" in report
+    comparison = json.loads((folder / "report.json").read_text())["comparison"]
+    gan = comparison["external"]["site_b"]["arms"]["gan"]["runs"][0]
+    model = Path(json.loads((folder / "study.json").read_text())["stages"]["classify"]["folder"]) / "arms" / "gan" / "seed0"
+    evaluated = CliRunner().invoke(cli, ["evaluate", "--model", str(model), "--data", str(site), "--out", str(tmp_path / "eval")])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert {m: gan["metrics"][m] for m in ("accuracy", "sensitivity", "specificity")} == {m: metrics[m] for m in ("accuracy", "sensitivity", "specificity")}
