@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 
 CNN = "cnn"  # the study's own CNN (model.py), no pretrained weights
 BACKBONE_LAYER = "backbone"  # the name of the nested application model inside a backbone classifier
@@ -54,8 +54,7 @@ BACKBONES = (CNN, *FAMILIES)
 def check_backbone(backbone: str) -> None:
     """Raises UserError unless `backbone` is one of BACKBONES."""
     if backbone not in BACKBONES:
-        raise UserError(f"Invalid value received for argument `backbone`. Expected one of {', '.join(BACKBONES)} (option --backbone). "
-                        f"Received: backbone={backbone!r}")
+        raise invalid_argument("backbone", f"one of {', '.join(BACKBONES)} (option --backbone)", backbone)
 
 
 def minimum_size(backbone: str) -> int:
@@ -84,8 +83,7 @@ def check_weights(weights: str, backbone: str) -> None:
     config.json still loads on a machine without the file.
     """
     if not isinstance(weights, str) or not (weights in (WEIGHTS_IMAGENET, WEIGHTS_NONE) or weights.endswith(WEIGHTS_SUFFIX)):
-        raise UserError(f"Invalid value received for argument `weights`. Expected imagenet, none or a Keras weights file ending in "
-                        f"{WEIGHTS_SUFFIX} (option --weights). Received: weights={weights!r}")
+        raise invalid_argument("weights", f"imagenet, none or a Keras weights file ending in {WEIGHTS_SUFFIX} (option --weights)", weights)
     if backbone == CNN and weights != WEIGHTS_NONE:
         raise UserError(f"--weights {weights}: the cnn backbone (the study's CNN) has no pretrained weights; use --weights none "
                         f"or a pretrained --backbone ({', '.join(FAMILIES)})")
@@ -176,7 +174,7 @@ def resolve_network_options(backbone: str, size, weights: str, freeze_epochs: in
     if size is None or size == AUTO_SIZE:
         size = auto_size(backbone, data_size())
     elif isinstance(size, bool) or not isinstance(size, int):
-        raise UserError(f"Invalid value received for argument `size`. Expected a whole number of pixels or auto (option --size). Received: size={size!r}")
+        raise invalid_argument("size", "a whole number of pixels or auto (option --size)", size)
     if size < minimum_size(backbone):
         raise UserError(f"--size {size}: the {backbone} backbone takes images of at least {minimum_size(backbone)} px; "
                         f"use --size {minimum_size(backbone)} or more, or --size auto")
