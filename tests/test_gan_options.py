@@ -75,6 +75,7 @@ def test_freeze_d_freezes_the_first_blocks_only():
     assert trainable == {"down3", "down3_bn", "logit_conv"}
 
 
+@pytest.mark.slow
 def test_transfer_from_an_every_class_run_keeps_frozen_layers(xrays, tmp_path):
     pretrained = train_gan(tiny_config(xrays, tmp_path / "all", every_class=True, epochs=1))
     config = read_gan_config(pretrained)

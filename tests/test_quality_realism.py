@@ -105,3 +105,25 @@ def test_the_report_section_reads_out_the_gap_and_the_giveaways():
     assert f"| pixels16 | **{gap['gap']:+.2f}** [" in text and "| 2.00 ± 1.00 (n=20) | 0.50 | 0.25 |" in text
     assert "mean intensity is higher (median 0.6 against 0.5 unseen; AUC 0.90, floor 0.50)" in text
     assert held_out_lines({"held_out": {}}) == []
+
+
+def test_off_subspace_energy_finds_structure_no_real_film_has():
+    from xgan.quality.telltales import OFF_SUBSPACE, off_subspace_energy
+
+    rng = np.random.default_rng(0)
+    # Real films: smooth horizontal gradients of random brightness and slope (a two-dimensional family).
+    ramp = np.linspace(-1, 1, 16)[None, None, :]
+
+    def films(count):
+        values = 128 + 40 * rng.uniform(-1, 1, (count, 1, 1)) + 40 * rng.uniform(-1, 1, (count, 1, 1)) * ramp
+        return np.repeat(values, 16, axis=1).astype(np.uint8)
+
+    training, unseen = films(20), films(20)
+    noisy = np.clip(films(20) + rng.normal(0, 20, (20, 16, 16)), 0, 255).astype(np.uint8)
+    energy = off_subspace_energy(training, noisy, unseen)
+    assert {name: len(values) for name, values in energy.items()} == {"training": 20, "synthetic": 20, "unseen": 20}
+    assert energy["synthetic"].min() > energy["training"].max()
+    row = next(row for row in telltale_statistics(training, noisy, unseen) if row["statistic"] == OFF_SUBSPACE)
+    assert row["auc"] == 1.0 and row["giveaway"] and row["direction"] == "higher"
+    with pytest.raises(ValueError, match="Expected at least 4 images. Received: 3"):
+        off_subspace_energy(training, noisy, unseen[:3])
