@@ -10,6 +10,8 @@ From Python (a notebook), each command is one function taking the config datacla
     compare(ClassifyConfig(compare=True, ...)) -> Comparison        xgan classify --compare
     measure_quality(QualityConfig(...)) -> QualityOutcome           xgan quality
     run_study(StudyConfig(...)) -> StudyResult                      xgan run
+    evaluate(model, data, out=None) -> EvaluateResult               xgan evaluate
+    predict(model, images) -> list[Prediction]                      xgan predict
 
 `GanRun`, `Comparison` and `StudyResult` also read existing run folders (`Comparison.from_folder(path)`).
 Every name is imported when first used: `import xgan` and its config classes do not start TensorFlow.
@@ -35,6 +37,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 _PUBLIC = {
     "load_dataset": ".api", "train_gan": ".api", "sample": ".api", "build_training_set": ".api", "classify": ".api",
     "compare": ".api", "measure_quality": ".api", "run_study": ".api",
+    "evaluate": ".api", "predict": ".api",
     "GanRun": ".api", "Comparison": ".api", "StudyResult": ".api",
     "GanConfig": ".gan.config", "BalanceConfig": ".balance.command", "ClassifyConfig": ".classifier.classify",
     "QualityConfig": ".quality.config", "StudyConfig": ".study.runner",

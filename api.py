@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("xgan")
 
 __all__ = [
-    "Comparison", "GanRun", "StudyResult", "build_training_set", "classify", "compare", "load_dataset", "measure_quality",
-    "run_study", "sample", "train_gan",
+    "Comparison", "GanRun", "StudyResult", "build_training_set", "classify", "compare", "evaluate", "load_dataset",
+    "measure_quality", "predict", "run_study", "sample", "train_gan",
 ]
 
 
@@ -316,3 +316,37 @@ def run_study(config: StudyConfig, *, echo: Callable[[str], None] = log.info) ->
     from .study.runner import run_study as run
 
     return StudyResult.from_folder(run(config, echo=echo))
+
+
+def evaluate(model: Path | str | list, data: Path | str, out: Path | str | None = None, **options):
+    """Score a saved classifier, or the ensemble of several, on every image of `data` as test data (`xgan evaluate`).
+
+    Args:
+        model: a classifier run folder or its model.keras, a folder of seeds, or a list of these (their ensemble).
+        data: a class-per-folder directory, a manifest.csv, an .npz or a bundled set by name; images the model trained
+            or stopped early on are left out (with a count).
+        out: the folder for metrics.json, predictions.csv and plots; None = a new samples/NNNNN-evaluate/.
+        options: `tta`, `threshold_record` and `parent`, as `xgan.classifier.evaluate_model` takes them.
+
+    Returns:
+        An `EvaluateResult`: the metrics at the model's stored threshold (and at 0.5), the folder, the images left out.
+    """
+    from .classifier.evaluate import evaluate_model
+
+    return evaluate_model(model, data, out, **options)
+
+
+def predict(model: Path | str | list, images, **options) -> list:
+    """The class and its probability for each image file, called at the model's stored threshold (`xgan predict`).
+
+    Args:
+        model: a classifier run folder or its model.keras, a folder of seeds, or a list of these (their ensemble).
+        images: image file paths.
+        options: `tta` and `threshold_record`, as `xgan.classifier.predict_images` takes them.
+
+    Returns:
+        One `Prediction` per image: its path, the class called, its probability and the threshold.
+    """
+    from .classifier.predict import predict_images
+
+    return predict_images(model, list(images), **options)

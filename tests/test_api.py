@@ -14,7 +14,8 @@ from xgan.errors import UserError
 from xgan.runs import write_json
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-FUNCTIONS = ["build_training_set", "classify", "compare", "load_dataset", "measure_quality", "run_study", "sample", "train_gan"]
+FUNCTIONS = ["build_training_set", "classify", "compare", "evaluate", "load_dataset", "measure_quality", "predict", "run_study",
+             "sample", "train_gan"]
 CONFIGS = ["BalanceConfig", "ClassifyConfig", "GanConfig", "QualityConfig", "StudyConfig"]
 
 
@@ -132,3 +133,11 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     assert comparison.arms == ["baseline", "gan"] and set(comparison.verdicts) == {"gan"}
     assert comparison.verdicts["gan"] in ("better", "worse", "within noise")
     assert comparison.verdict.startswith("Primary metric: **balanced accuracy**")
+    # The commands' other two functions, on the example's models.
+    model = comparison.folder / "arms" / "baseline" / "seed0"
+    evaluated = xgan.evaluate(model, "covid_ccby", "evaluated")
+    assert evaluated.out == Path("evaluated") and (evaluated.out / "metrics.json").is_file()
+    assert 0 <= evaluated.metrics["balanced_accuracy"] <= 1 and evaluated.num_excluded > 0
+    images = sorted(synthetic.path.glob("*.png"))[:2]
+    predictions = xgan.predict(model, images)
+    assert [p.path for p in predictions] == images and {p.predicted_class for p in predictions} <= {"covid", "normal"}
