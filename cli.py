@@ -337,16 +337,20 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @backbone_option
 @weights_option
 @freeze_epochs_option
+@click.option("--shift-suite/--no-shift-suite", default=True, show_default=True,
+              help="With --compare: also score every model on corrupted copies of the test split (noise, blur, JPEG, lower "
+                   "resolution, brightness, contrast, gamma, rotation, shift, zoom): a robustness proxy, not an external validation.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
              patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
-             precision, external, backbone, weights, freeze_epochs):
+             precision, external, backbone, weights, freeze_epochs, shift_suite):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
     report.md and plots: mean and std per arm, each arm's seed ensemble, and the paired difference
     to the baseline with a 95% bootstrap interval and McNemar's test; balanced accuracy is the primary
-    metric. Every model calls images at a threshold chosen on the validation split (reported beside
-    0.5). Only real test-split images are ever scored.
+    metric (its verdicts Holm-adjusted), with calibration (ECE, Brier score, reliability diagrams) and a
+    shift suite of corrupted test copies. Every model calls images at a threshold chosen on the validation
+    split (reported beside 0.5). Only real test-split images are ever scored.
     """
     from .classifier.classify import ClassifyConfig, classify as run_classify
 
@@ -356,7 +360,8 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             target_sensitivity=target_sensitivity, tta=tta, positive=positive, out=out, seed=seed, tensorboard=tensorboard,
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
                             synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
-                            external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs)
+                            external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs,
+                            shift_suite=shift_suite)
     click.echo(run_classify(config).summary)
 
 

@@ -69,6 +69,7 @@ class ClassifyConfig:
     backbone: str = "cnn"  # "cnn" (the study's CNN) or a keras.applications family (backbones.BACKBONES), for every arm
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs before fine-tuning; None: 3 with pretrained weights, else 0
+    shift_suite: bool = True  # with `compare`: score every model on corrupted copies of the test split (shift.py), a robustness proxy
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -154,7 +155,8 @@ class ClassifyConfig:
                 "tta": self.tta, "positive": self.positive, "out": str(self.out), "seed": self.seed, "tensorboard": self.tensorboard,
                 "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
                 "strategy": self.strategy, "precision": self.precision, "external": [str(spec) for spec in self.external],
-                "backbone": self.backbone, "weights": self.weights, "freeze_epochs": self.freeze_epochs}
+                "backbone": self.backbone, "weights": self.weights, "freeze_epochs": self.freeze_epochs,
+                "shift_suite": self.shift_suite}
 
 
 @dataclass
@@ -440,6 +442,10 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             from .explain import explain_comparison
 
             report["gradcam"] = explain_comparison(runs, experiment, run_dir, config.seed)
+            if config.shift_suite:
+                from .shift import score_shift_suite
+
+                report["shift_suite"] = score_shift_suite(runs, experiment, config.tta, config.seed, config.target_sensitivity)
             summary = write_compare_report(run_dir, report, runs, experiment)
         elif len(runs) > 1:
             report = seed_ensemble(runs, experiment, config.target_sensitivity)

@@ -281,19 +281,62 @@ def paired_bootstrap_metrics(y_true, arm_probability, baseline_probability, metr
     num_seeds = arm.shape[0]  # the shapes, confidence and resample count are checked in `_paired_bootstrap`
     arm_threshold = np.broadcast_to(np.asarray(threshold, np.float64), (num_seeds,))
     baseline_threshold = arm_threshold if baseline_threshold is None else np.broadcast_to(np.asarray(baseline_threshold, np.float64), (num_seeds,))
-    if validation is not None and any(m != "roc_auc" for m in metrics):  # ROC-AUC has no threshold to re-choose
-        if choose_thresholds is None:
-            raise ValueError("Invalid value received for argument `choose_thresholds`. Expected the rule that re-chooses thresholds "
-                             "on resampled validation images. Received: None")
-        validation_true = np.asarray(validation[0]).reshape(-1)
-        validation = (validation_true, *(np.atleast_2d(np.asarray(v, np.float64)) for v in validation[1:]))
-        if any(v.shape != (num_seeds, len(validation_true)) for v in validation[1:]):
-            raise ValueError(f"Invalid value received for argument `validation`. Expected (seeds, {len(validation_true)}) validation "
-                             f"probabilities for both arms. Received: {validation[1].shape} and {validation[2].shape}")
-    else:
-        validation = None
+    validation = _check_validation(validation, choose_thresholds, metrics, num_seeds)
     return _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence, seed, batched_metric,
                              arm_threshold, baseline_threshold, validation, choose_thresholds)
+
+
+def _check_validation(validation, choose_thresholds, metrics, num_seeds: int):
+    """The (labels, arm, baseline) validation arrays as float arrays, or None when no metric has a threshold to re-choose."""
+    if validation is None or all(m == "roc_auc" for m in metrics):  # ROC-AUC has no threshold to re-choose
+        return None
+    if choose_thresholds is None:
+        raise ValueError("Invalid value received for argument `choose_thresholds`. Expected the rule that re-chooses thresholds "
+                         "on resampled validation images. Received: None")
+    validation_true = np.asarray(validation[0]).reshape(-1)
+    validation = (validation_true, *(np.atleast_2d(np.asarray(v, np.float64)) for v in validation[1:]))
+    if any(v.shape != (num_seeds, len(validation_true)) for v in validation[1:]):
+        raise ValueError(f"Invalid value received for argument `validation`. Expected (seeds, {len(validation_true)}) validation "
+                         f"probabilities for both arms. Received: {validation[1].shape} and {validation[2].shape}")
+    return validation
+
+
+def paired_bootstrap_over_copies(y_true, arm_probability, baseline_probability, metric: str, *, num_resamples: int = 2000,
+                                 confidence: float = 0.95, seed: int = 0, threshold=DEFAULT_THRESHOLD, baseline_threshold=None,
+                                 validation=None, choose_thresholds=None) -> dict:
+    """`paired_bootstrap` of a metric averaged over several copies of the same test images (a shift suite's corrupted copies).
+
+    Each resample draws the images once for every copy (image i's copies travel together), the seeds and,
+    with `validation`, the validation images as `paired_bootstrap` does; the metric is computed on each
+    copy and averaged over the copies.
+
+    Args:
+        arm_probability: (K, C, N) positive-class probabilities (seed, copy, image), or (K, C, N, classes).
+        baseline_probability: the baseline's, the same shape.
+        The other arguments as `paired_bootstrap`.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"Invalid value received for argument `metric`. Expected one of {', '.join(METRICS)}. Received: metric={metric!r}")
+    y_true = np.asarray(y_true).reshape(-1)
+    arm, baseline = np.asarray(arm_probability, np.float64), np.asarray(baseline_probability, np.float64)
+    if arm.ndim not in (3, 4) or arm.shape != baseline.shape:
+        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected (seeds, copies, {len(y_true)}) or "
+                         f"(seeds, copies, {len(y_true)}, classes), as the baseline's. Received: {arm.shape} and {baseline.shape}")
+    # (K, N, C, ...): the image axis second, as `_paired_bootstrap` draws it; the copies ride along.
+    arm, baseline = np.moveaxis(arm, 1, 2), np.moveaxis(baseline, 1, 2)
+    if arm.ndim == 4:  # softmax outputs: macro-averaged metrics, no threshold
+        def score(name, labels, p, _):
+            return batched_multiclass_metric(name, np.asarray(labels)[..., None, :], np.moveaxis(p, -2, -3)).mean(-1)
+        return _paired_bootstrap(y_true, arm, baseline, (metric,), num_resamples, confidence, seed, score)[metric]
+    num_seeds = arm.shape[0]
+    arm_threshold = np.broadcast_to(np.asarray(threshold, np.float64), (num_seeds,))
+    baseline_threshold = arm_threshold if baseline_threshold is None else np.broadcast_to(np.asarray(baseline_threshold, np.float64), (num_seeds,))
+
+    def score(name, labels, p, thresholds):
+        return batched_metric(name, np.asarray(labels)[..., None, :], np.moveaxis(p, -1, -2), thresholds[..., None]).mean(-1)
+    validation = _check_validation(validation, choose_thresholds, (metric,), num_seeds)
+    return _paired_bootstrap(y_true, arm, baseline, (metric,), num_resamples, confidence, seed, score,
+                             arm_threshold, baseline_threshold, validation, choose_thresholds)[metric]
 
 
 def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence, seed, score,
@@ -311,7 +354,7 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
     if num_resamples < 1:
         raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
     num_seeds, num_images = arm.shape[:2]
-    num_classes = arm.shape[2] if arm.ndim == 3 else 1
+    num_classes = int(np.prod(arm.shape[2:]))  # classes (softmax), copies (a shift suite) or both
 
     def cut(thresholds, rows):
         return None if thresholds is None else thresholds[rows][..., None]

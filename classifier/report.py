@@ -15,6 +15,7 @@ from .compare import HEADLINE_METRICS, PER_CLASS_METRICS, POWER, SECONDARY_METRI
 from .metrics import AT_DEFAULT_THRESHOLD, PRIMARY_METRIC
 from .explain import format_gradcam
 from .external_report import external_summary_lines, format_external
+from .shift_report import format_shift, shift_summary_lines
 from .realism import format_realism
 from .figures import (CONFUSION_FILE, CURVES_FILE, RELIABILITY_FILE, ROC_FILE, plot_confusion_matrices, plot_one_vs_rest_roc_curves,
                       plot_reliability_diagrams, plot_roc_curves, plot_training_curves)
@@ -350,6 +351,7 @@ def format_report(report: dict) -> str:
             lines += ["", f"With {test['num_positive']} {positive} image(s) in the test split, one image moves sensitivity by {step:.3f}: "
                           "differences smaller than that are noise by construction."]
     lines += format_gradcam(report)
+    lines += format_shift(report)
     lines += format_external(report)
     lines += ["", "## Plots", ""]
     for name in report.get("plots", []):
@@ -395,4 +397,4 @@ def summary_lines(report: dict) -> str:
         if data.get("per_class"):
             lines.append(f"{'':<{width}}  sensitivity per class: " + ", ".join(
                 f"{name} {format_number(summary['sensitivity']['mean'])}" for name, summary in data["per_class"].items()))
-    return "\n".join(lines + external_summary_lines(report))
+    return "\n".join(lines + shift_summary_lines(report) + external_summary_lines(report))
