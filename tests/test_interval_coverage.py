@@ -7,7 +7,8 @@ every model), the model's own offset (how the seed moved its calibration) and it
 is chosen on the validation images by Youden's J, as xgan chooses it. The comparison is the one `xgan classify --compare`
 runs: `paired_bootstrap` with every threshold re-chosen on resampled validation images.
 
-Measured (seeded, 200 studies): the zero difference was called within noise in all but a few, above the nominal 95%:
+Measured (these seeds, 200 studies, load average 18): the zero difference was called within noise in 199 of 200, above
+the nominal 95%, and the large one detected in 50 of 50:
 resampling seeds and images independently counts the model-by-image noise twice (Owen's "pigeonhole" bootstrap is
 conservative), and the threshold resampling adds to it, so the intervals are wider than the study-to-study spread of the
 difference. The test holds the lower bound (a 95% interval must not call noise a difference much more than 5% of the
