@@ -611,10 +611,14 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
                    "this machine; the GAN's batch of 32 and the classifier's of 40 must split evenly over them). multi-worker is "
                    "refused: on several machines run xgan train, sample and classify, the training ones with --strategy multi-worker.")
 @precision_option
+@backbone_option
+@weights_option
+@freeze_epochs_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
-                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external):
+                quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external,
+                backbone, weights, freeze_epochs):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -639,7 +643,7 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
                              tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy,
-                             precision=precision, external=tuple(external))
+                             precision=precision, backbone=backbone, weights=weights, freeze_epochs=freeze_epochs, external=tuple(external))
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

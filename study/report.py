@@ -164,7 +164,8 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
               f"(GAN {config.gan_epochs} epochs, classifier up to {config.classifier_epochs} epochs, {config.seeds} seeds, "
               f"ratio {config.ratio}, {data.get('size', config.size)} px"
               + "".join(f", {name} {value}" for name, value, default in (("strategy", getattr(config, "strategy", "default"), "default"),
-                                                                        ("precision", getattr(config, "precision", "float32"), "float32"))
+                                                                        ("precision", getattr(config, "precision", "float32"), "float32"),
+                                                                        ("backbone", getattr(config, "backbone", "cnn"), "cnn"))
                         if value != default) + ")",
               *([f"- minority cut: {cut['kept']} of the {cut['available']} training images of class {cut['class']} kept (seed "
                  f"{cut['seed']}); validation and test untouched, with their natural class mix"] if cut else []),

@@ -73,6 +73,9 @@ class StudyConfig:
     strategy: str = "default"  # tf.distribute of the GAN and classifier stages: "default" (one device) or "mirrored" (this machine's GPUs)
     precision: str = "float32"  # of the GAN and classifier stages: "float32", or "mixed" (float16 computation; for GPUs, see precision.py)
     external: tuple[str, ...] = ()  # external test sets ("NAME=PATH"), scored by the classify stage like `xgan evaluate`
+    backbone: str = "cnn"  # network of every classifier arm: "cnn" (the study's) or a keras.applications family (classifier/backbones.py)
+    weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
+    freeze_epochs: int | None = None  # head-only epochs of a pretrained backbone; None: 3 with pretrained weights, else 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -80,6 +83,11 @@ class StudyConfig:
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
         check_precision(self.precision)
+        from ..classifier.backbones import resolve_network_options
+
+        # The study's sizes (32, 64, 128) are all at least every family's smallest; the size is checked here when given.
+        _, self.weights, self.freeze_epochs = resolve_network_options(self.backbone, self.size, self.weights, self.freeze_epochs,
+                                                                      lambda: 32)
         from ..classifier.external import parse_externals
 
         self.external = tuple(str(spec) for spec in parse_externals(self.external or ()))  # as NAME=PATH, so study.json names them
@@ -257,8 +265,11 @@ def run_study(config: StudyConfig | None = None, resume: Path | None = None, res
     else:
         # Every option and the data are checked, and the synthetic count worked out, before a folder is made.
         for size in config.minority_train or (None,):
-            plan_study(config, size)
+            plan = plan_study(config, size)
         check_study_strategy(config.strategy)
+        from ..classifier.backbones import check_pretrained_weights
+
+        check_pretrained_weights(config.backbone, plan.size, config.weights)  # a failed download before the GAN, not after it
         kind = "sweep" if config.is_sweep else "study"
         state = StudyState(new_run_dir(Path(config.out), f"{kind}-{config.data_name}"), config)
         state.save()
@@ -532,7 +543,8 @@ def _stage_classify(state: StudyState, echo) -> None:
         # two classes: the GAN's class is the positive one; three or more: a softmax, no positive class
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
         out=state.folder / "classify", seed=config.seed,
-        tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision, external=config.external))
+        tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision, external=config.external,
+        backbone=config.backbone, weights=config.weights, freeze_epochs=config.freeze_epochs))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
 

@@ -227,3 +227,51 @@ def test_compare_trains_every_arm_with_the_backbone_and_says_so(tmp_path):
     assert "network mobilenetv3small" in result.output
     for arm in report["arms"]:
         assert json.loads((run_dir / "arms" / arm / "seed0" / "config.json").read_text())["backbone"] == "mobilenetv3small"
+
+
+def test_a_study_keeps_its_backbone_and_an_old_study_json_loads_as_the_cnn(tmp_path):
+    from xgan.study.runner import STUDY_FILE, StudyConfig, StudyState
+
+    StudyState(tmp_path, StudyConfig(backbone="mobilenetv3small", out=str(tmp_path)), {}).save()
+    config = StudyState.load(tmp_path).config
+    assert (config.backbone, config.weights, config.freeze_epochs) == ("mobilenetv3small", "none", 0)
+    saved = json.loads((tmp_path / STUDY_FILE).read_text())
+    for key in ("backbone", "weights", "freeze_epochs"):
+        del saved["config"][key]
+    (tmp_path / STUDY_FILE).write_text(json.dumps(saved))
+    config = StudyState.load(tmp_path).config
+    assert (config.backbone, config.weights, config.freeze_epochs) == ("cnn", "none", 0)
+
+
+def test_the_study_classify_stage_trains_every_arm_on_the_study_backbone(tmp_path, monkeypatch):
+    import importlib
+    from types import SimpleNamespace
+
+    from xgan.study import runner
+    from xgan.study.runner import StudyConfig, StudyState
+
+    seen = {}
+
+    def classify(config):
+        seen["classify"] = config
+        return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
+
+    monkeypatch.setattr(importlib.import_module("xgan.classifier.classify"), "classify", classify)
+    stages = {"data": {"data": "pneumoniamnist", "splits": str(tmp_path / "splits.json"), "size": 32, "class_name": "normal",
+                       "class_counts": {"normal": 2, "pneumonia": 3}},
+              "sample": {"folders": {"normal": str(tmp_path / "synthetic")}}}
+    state = StudyState(tmp_path, StudyConfig(backbone="efficientnetb0", out=str(tmp_path)), stages)
+    runner._stage_classify(state, lambda line: None)
+    config = seen["classify"]
+    assert (config.backbone, config.weights, config.freeze_epochs, config.size) == ("efficientnetb0", "none", 0, 32)
+    assert config.classifier_config().backbone == "efficientnetb0"
+
+
+def test_xgan_run_refuses_a_failed_download_before_the_gan_trains(monkeypatch, tmp_path):
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(Exception("URL fetch failure: no network")))
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 8, "normal": 30}, size=32)
+    result = CliRunner().invoke(cli, ["run", "--data", str(data), "--backbone", "resnet50", "--weights", "imagenet", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and _one_line(result.output), result.output
+    assert "could not download the resnet50 ImageNet weights" in result.output and not (tmp_path / "out").exists()
