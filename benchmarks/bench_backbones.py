@@ -130,9 +130,14 @@ def main(argv=None) -> int:
         with args.out.open("a") as stream:
             stream.write(json.dumps(row) + "\n")
 
+    done = set()
+    if args.out.is_file():  # a run cut short goes on where it stopped
+        done = {(r["setting"], r["backbone"], r["seed"]) for r in map(json.loads, args.out.read_text().splitlines()) if r}
     for seed in range(args.seeds):
         for backbone in args.backbones.split(","):
             for setting in wanted:
+                if (setting, backbone, seed) in done:
+                    continue
                 config, experiment = settings[setting]
                 run_model(setting, backbone, seed, config, experiment, write)
     print(table(args.out))

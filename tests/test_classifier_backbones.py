@@ -145,6 +145,8 @@ def test_pretrained_batch_norm_stays_frozen_when_the_backbone_unfreezes(tmp_path
         norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
         convolutions = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
         assert norms and all(layer.trainable is not frozen for layer in norms) and all(layer.trainable for layer in convolutions)
+        # From scratch the CNN's momentum, so a few hundred steps settle the inference statistics; pretrained ones keep theirs.
+        assert {layer.momentum for layer in norms} == ({0.999} if frozen else {0.9})
     set_backbone_trainable(backbone, False, keep_batch_norm=True)
     assert not backbone.trainable_weights
     set_backbone_trainable(backbone, True, keep_batch_norm=True)
