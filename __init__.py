@@ -39,7 +39,7 @@ _PUBLIC = {
     "compare": ".api", "measure_quality": ".api", "run_study": ".api",
     "evaluate": ".api", "predict": ".api",
     "GanRun": ".api", "Comparison": ".api", "StudyResult": ".api",
-    "GanConfig": ".gan.config", "BalanceConfig": ".balance.command", "ClassifyConfig": ".classifier.classify",
+    "GanConfig": ".gan.config", "BalanceConfig": ".balance.command", "ClassifyConfig": ".classifier.classify_config",
     "QualityConfig": ".quality.config", "StudyConfig": ".study.runner",
     "Dataset": ".datasets.dataset", "BalanceResult": ".balance.command", "ClassifyResult": ".classifier.classify",
     "QualityOutcome": ".quality.assess", "SyntheticFolder": ".runs", "UserError": ".errors",

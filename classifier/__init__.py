@@ -31,7 +31,7 @@ import importlib
 # `xgan classify` reads its dataset before it needs them. The `classify` command is `run_classify` here, so
 # no name of this face shadows the submodule `classifier.classify`.
 _LAZY = {
-    "ARMS": "arms", "Arm": "arms", "ClassifyConfig": "classify", "ClassifyResult": "classify",
+    "ARMS": "arms", "Arm": "arms", "ClassifyConfig": "classify_config", "ClassifyResult": "classify",
     "ClassifierConfig": "config",
     "compare_arms": "compare",
     "Ensemble": "ensemble", "load_ensemble": "ensemble",

@@ -1,0 +1,133 @@
+"""One model of one arm and seed: trained, scored on the real test split, and saved with everything that describes it."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..balance import write_training_manifest
+from ..runs import write_history, write_json
+from .arms import ARMS, FINETUNE_LEARNING_RATE_FACTOR, training_set, weighted_classes
+from .classify_config import ClassifyConfig
+from .data import LabeledImages, check_evaluation_set
+from .experiment import Experiment
+from .prediction_table import write_predictions
+
+log = logging.getLogger("xgan")
+
+TRAINING_MANIFEST = "training_manifest.csv"  # beside a model trained on a built set (oversampling, GAN arms)
+
+
+@dataclass
+class ArmRun:
+    """One trained model of one arm and seed, scored on the test split.
+
+    `metrics` are at `threshold`, chosen on the validation split from `validation_probabilities`
+    (with `metrics["at_threshold_0.5"]` beside them); with TTA both probabilities are TTA means.
+    """
+
+    arm: str
+    seed: int
+    probabilities: np.ndarray
+    metrics: dict
+    history: list[dict]
+    best_epoch: int
+    seconds: float
+    training_set: dict
+    run_dir: Path
+    threshold: float | None = 0.5  # None for a softmax model (three or more classes)
+    validation_probabilities: np.ndarray | None = None
+
+
+def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
+            prepared: tuple[LabeledImages, dict | None] | None = None) -> ArmRun:
+    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
+
+    Args:
+        prepared: the arm's training set for this seed when already built (`training_set`).
+    """
+    # Imported here: TensorFlow takes seconds to import, and the modules that score and save a model
+    # (SciPy, scikit-learn) only once it is trained, so that training starts as early as it can.
+    from ..runtime.tensorflow_setup import import_outside_collection
+
+    with import_outside_collection("keras"):
+        import keras
+
+        from .train import predict_probabilities, train_classifier
+
+    images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
+    check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
+    network = config.classifier_config(seed=seed, augment=ARMS[arm].augment, class_names=experiment.class_names,
+                                       positive_class=experiment.positive)
+    validation = (experiment.validation.images, experiment.targets(experiment.validation))
+    result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
+                              tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy)
+    if ARMS[arm].fine_tune_on_real:
+        result = fine_tune_on_real(result, config, experiment, seed)
+    from .metrics import metrics_at_thresholds, multiclass_metrics
+    from .formatting import json_ready
+    from .saving import VALIDATION_PREDICTIONS, save_classifier
+    from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
+
+    validation_plain = predict_probabilities(result.model, experiment.validation.images)
+    validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True)
+    validation_probabilities = validation_tta if config.tta else validation_plain
+    probabilities = predict_probabilities(result.model, experiment.test.images, tta=config.tta)
+    if experiment.is_multiclass:
+        # A softmax model calls its most probable class: no threshold (the rules of threshold.py are binary).
+        thresholds, threshold = {}, None
+        metrics = multiclass_metrics(experiment.targets(experiment.test), probabilities, experiment.class_names)
+    else:
+        # The operating thresholds (plain and with TTA) are chosen on the validation split only: the test
+        # split's labels never reach choose_threshold.
+        thresholds = {THRESHOLD_KEY: choose_threshold(validation[1], validation_plain, config.target_sensitivity),
+                      TTA_THRESHOLD_KEY: {**choose_threshold(validation[1], validation_tta, config.target_sensitivity), "tta": True}}
+        threshold = thresholds[TTA_THRESHOLD_KEY if config.tta else THRESHOLD_KEY]["threshold"]
+        metrics = metrics_at_thresholds(experiment.test.targets(experiment.positive), probabilities, (experiment.negative, experiment.positive), threshold)
+    composition = images.composition()
+    save_classifier(run_dir, result.model, network, arm=arm, arm_description=ARMS[arm].description,
+                    dataset=str(experiment.dataset.source), dataset_fingerprint=experiment.dataset.fingerprint,
+                    splits=str(experiment.splits.path), training_set=composition,
+                    class_weight=None if weights is None else {name: weights[index] for index, name in weighted_classes(experiment)},
+                    gan_runs=[str(r) for r in images.gan_runs], **thresholds)
+    # The pixel hashes of every image the model trained or stopped on, so `xgan evaluate` can leave them out.
+    seen = {*images.keys, *experiment.validation.keys} - {None}
+    hashes = sorted({h for r, h in zip(experiment.dataset.records, experiment.dataset.content_hashes) if r.key in seen})
+    write_json(run_dir / "seen_images.json", {"dataset_fingerprint": experiment.dataset.fingerprint, "content_hashes": hashes})
+    write_history(run_dir, result.history)
+    if images.rows:  # which images, real, repeated and synthetic, this model trained on: `classify --manifest` takes it back
+        write_training_manifest(run_dir / TRAINING_MANIFEST, images.rows)
+    write_json(run_dir / "metrics.json", {**json_ready(metrics), "best_epoch": result.best_epoch, "epochs_trained": len(result.history),
+                                          "seconds": result.seconds, "evaluated_on": f"test split of {experiment.splits.path}",
+                                          "tta": config.tta})
+    write_predictions(run_dir / "predictions.csv", experiment.test, probabilities, experiment.positive, experiment.class_names)
+    if not experiment.is_multiclass:
+        # What an ensemble of saved models needs to choose its own threshold on the same validation images.
+        write_predictions(run_dir / VALIDATION_PREDICTIONS, experiment.validation, validation_plain, experiment.positive,
+                          extra={f"probability_{experiment.positive}_tta": validation_tta})
+    keras.backend.clear_session()  # drops the finished model's graph state before the next one
+    called = "the most probable class" if threshold is None else f"threshold {threshold:.3f}"
+    log.info("%s seed %d: balanced accuracy %.3f at %s, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], called, metrics["roc_auc"])
+    return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
+                  threshold, validation_probabilities)
+
+
+def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment, seed: int):
+    """Continue a model trained on the GAN mix on the real training split only, with early stopping on validation.
+
+    Returns:
+        A TrainingResult with both stages' epochs in one history (each entry's `stage` says which)
+        and the best epoch counted from the start of the first stage.
+    """
+    from .train import TrainingResult, train_classifier
+
+    network = config.classifier_config(seed=seed, class_names=experiment.class_names, positive_class=experiment.positive,
+                                       learning_rate=config.learning_rate * FINETUNE_LEARNING_RATE_FACTOR)
+    validation = (experiment.validation.images, experiment.targets(experiment.validation))
+    tuned = train_classifier(network, experiment.train.images, experiment.targets(experiment.train), validation,
+                             initial_model=pretrained.model, strategy=config.strategy)
+    offset = len(pretrained.history)
+    history = ([{**entry, "stage": "synthetic mix"} for entry in pretrained.history]
+               + [{**entry, "epoch": entry["epoch"] + offset, "stage": "real only"} for entry in tuned.history])
+    return TrainingResult(tuned.model, history, offset + tuned.best_epoch, pretrained.seconds + tuned.seconds)
