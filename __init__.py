@@ -40,7 +40,7 @@ _PUBLIC = {
     "evaluate": ".api", "predict": ".api",
     "GanRun": ".api", "Comparison": ".api", "StudyResult": ".api",
     "GanConfig": ".gan.config", "BalanceConfig": ".balance.command", "ClassifyConfig": ".classifier.classify_config",
-    "QualityConfig": ".quality.config", "StudyConfig": ".study.runner",
+    "QualityConfig": ".quality.config", "StudyConfig": ".study.config",
     "Dataset": ".datasets.dataset", "BalanceResult": ".balance.command", "ClassifyResult": ".classifier.classify",
     "QualityOutcome": ".quality.assess", "SyntheticFolder": ".runs", "UserError": ".errors",
 }

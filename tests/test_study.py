@@ -19,6 +19,16 @@ from xgan.study.report import interval_half_width, power_lines, verdict_lines
 from conftest import make_folder_dataset
 
 
+def replace_stage(monkeypatch, name: str, function) -> None:
+    """Run `function` for the study stage `name`; every other stage as it is."""
+    import dataclasses
+
+    import xgan.study.runner as study
+
+    monkeypatch.setattr(study, "STAGES", tuple(dataclasses.replace(stage, function=function) if stage.name == name else stage
+                                               for stage in study.STAGES))
+
+
 def test_presets_fill_the_epochs():
     quick, paper = StudyConfig(), StudyConfig(preset="paper")
     assert (quick.gan_epochs, quick.classifier_epochs) == (700, 12)
@@ -172,12 +182,11 @@ def test_tiny_study_stops_on_a_failed_gan_then_resumes_after_any_interruption(tm
     # A kill between the GAN's last checkpoint and the study marking the stage done: the finished GAN counts as done.
     del state["stages"]["gan"]
     (folder / "study.json").write_text(json.dumps(state))
-    real_classify = study.STAGE_FUNCTIONS["classify"]
-
     def interrupted(state, echo):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", interrupted)
+    real_stages = study.STAGES
+    replace_stage(monkeypatch, "classify", interrupted)
     with pytest.raises(UserError, match=r"interrupted; resume with `xgan run --resume --study .*00000-study-xrays`"):
         run_study(resume=folder, accept_failed_gan=True)
     assert [p.read_text() for p in (folder / "gan").glob("*/history.json")] == history  # not retrained
@@ -185,7 +194,7 @@ def test_tiny_study_stops_on_a_failed_gan_then_resumes_after_any_interruption(tm
     assert list(stages) == ["data", "gan", "sample", "quality"]
     assert stages["gan"]["problems"] == ["the generator has probably collapsed"]
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", real_classify)
+    monkeypatch.setattr(study, "STAGES", real_stages)
     result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert "[2/6] training the GAN on the minority training images: done earlier, kept" in result.output
@@ -236,7 +245,6 @@ def test_run_refuses_a_bad_minority_list(tmp_path, value):
 
 def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive_resume(tmp_path, monkeypatch):
     import xgan.gan
-    import xgan.study.runner as study
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
@@ -245,7 +253,7 @@ def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive
     def interrupted(state, echo):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", interrupted)
+    replace_stage(monkeypatch, "gan", interrupted)
     with pytest.raises(UserError, match="interrupted; resume with"):
         run_study(config)
     folder = tmp_path / "runs" / "00000-study-xrays"
@@ -266,8 +274,8 @@ def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive
     monkeypatch.setattr(xgan.gan, "train_gan", train_gan)
     # xgan.classifier's `classify` attribute is the function: the module is reached through sys.modules
     monkeypatch.setattr(importlib.import_module("xgan.classifier.classify"), "classify", classify)
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "report", lambda state, echo: state.finish("report"))
+    replace_stage(monkeypatch, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
+    replace_stage(monkeypatch, "report", lambda state, echo: state.finish("report"))
     refused = CliRunner().invoke(cli, ["run", "--resume", "--strategy", "default", "--out", str(tmp_path / "runs")])
     assert refused.exit_code == 2 and "drop --strategy" in refused.output
     refused = CliRunner().invoke(cli, ["run", "--resume", "--precision", "float32", "--out", str(tmp_path / "runs")])
@@ -341,8 +349,6 @@ def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_pa
 
 @pytest.mark.parametrize("cause, interrupted", [(KeyboardInterrupt(), True), (OSError("libfoo.so"), False)])
 def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, cause, interrupted):
-    import xgan.study.runner as study
-
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
                          quality=False, out=str(tmp_path / "runs"))
@@ -350,7 +356,7 @@ def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, c
     def import_fails(state, echo):  # what Ctrl-C while SciPy's C extension initialises raises
         raise ImportError("initialization failed") from cause
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", import_fails)
+    replace_stage(monkeypatch, "gan", import_fails)
     if interrupted:
         with pytest.raises(UserError, match=r"interrupted; resume with `xgan run --resume --study .*00000-study-xrays`"):
             run_study(config)
@@ -361,7 +367,6 @@ def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, c
 
 def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume(tmp_path, monkeypatch):
     import xgan.gan
-    import xgan.study.runner as study
 
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     site = make_folder_dataset(tmp_path / "site_b", {"covid": 3, "normal": 3}, size=32, seed=4)
@@ -375,7 +380,7 @@ def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume
     def interrupted(state, echo):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "gan", interrupted)
+    replace_stage(monkeypatch, "gan", interrupted)
     with pytest.raises(UserError, match="interrupted; resume with"):
         run_study(config)
     folder = tmp_path / "runs" / "00000-study-xrays"
@@ -389,8 +394,8 @@ def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume
 
     monkeypatch.setattr(xgan.gan, "train_gan", lambda config, callbacks=(): Path(config.out) / "00000-gan-covid")
     monkeypatch.setattr(importlib.import_module("xgan.classifier.classify"), "classify", classify)
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "report", lambda state, echo: state.finish("report"))
+    replace_stage(monkeypatch, "sample", lambda state, echo: state.finish("sample", folder=str(folder / "synthetic")))
+    replace_stage(monkeypatch, "report", lambda state, echo: state.finish("report"))
     refused = CliRunner().invoke(cli, ["run", "--resume", "--external", str(site), "--out", str(tmp_path / "runs")])
     assert refused.exit_code == 2 and "drop --external" in refused.output
     result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
@@ -416,15 +421,13 @@ def test_the_study_verdict_has_a_table_per_external_set():
 
 @pytest.mark.slow  # a whole tiny study, interrupted before the classifiers and resumed (about a minute on 2 busy CPU cores)
 def test_a_study_with_an_external_set_resumes_with_it_and_reports_it_as_evaluate_scores_it(tmp_path, monkeypatch):
-    import xgan.study.runner as study
-
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     site = make_folder_dataset(tmp_path / "site_b", {"covid": 4, "normal": 6}, size=32, seed=8)
 
     def interrupted(state, echo):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(study.STAGE_FUNCTIONS, "classify", interrupted)
+    replace_stage(monkeypatch, "classify", interrupted)
     result = CliRunner().invoke(cli, ["run", "--data", str(data), "--size", "32", "--num-synthetic", "24", "--gan-epochs", "2",
                                       "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto", "--no-quality",
                                       "--external", str(site), "--out", str(tmp_path / "runs")])
@@ -442,3 +445,14 @@ def test_a_study_with_an_external_set_resumes_with_it_and_reports_it_as_evaluate
     assert evaluated.exit_code == 0, evaluated.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert {m: gan["metrics"][m] for m in ("accuracy", "sensitivity", "specificity")} == {m: metrics[m] for m in ("accuracy", "sensitivity", "specificity")}
+
+
+def test_every_stage_is_one_record_with_its_title_and_function():
+    from xgan.study.stages import STAGES
+
+    assert [stage.name for stage in STAGES] == ["data", "gan", "sample", "quality", "classify", "report"]
+    assert all(stage.title and callable(stage.function) for stage in STAGES)
+    gan = STAGES[1]
+    assert gan.heading(StudyConfig()) == "training the GAN on the minority training images"
+    assert gan.heading(StudyConfig(conditional=True)) == "training one class-conditional GAN on every class's training images"
+    assert [stage.name for stage in STAGES if not stage.enabled(StudyConfig(quality=False))] == ["quality"]
