@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .balance.command import BalanceConfig, BalanceResult, run_balance
-from .classifier.classify import ClassifyConfig, ClassifyResult
+from .classifier.classify_config import ClassifyConfig
 from .datasets.dataset import Dataset, load_dataset
 from .errors import invalid_argument
 from .gan.config import DEFAULT_KID_EVERY, GanConfig
 from .runs import SyntheticFolder, read_gan_config, read_history, read_json, read_synthetic_folder
-from .study.runner import STUDY_FILE, StudyConfig
+from .study.config import StudyConfig
+from .study.state import STUDY_FILE
 
 if TYPE_CHECKING:
+    from .classifier.classify import ClassifyResult
     from .quality.config import QualityConfig
 
 log = logging.getLogger("xgan")
@@ -249,7 +251,7 @@ def build_training_set(config: BalanceConfig) -> BalanceResult:
     return run_balance(config, curation_scorer(config.curate, config.synthetic))
 
 
-def classify(config: ClassifyConfig) -> ClassifyResult:
+def classify(config: ClassifyConfig) -> "ClassifyResult":
     """Train the classifier on one training set (`xgan classify`), or with `config.compare` every arm over its seeds.
 
     Returns:
