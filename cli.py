@@ -4,8 +4,11 @@ Library code raises `UserError` for mistakes a user can fix; `XganGroup` turns t
 message and exit code 2, here and nowhere else.
 """
 
+import dataclasses
+import importlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -101,23 +104,78 @@ class PositiveIntList(click.ParamType):
         return numbers
 
 
-class RegistryHelpOption(click.Option):
-    """An option whose help is written when shown (`help_text()`), so that it lists what is registered then."""
+class LazyOption(click.Option):
+    """An option whose default, shown default or help is read from the library only when needed (parsing the command
+    line, or --help), so that the CLI copies none of them by hand and each command imports its own modules alone.
 
-    def __init__(self, *args, help_text, **kwargs):
+    Args:
+        field: (module under xgan, dataclass name, field name): the option's default is that field's default.
+        show_only: with `field`, the option's own default stays None (the library fills it in, e.g. a resumed run's own
+            value) and --help shows the field's.
+        shown: a function returning the text --help shows as the default (for defaults that depend on other options).
+        help_text: a function returning the option's help (for help that lists what a registry holds).
+    """
+
+    def __init__(self, *args, field: tuple[str, str, str] | None = None, show_only: bool = False,
+                 shown: Callable[[], str] | None = None, help_text: Callable[[], str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.help_text = help_text
+        self.config_field, self.show_only, self.shown, self.help_text = field, show_only, shown, help_text
+
+    def field_default(self):
+        module, class_name, name = self.config_field
+        field = next(f for f in dataclasses.fields(_library(module, class_name)) if f.name == name)
+        return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+    def get_default(self, ctx, call=True):
+        if self.config_field is None or self.show_only:
+            return super().get_default(ctx, call)
+        return self.field_default()
+
+    def get_help_extra(self, ctx):
+        if self.shown is not None:
+            self.show_default = self.shown()
+        elif self.show_only:
+            self.show_default = str(self.field_default())
+        return super().get_help_extra(ctx)
 
     def get_help_record(self, ctx):
-        self.help = self.help_text()
+        if self.help_text is not None:
+            self.help = self.help_text()
         return super().get_help_record(ctx)
 
 
-def _arm_registry() -> dict:
-    """The classifier's arms by name (`classifier.arms.ARMS`), imported only when --help lists them."""
-    from .classifier.arms import ARMS
+def _library(module: str, name: str):
+    """`name` from the xgan module `module`, imported when first asked for."""
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
-    return ARMS
+
+def _short(number: float) -> str:
+    """A learning rate as the help writes it: 1e-3, 1e-6, 0."""
+    return "0" if number == 0 else f"{number:.0e}".replace("e-0", "e-")
+
+
+BALANCE = ("balance.command", "BalanceConfig")
+QUALITY = ("quality.config", "QualityConfig")
+CLASSIFY = ("classifier.classify_config", "ClassifyConfig")
+GAN = ("gan.config", "GanConfig")
+STUDY = ("study.config", "StudyConfig")
+
+
+def _presets_help() -> str:
+    """--preset's help, with the presets' own GAN and classifier epochs (`study.config.PRESETS`)."""
+    quick, paper = _library("study.config", "PRESETS")["quick"], _library("study.config", "PRESETS")["paper"]
+    return (f"quick: under 10 min on 2 CPU cores (GAN width {quick['gan_width']}, {quick['gan_epochs']} epochs; classifier "
+            f"{quick['classifier_epochs']}); paper: the study's {paper['gan_epochs']} GAN and {paper['classifier_epochs']} classifier epochs.")
+
+
+def _optimizer_default(optimizer: str, name: str) -> float:
+    """The classifier optimizer's own default learning rate or decay (`classifier.config.optimizer_defaults`)."""
+    return _library("classifier.config", "optimizer_defaults")(optimizer)[name]
+
+
+def default_from(config: tuple[str, str], field: str, show_only: bool = False) -> dict:
+    """click.option keywords that take the option's default from `config`'s `field` (see LazyOption)."""
+    return {"cls": LazyOption, "field": (*config, field), "show_only": show_only}
 
 
 class ImageSizeOrAuto(click.ParamType):
@@ -138,27 +196,48 @@ class ImageSizeOrAuto(click.ParamType):
 
 
 DATA = DataSource()
-backbone_option = click.option(
-    "--backbone", type=click.Choice(BACKBONES), default="cnn",
-    help="Network of every model: cnn (the study's CNN) or a keras.applications family trained on gray films as three equal "
-         "channels, its own preprocessing inside the saved model (at least 32 px).")
-weights_option = click.option(
-    "--weights", default="none", metavar="imagenet|none|FILE",
-    help="Starting weights of a --backbone family: none (from scratch), imagenet (downloaded through Keras; needs network "
-         "access), or a .h5 weights file of that family without its classification top.")
+
+
+def backbone_option(config: tuple[str, str]):
+    """--backbone of a command whose config is `config`."""
+    return click.option(
+        "--backbone", type=click.Choice(BACKBONES), **default_from(config, "backbone"),
+        help="Network of every model: cnn (the study's CNN) or a keras.applications family trained on gray films as three equal "
+             "channels, its own preprocessing inside the saved model (at least 32 px).")
+
+
+def weights_option(config: tuple[str, str]):
+    """--weights of a command whose config is `config`."""
+    return click.option(
+        "--weights", **default_from(config, "weights"), metavar="imagenet|none|FILE",
+        help="Starting weights of a --backbone family: none (from scratch), imagenet (downloaded through Keras; needs network "
+             "access), or a .h5 weights file of that family without its classification top.")
+
+
 freeze_epochs_option = click.option(
     "--freeze-epochs", type=click.IntRange(min=0), default=None, show_default="3 with pretrained weights, else 0",
     help="Pretrained weights: epochs of the new head alone, backbone frozen (batch norm in inference mode), before the whole "
          "network trains at a tenth of the learning rate for --epochs.")
-strategy_option = click.option(
-    "--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
-    help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
-         "(the machines of TF_CONFIG; run the same command on each; the first worker writes the run folder). "
-         "--batch-size is global; the learning rate is not scaled.")
-precision_option = click.option(
-    "--precision", type=click.Choice(["float32", "mixed"]), default="float32",
-    help="float32, or mixed: layers compute in float16 with float32 weights, losses and outputs, and losses are scaled "
-         "against underflow. Faster on GPUs with tensor cores; slower on a CPU. Kept by --resume.")
+
+
+STRATEGY_HELP = ("tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or multi-worker "
+                 "(the machines of TF_CONFIG; run the same command on each; the first worker writes the run folder). "
+                 "--batch-size is global; the learning rate is not scaled.")
+PRECISION_HELP = ("float32, or mixed: layers compute in float16 with float32 weights, losses and outputs, and losses are scaled "
+                  "against underflow. Faster on GPUs with tensor cores; slower on a CPU. Kept by --resume.")
+
+
+def strategy_option(config: tuple[str, str]):
+    """--strategy of a command whose config is `config`."""
+    return click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), **default_from(config, "strategy"),
+                        help=STRATEGY_HELP)
+
+
+def precision_option(config: tuple[str, str]):
+    """--precision of a command whose config is `config`."""
+    return click.option("--precision", type=click.Choice(["float32", "mixed"]), **default_from(config, "precision"), help=PRECISION_HELP)
+
+
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
@@ -194,14 +273,15 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
 @click.option("--data", type=DATA, default=None, help=DATA_HELP)
 @click.option("--synthetic", "synthetic", multiple=True, type=click.Path(path_type=Path),
               help="Synthetic folder written by `xgan sample` (PNGs + manifest.csv); repeat for several. Needed for --method gan.")
-@click.option("--ratio", default="auto",
+@click.option("--ratio", **default_from(BALANCE, "ratio"),
               help='Target: minority/majority after balancing ("0.5", "1:2"), counts per class ("covid=300,normal=413"), or "auto" (every class up to the majority).')
-@click.option("--method", type=click.Choice(["gan", "oversample"]), default="gan",
+@click.option("--method", type=click.Choice(["gan", "oversample"]), **default_from(BALANCE, "method"),
               help="gan: add synthetic images; oversample: repeat real minority training images (the baseline arm).")
-@click.option("--mix", type=click.Choice(["fill", "equal"]), default="fill",
+@click.option("--mix", type=click.Choice(["fill", "equal"]), **default_from(BALANCE, "mix"),
               help="fill: synthetic images go to the classes below the target; equal: every class gets the same synthetic share "
                    "(synthetic folders of every class needed), so looking generated predicts no label.")
-@click.option("--synthetic-share", type=click.FloatRange(0, 1, min_open=True), default=None, show_default="no cap; 0.5 with --mix equal",
+@click.option("--synthetic-share", type=click.FloatRange(0, 1, min_open=True), default=None, cls=LazyOption,
+              shown=lambda: f"no cap; {_library('balance', 'DEFAULT_EQUAL_SHARE')} with --mix equal",
               help="fill: the most synthetic share of a class after balancing, the rest repeating its real images; equal: the share of every class.")
 @click.option("--curate", type=click.Path(exists=True, path_type=Path), default=None, metavar="MODEL",
               help="Curate: a classifier trained on real images only (a run folder of `xgan classify`, e.g. a baseline seed) scores every "
@@ -211,7 +291,7 @@ def info(data, splits_file, split_seed, minority_train, class_name, seed):
 @click.option("--dry-run", is_flag=True, help="Print the summary, write nothing.")
 @click.option("--copy", is_flag=True, help="Copy the chosen synthetic PNGs beside the manifest instead of referencing them.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing training manifest.")
-@click.option("--seed", type=SEED, default=0, help="Seed of which synthetic (or repeated) images are chosen.")
+@click.option("--seed", type=SEED, **default_from(BALANCE, "seed"), help="Seed of which synthetic (or repeated) images are chosen.")
 @splits_option
 def balance(data, synthetic, ratio, method, mix, synthetic_share, curate, out, dry_run, copy, overwrite, seed, splits_file):
     """Write a training manifest: the real training split plus images that bring each class to a target.
@@ -242,27 +322,27 @@ def balance(data, synthetic, ratio, method, mix, synthetic_share, curate, out, d
 @click.option("--checkpoint", default=None, help="Generator checkpoint to sample from [default: the latest].")
 @click.option("--checkpoints", default=None,
               help='Score these checkpoints by KID and recommend one instead of a full report: "all" or "name1,name2".')
-@click.option("--num-images", type=click.IntRange(min=10), default=500, help="Images to sample from the generator (per checkpoint).")
+@click.option("--num-images", type=click.IntRange(min=10), **default_from(QUALITY, "num_images"), help="Images to sample from the generator (per checkpoint).")
 @click.option("--features", multiple=True, type=click.Choice(["classifier", "pixels", "inception"]),
-              default=("classifier", "pixels"),
+              **default_from(QUALITY, "features"),
               help="Feature spaces (repeat the option): the project's classifier trained on real images, shrunk pixels, or InceptionV3 (needs --inception-weights).")
 @click.option("--features-model", type=click.Path(exists=True, path_type=Path), default=None,
               help="A saved classifier (run folder or model.keras) for the classifier features, instead of training one.")
-@click.option("--features-epochs", type=click.IntRange(min=1), default=15, help="Epochs of the feature classifier trained on the real training split.")
+@click.option("--features-epochs", type=click.IntRange(min=1), **default_from(QUALITY, "features_epochs"), help="Epochs of the feature classifier trained on the real training split.")
 @click.option("--inception-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Local InceptionV3 no-top weights file (.h5): adds the inception features. Nothing is ever downloaded.")
-@click.option("--inception-size", type=click.IntRange(min=75), default=299, help="InceptionV3 input side in pixels.")
-@click.option("--copy-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.95,
+@click.option("--inception-size", type=click.IntRange(min=75), **default_from(QUALITY, "inception_size"), help="InceptionV3 input side in pixels.")
+@click.option("--copy-threshold", type=click.FloatRange(0, 1, min_open=True), **default_from(QUALITY, "copy_threshold"),
               help="Pixel correlation with a training image at or above which a synthetic image counts as a near copy.")
-@click.option("--neighbours", type=click.IntRange(min=1), default=3, help="k of the k-NN manifolds of precision/recall.")
-@click.option("--kid-subsets", type=click.IntRange(min=1), default=100, help="Random subsets KID is averaged over.")
-@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, help="Most images per KID subset.")
-@click.option("--folds", "num_folds", type=click.IntRange(min=2), default=5, help="Cross-validation folds of the two-sample test.")
-@click.option("--num-pairs", type=click.IntRange(min=1), default=8, help="Closest synthetic/training pairs in the figure.")
+@click.option("--neighbours", type=click.IntRange(min=1), **default_from(QUALITY, "neighbours"), help="k of the k-NN manifolds of precision/recall.")
+@click.option("--kid-subsets", type=click.IntRange(min=1), **default_from(QUALITY, "kid_subsets"), help="Random subsets KID is averaged over.")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), **default_from(QUALITY, "kid_subset_size"), help="Most images per KID subset.")
+@click.option("--folds", "num_folds", type=click.IntRange(min=2), **default_from(QUALITY, "num_folds"), help="Cross-validation folds of the two-sample test.")
+@click.option("--num-pairs", type=click.IntRange(min=1), **default_from(QUALITY, "num_pairs"), help="Closest synthetic/training pairs in the figure.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder [default: <run>/quality or <synthetic>/quality].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in the report folder.")
-@click.option("--seed", type=SEED, default=0, help="Seed of the latents, KID subsets, folds and feature classifier.")
+@click.option("--seed", type=SEED, **default_from(QUALITY, "seed"), help="Seed of the latents, KID subsets, folds and feature classifier.")
 def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, checkpoints, num_images, features,
             features_model, features_epochs, inception_weights, inception_size, copy_threshold, neighbours,
             kid_subsets, kid_subset_size, num_folds, num_pairs, out, overwrite, seed):
@@ -299,45 +379,47 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="Synthetic folder written by `xgan sample`; repeat for several. Balanced to --ratio.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Training manifest written by `xgan balance`, instead of --synthetic.")
-@click.option("--ratio", default="auto", help='Balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2" or "covid=300".')
+@click.option("--ratio", **default_from(CLASSIFY, "ratio"), help='Balancing target of the GAN and oversampling arms: "auto", "0.5", "1:2" or "covid=300".')
 @click.option("--compare", is_flag=True,
               help="Run every arm (baseline, classic augmentation, oversampling, class weights, and GAN when synthetic images are given) over --seeds seeds and write report.md.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, show_default="3 with --compare, else 1",
               help="Seeds per arm: --seed, --seed+1, ...; several make a seed ensemble (probabilities averaged), scored beside each seed.")
-@click.option("--arms", "arm_names", cls=RegistryHelpOption, default=None, metavar="ARM[,ARM...]",
-              help_text=lambda: "With --compare, train only these arms (the baseline always): " + ", ".join(_arm_registry())
+@click.option("--arms", "arm_names", cls=LazyOption, default=None, metavar="ARM[,ARM...]",
+              help_text=lambda: "With --compare, train only these arms (the baseline always): " + ", ".join(_library("classifier.arms", "ARMS"))
                                 + " [default: every arm the inputs allow].")
-@click.option("--synthetic-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+@click.option("--synthetic-cap", type=click.FloatRange(0, 1, min_open=True, max_open=True), **default_from(CLASSIFY, "synthetic_cap"),
               help="gan_capped arm: the most synthetic share of a class; the rest of its gap repeats its real images.")
-@click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+@click.option("--equal-share", type=click.FloatRange(0, 1, min_open=True, max_open=True), **default_from(CLASSIFY, "equal_share"),
               help="gan_equal and gan_curated arms: the synthetic share of every class (the synthetic folders must hold every class).")
 @click.option("--size", type=ImageSizeOrAuto(), default="auto",
               help="Image side in pixels; auto: 64, the GAN's, or an .npz's own size when smaller (28 for PneumoniaMNIST), "
                    "raised to the --backbone's smallest (32 for the keras.applications families).")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, help="Most epochs per model; early stopping on the validation split usually ends sooner.")
-@click.option("--patience", type=click.IntRange(min=0), default=8, help="Epochs without validation improvement before stopping (best weights restored).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=40, help="Batch size (the study's 40).")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+@click.option("--epochs", type=click.IntRange(min=1), **default_from(CLASSIFY, "epochs"), help="Most epochs per model; early stopping on the validation split usually ends sooner.")
+@click.option("--patience", type=click.IntRange(min=0), **default_from(CLASSIFY, "patience"), help="Epochs without validation improvement before stopping (best weights restored).")
+@click.option("--batch-size", type=click.IntRange(min=1), **default_from(CLASSIFY, "batch_size"), help="Batch size (the study's 40).")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), **default_from(CLASSIFY, "optimizer"),
               help="adam, or the study's sgd (momentum 5/6; with its learning rate 1e-4 and decay 1e-6 unless given).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, show_default="1e-3 with adam, 1e-4 with sgd",
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None, cls=LazyOption,
+              shown=lambda: " ".join(f"{_short(_optimizer_default(name, 'learning_rate'))} with {name}," for name in ("adam", "sgd"))[:-1],
               help="Learning rate.")
-@click.option("--lr-decay", type=click.FloatRange(min=0), default=None, show_default="0 with adam, 1e-6 with sgd",
+@click.option("--lr-decay", type=click.FloatRange(min=0), default=None, cls=LazyOption,
+              shown=lambda: " ".join(f"{_short(_optimizer_default(name, 'lr_decay'))} with {name}," for name in ("adam", "sgd"))[:-1],
               help="Inverse time decay per step, lr / (1 + decay * step), as Keras' old `decay` argument.")
-@click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), default="val_auc", help="Validation quantity that early stopping watches (ties broken on val_loss).")
+@click.option("--monitor", type=click.Choice(["val_auc", "val_loss"]), **default_from(CLASSIFY, "monitor"), help="Validation quantity that early stopping watches (ties broken on val_loss).")
 @click.option("--target-sensitivity", type=click.FloatRange(min=0, max=1, min_open=True), default=None, show_default="Youden's J",
               help="Decision threshold: the highest whose validation sensitivity reaches this, instead of the one maximizing Youden's J on the validation split. Stored with the model.")
 @click.option("--tta", is_flag=True, help="Score the test split with test-time augmentation (shifts, zoom, contrast; no flips), the threshold chosen the same way.")
 @click.option("--positive", default=None, help="Positive class of sensitivity, precision and ROC [default: the minority class].")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered run folder is made.")
-@click.option("--seed", type=SEED, default=0, help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), **default_from(CLASSIFY, "out"), help="Folder in which the numbered run folder is made.")
+@click.option("--seed", type=SEED, **default_from(CLASSIFY, "seed"), help="Training seed (the first of --seeds); also chooses synthetic and repeated images.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (training and validation scalars) to each model's tensorboard/ folder.")
-@strategy_option
-@precision_option
+@strategy_option(CLASSIFY)
+@precision_option(CLASSIFY)
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help="With --compare or --seeds N: " + EXTERNAL_HELP)
-@backbone_option
-@weights_option
+@backbone_option(CLASSIFY)
+@weights_option(CLASSIFY)
 @freeze_epochs_option
-@click.option("--shift-suite/--no-shift-suite", default=True, show_default=True,
+@click.option("--shift-suite/--no-shift-suite", **default_from(CLASSIFY, "shift_suite"), show_default=True,
               help="With --compare: also score every model on corrupted copies of the test split (noise, blur, JPEG, lower "
                    "resolution, brightness, contrast, gamma, rotation, shift, zoom): a robustness proxy, not an external validation.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
@@ -452,23 +534,23 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
               help="Train one class-conditional GAN on every class of the training split (class embedding, projection discriminator) instead of one class.")
 @splits_option
 @split_seed_option
-@click.option("--size", "image_size", type=click.Choice([32, 64, 128]), default=64, help="Image side in pixels (one gray channel).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, show_default="1000",
+@click.option("--size", "image_size", type=click.Choice([32, 64, 128]), **default_from(GAN, "image_size"), help="Image side in pixels (one gray channel).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, **default_from(GAN, "epochs", show_only=True),
               help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=None, help="Train for this many thousand real images instead of --epochs.")
-@click.option("--batch-size", type=click.IntRange(min=2), default=32, help="Images per step (the study's 32; batch norm needs two).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-4, help="Adam learning rate of both networks.")
-@click.option("--beta-1", type=click.FloatRange(0, 1, max_open=True), default=0.5, help="Adam's beta_1.")
-@click.option("--latent-dim", type=click.IntRange(min=1), default=100, help="Length of the generator's input vector.")
-@click.option("--width", type=click.IntRange(min=1), default=64, help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
-@click.option("--augment", default="translation,cutout,brightness,contrast",
+@click.option("--batch-size", type=click.IntRange(min=2), **default_from(GAN, "batch_size"), help="Images per step (the study's 32; batch norm needs two).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), **default_from(GAN, "learning_rate"), help="Adam learning rate of both networks.")
+@click.option("--beta-1", type=click.FloatRange(0, 1, max_open=True), **default_from(GAN, "beta_1"), help="Adam's beta_1.")
+@click.option("--latent-dim", type=click.IntRange(min=1), **default_from(GAN, "latent_dim"), help="Length of the generator's input vector.")
+@click.option("--width", type=click.IntRange(min=1), **default_from(GAN, "width"), help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
+@click.option("--augment", **default_from(GAN, "augment"),
               help='DiffAugment policy for real and fake images alike: any of translation, cutout, brightness, contrast; "" for none.')
-@click.option("--ema-kimg", type=click.FloatRange(min=0), default=1.0, help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
-@click.option("--ema-rampup", type=click.FloatRange(min=0), default=0.05, help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
-@click.option("--preview-every", type=click.IntRange(min=1), default=25, help="Epochs between preview grids and loss plots.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=50, help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
-@click.option("--snapshot-every", type=click.IntRange(min=1), default=100, help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Parent folder of the numbered run folders.")
+@click.option("--ema-kimg", type=click.FloatRange(min=0), **default_from(GAN, "ema_kimg"), help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
+@click.option("--ema-rampup", type=click.FloatRange(min=0), **default_from(GAN, "ema_rampup"), help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
+@click.option("--preview-every", type=click.IntRange(min=1), **default_from(GAN, "preview_every"), help="Epochs between preview grids and loss plots.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), **default_from(GAN, "checkpoint_every"), help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
+@click.option("--snapshot-every", type=click.IntRange(min=1), **default_from(GAN, "snapshot_every"), help="Epochs between saved generator snapshots (for `xgan sample --checkpoint`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), **default_from(GAN, "out"), help="Parent folder of the numbered run folders.")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
                    "Its own options are kept; only --epochs/--kimg may extend it.")
@@ -476,26 +558,26 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
               help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
                    "logged as `kid` in history.json and losses.png; 0 = off.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
-@click.option("--seed", type=SEED, default=0, help="Seed of the weights, latents, batches and augmentation.")
-@strategy_option
-@precision_option
-@click.option("--upsample", type=click.Choice(["transpose", "resize"]), default="transpose", show_default=True,
+@click.option("--seed", type=SEED, **default_from(GAN, "seed"), help="Seed of the weights, latents, batches and augmentation.")
+@strategy_option(GAN)
+@precision_option(GAN)
+@click.option("--upsample", type=click.Choice(["transpose", "resize"]), **default_from(GAN, "upsample"),
               help="Generator upsampling: DCGAN's stride-2 transposed convolutions, or nearest-neighbour x2 then a 3x3 convolution (no checkerboard).")
-@click.option("--loss", type=click.Choice(["bce", "hinge"]), default="bce", show_default=True,
+@click.option("--loss", type=click.Choice(["bce", "hinge"]), **default_from(GAN, "loss"),
               help="Adversarial loss: DCGAN's cross-entropy (non-saturating for the generator), or the hinge loss.")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--r1-gamma", type=click.FloatRange(min=0), **default_from(GAN, "r1_gamma"),
               help="Weight of the R1 gradient penalty on real images (gamma/2 E|grad D|^2); 0 = none.")
 @click.option("--spectral-norm", is_flag=True, default=False, help="Spectral normalization on the discriminator's convolutions (instead of its batch norm).")
 @click.option("--minibatch-std", is_flag=True, default=False, help="The discriminator also sees the batch's feature standard deviation (against collapse).")
 @click.option("--ada-target", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Adaptive augmentation (StyleGAN2-ADA): apply --augment to each image with a probability tuned so that "
                    "E[sign D(real)] stays at this target (e.g. 0.6) [default: always apply it].")
-@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), **default_from(GAN, "ada_kimg"),
               help="With --ada-target: thousand images over which the probability can move from 0 to 1.")
 @click.option("--init-from", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Transfer: start from the networks of this GAN run's last checkpoint (same architecture options), e.g. one "
                    "trained with --every-class.")
-@click.option("--freeze-d", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--freeze-d", type=click.IntRange(min=0), **default_from(GAN, "freeze_d"),
               help="With --init-from: keep the discriminator's first N downsampling layers fixed (FreezeD).")
 @click.option("--every-class", is_flag=True, default=False,
               help="Learn the training images of every class as one set (no --class): a pre-training for --init-from.")
@@ -579,25 +661,26 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
                    "PneumoniaMNIST with its normal class cut to 120 training images: one source for both classes and 135 normal "
                    "test images].")
 @click.option("--class", "class_name", default=None, help="Class the GAN learns and balancing adds to [default: the minority].")
-@click.option("--ratio", default="0.5", help='Balancing target, minority/majority after: "0.5", "1:2", "auto" or "covid=300".')
-@click.option("--minority-train", type=PositiveIntList(), default=None, show_default="120 with the default data, else no cut",
+@click.option("--ratio", **default_from(STUDY, "ratio"), help='Balancing target, minority/majority after: "0.5", "1:2", "auto" or "covid=300".')
+@click.option("--minority-train", type=PositiveIntList(), default=None, cls=LazyOption,
+              shown=lambda: f"{_library('study.config', 'DEFAULT_MINORITY_TRAIN')} with the default data, else no cut",
               help="Cut the minority's training images to N (seeded, whole patients; validation and test untouched). "
                    "Several values, e.g. 60,120,240, run one study per value and draw each arm's scores against N.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, help="Classifier seeds per arm.")
-@click.option("--preset", type=click.Choice(["quick", "paper"]), default="quick",
-              help="quick: under 10 min on 2 CPU cores (GAN width 32, 700 epochs; classifier 12); paper: the study's 1000 GAN and 50 classifier epochs.")
+@click.option("--seeds", type=click.IntRange(min=1), **default_from(STUDY, "seeds"), help="Classifier seeds per arm.")
+@click.option("--preset", type=click.Choice(["quick", "paper"]), **default_from(STUDY, "preset"), help_text=lambda: _presets_help())
 @click.option("--size", type=click.Choice(["auto", "32", "64", "128"]), default="auto",
               help="Image side in pixels for the GAN and the classifier; auto: 32 for data of 32 px or less (PneumoniaMNIST), else 64.")
-@click.option("--num-synthetic", type=click.IntRange(min=1), default=None, show_default="what the ratio needs, at least 400",
+@click.option("--num-synthetic", type=click.IntRange(min=1), default=None, cls=LazyOption,
+              shown=lambda: f"what the ratio needs, at least {_library('study.config', 'MIN_SYNTHETIC')}",
               help="Synthetic images sampled from the GAN; fewer than the ratio needs is refused before anything trains.")
 @click.option("--gan-epochs", type=click.IntRange(min=1), default=None, help="GAN epochs [default: the preset's].")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=None, help="Most classifier epochs [default: the preset's].")
-@click.option("--quality/--no-quality", default=True, help="Measure synthetic image quality and memorization.")
+@click.option("--quality/--no-quality", **default_from(STUDY, "quality"), help="Measure synthetic image quality and memorization.")
 @click.option("--accept-failed-gan", is_flag=True,
               help="Go on sampling from a GAN that diverged or collapsed (the study stops before sampling from it otherwise); "
                    "also with --resume.")
 @splits_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("samples"), help="Folder in which the numbered study folder is made.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), **default_from(STUDY, "out"), help="Folder in which the numbered study folder is made.")
 @click.option("--resume", is_flag=True, help="Resume the latest unfinished study under --out (or --study).")
 @click.option("--study", "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Study folder to resume (implies --resume).")
@@ -605,14 +688,14 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
 @click.option("--conditional", is_flag=True,
               help="Train one class-conditional GAN on every class instead of the minority's DCGAN, sample every class, and compare "
                    "every GAN arm (capped, equal share, fine-tuned on real, with class weights) beside the five.")
-@click.option("--seed", type=SEED, default=0, help="Seed of the cut, the GAN, the sampling and the first classifier seed.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
+@click.option("--seed", type=SEED, **default_from(STUDY, "seed"), help="Seed of the cut, the GAN, the sampling and the first classifier seed.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), **default_from(STUDY, "strategy"),
               help="tf.distribute strategy of the GAN and classifier training: default (one device) or mirrored (every GPU of "
                    "this machine; the GAN's batch of 32 and the classifier's of 40 must split evenly over them). multi-worker is "
                    "refused: on several machines run xgan train, sample and classify, the training ones with --strategy multi-worker.")
-@precision_option
-@backbone_option
-@weights_option
+@precision_option(STUDY)
+@backbone_option(STUDY)
+@weights_option(STUDY)
 @freeze_epochs_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
 @click.pass_context

@@ -76,3 +76,51 @@ def test_messages_name_the_option_and_the_range(args, message, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and result.output == f"Error: {message}\n"
+
+
+def _built_config(monkeypatch, module: str, function: str, args: list[str]):
+    """The config object `xgan ARGS` hands to `module.function`, caught before anything runs."""
+    import importlib
+
+    from xgan.errors import UserError
+
+    built = []
+
+    def catch(config, *rest, **options):
+        built.append(config)
+        raise UserError("caught")
+
+    monkeypatch.setattr(importlib.import_module(module), function, catch)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "caught" in result.output, result.output
+    return built[0]
+
+
+def test_the_cli_defaults_are_the_configs_own(monkeypatch, tmp_path):
+    import dataclasses
+
+    from xgan.balance.command import BalanceConfig
+    from xgan.classifier.classify_config import ClassifyConfig
+    from xgan.gan.config import GanConfig
+    from xgan.quality.config import QualityConfig
+    from xgan.study.config import StudyConfig
+
+    assert _built_config(monkeypatch, "xgan.classifier.classify", "classify", ["classify"]).to_dict() == ClassifyConfig().to_dict()
+    assert dataclasses.asdict(_built_config(monkeypatch, "xgan.gan", "train_gan", ["train"])) == dataclasses.asdict(GanConfig())
+    assert _built_config(monkeypatch, "xgan.study.runner", "run_study", ["run"]) == StudyConfig()
+    balance = _built_config(monkeypatch, "xgan.balance.command", "run_balance", ["balance", "--synthetic", str(tmp_path)])
+    assert balance == BalanceConfig(synthetic=(tmp_path,))
+    quality = _built_config(monkeypatch, "xgan.quality", "run_quality", ["quality", "--synthetic", str(tmp_path)])
+    assert quality == QualityConfig(synthetic=str(tmp_path))
+
+
+def test_a_changed_config_default_reaches_the_cli_and_its_help(monkeypatch):
+    import dataclasses
+
+    from xgan.classifier.classify_config import ClassifyConfig
+
+    field = next(f for f in dataclasses.fields(ClassifyConfig) if f.name == "patience")
+    monkeypatch.setattr(field, "default", 5)
+    result = CliRunner().invoke(cli, ["classify", "--help"], terminal_width=1000)
+    assert "(best weights restored).  [default: 5; x>=0]" in result.output
+    assert _built_config(monkeypatch, "xgan.classifier.classify", "classify", ["classify"]).patience == 5
