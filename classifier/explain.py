@@ -79,7 +79,12 @@ def gradcam(model, images: np.ndarray, threshold: float | None = 0.5, batch_size
     # The class score before the output's sigmoid or softmax: a saturated probability (a model sure of a film) has a
     # gradient that underflows to zero, and its map would be empty. A Dense output layer is undone by hand.
     logits = isinstance(head, keras.layers.Dense) and getattr(head.activation, "__name__", "") in ("sigmoid", "softmax")
-    probe = keras.Model(model.inputs, [layer.output, head.input if logits else model.output, model.output], name="gradcam_probe")
+    features = layer.output
+    if isinstance(layer, keras.Model):
+        # A nested backbone (`--backbone`): its own `output` lives in its own graph; the outer model's tensor is what
+        # the next layer (its global pooling) reads.
+        features = model.layers[model.layers.index(layer) + 1].input
+    probe = keras.Model(model.inputs, [features, head.input if logits else model.output, model.output], name="gradcam_probe")
     size = images.shape[1:3]
     maps, called, scores = [], [], []
     for start in range(0, len(images), batch_size):

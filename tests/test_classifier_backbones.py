@@ -203,6 +203,10 @@ def _train_evaluate_predict(backbone: str, tmp_path):
     assert result.exit_code == 0, result.output
     path, called, probability = result.output.strip().splitlines()[0].split()[:3]
     assert path == str(image) and called in ("covid", "normal") and 0 <= float(probability) <= 1
+    # Grad-CAM reads the nested backbone's feature maps through the outer graph.
+    result = runner.invoke(cli, ["explain", "--model", str(run_dir), str(image), "--out", str(tmp_path / "explain")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "explain" / "explain.json").read_text())["layer"] == BACKBONE_LAYER
 
 
 def test_vgg16_trains_saves_evaluates_and_predicts(tmp_path):
