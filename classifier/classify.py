@@ -59,14 +59,23 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
                         for folder in config.synthetic)
     arms = _arms_the_inputs_allow(config, experiment)
-    # Every arm's first training set is built before any training: bad input fails in seconds, not minutes. A curated
-    # arm's is chosen after the baseline trains; the arm it is `checked_by`, when that runs, has checked the same inputs.
-    prepared = {arm: training_set(arm, config, experiment, config.seed) for arm in arms if ARMS[arm].checked_by not in arms}
+    # Every arm's first training set is built and checked before any training: bad input fails in seconds, not minutes.
+    # Only the first arm's is kept (it trains first); each other arm's is let go once checked and built again when its
+    # turn comes, so a comparison holds one or two training sets at a time, not one per arm (a GAN arm's copies every
+    # pixel). A curated arm's is chosen after the baseline trains; the arm it is `checked_by`, when that runs, has
+    # checked the same inputs. How far each GAN arm's synthetic images are from the real images of their class, the
+    # number that predicts harm, is measured on that first set (a curated arm's once its images are chosen).
     check_pretrained_weights(config.backbone, config.size, config.weights)
-    # How far each GAN arm's synthetic images are from the real images of their class: the number that predicts harm
-    # (a curated arm's once its images are chosen).
-    realism = {arm: synthetic_vs_real(prepared[arm][0], seed=config.seed)
-               for arm in arms if ARMS[arm].needs_synthetic and not ARMS[arm].curated_by_baseline and config.compare}
+    prepared, realism = {}, {}
+    for arm in arms:
+        if ARMS[arm].checked_by in arms:
+            continue
+        arm_set = training_set(arm, config, experiment, config.seed)
+        if ARMS[arm].needs_synthetic and not ARMS[arm].curated_by_baseline and config.compare:
+            realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
+        if arm == arms[0]:
+            prepared[arm] = arm_set
+        del arm_set
     curated = any(ARMS[arm].curated_by_baseline for arm in arms)
     curation, pool = {}, None  # seed -> the baseline's score of every synthetic image (of `pool`, read once), for curated arms
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
@@ -91,6 +100,7 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                         if seed == config.seed:
                             realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
                     runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
+                    arm_set = None  # its training set goes before the next one is built
                     if arm == BASELINE_ARM and curated:
                         pool = pool or read_synthetic_pool(config.synthetic, config.size)
                         curation[seed] = _baseline_scores(folder, pool, experiment)

@@ -185,3 +185,44 @@ def test_config_refusals(setup, overrides, match):
 def test_arms_option_trains_the_baseline_and_the_chosen(setup):
     config = ClassifyConfig(data=setup["data"], compare=True, synthetic=(setup["covid"],), size=16, arm_names=("gan_finetune", "class_weights"))
     assert config.arms == ["baseline", "class_weights", "gan_finetune"]
+
+
+def test_a_comparison_holds_one_gan_training_set_at_a_time(setup, tmp_path, monkeypatch):
+    """Every arm's set is built and checked before training, but only the one training is alive when a model trains."""
+    import gc
+    import types
+    import weakref
+
+    from xgan.classifier import classify as classify_module
+
+    original = classify_module.training_set
+    built, alive_when_training = [], []
+
+    def tracked(arm, *args, **kwargs):
+        images, weights = original(arm, *args, **kwargs)
+        if any(origin == "synthetic" for origin in images.origins):  # a GAN arm's own copy of every pixel
+            built.append(weakref.ref(images))
+        return images, weights
+
+    class Stop(Exception):
+        pass
+
+    arms = ["baseline", "gan", "gan_capped", "gan_class_weights"]
+
+    def train_nothing(arm, seed, config, experiment, folder, prepared=None):
+        images, _ = prepared if prepared is not None else tracked(arm, config, experiment, seed)
+        gc.collect()
+        alive_when_training.append(sum(ref() is not None for ref in built))
+        if len(alive_when_training) == len(arms):
+            raise Stop
+        return types.SimpleNamespace(metrics={"balanced_accuracy": 0.5})
+
+    monkeypatch.setattr(classify_module, "training_set", tracked)  # the up-front checks; `train_nothing` builds the rest
+    monkeypatch.setattr(classify_module, "run_arm", train_nothing)
+    config = ClassifyConfig(data=setup["data"], compare=True, synthetic=(setup["covid"],), size=16, arm_names=tuple(arms[1:]), seeds=1,
+                            out=tmp_path)
+    with pytest.raises(Stop):
+        classify_module.classify(config)
+    assert len(built) == 6  # each GAN arm's set built twice: checked up front, then again for its training
+    assert alive_when_training == [0, 1, 1, 1]
+
