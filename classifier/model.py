@@ -1,4 +1,5 @@
-"""The CNN: convolution blocks with batch normalization, dense layers with dropout, one sigmoid output.
+"""The CNN: convolution blocks with batch normalization, dense layers with dropout, one sigmoid output; or, with
+`ClassifierConfig.backbone`, a keras.applications family (`backbones.py`) under the same dense head.
 
 The model takes raw 0-255 gray pixels of shape (size, size, 1) and returns the probability of the
 positive class (with three or more classes: a softmax, one probability per class), so a saved model
