@@ -698,10 +698,13 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
 @weights_option(STUDY)
 @freeze_epochs_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
+@click.option("--gan-variant", type=click.Choice(["dcgan", "ada"]), **default_from(STUDY, "gan_variant"),
+              help="The GAN stage's generator: the card's DCGAN, or ada: the same with adaptive augmentation (xgan train "
+                   "--ada-target 0.6), which narrowed the held-out realism gap in benchmarks/bench_generator.py.")
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
                 quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external,
-                backbone, weights, freeze_epochs):
+                backbone, weights, freeze_epochs, gan_variant):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -726,7 +729,8 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              gan_epochs=gan_epochs, classifier_epochs=classifier_epochs, quality=quality,
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
                              tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy,
-                             precision=precision, backbone=backbone, weights=weights, freeze_epochs=freeze_epochs, external=tuple(external))
+                             precision=precision, backbone=backbone, weights=weights, freeze_epochs=freeze_epochs, external=tuple(external),
+                             gan_variant=gan_variant)
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

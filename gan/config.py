@@ -19,6 +19,9 @@ AUGMENT_OPERATIONS = ("brightness", "contrast", "translation", "cutout")
 DEFAULT_POLICY = "translation,cutout,brightness,contrast"
 UPSAMPLINGS = ("transpose", "resize")
 LOSSES = ("bce", "hinge")
+# Named generator variants a study can pick (`xgan run --gan-variant`): GanConfig changes from the card's DCGAN.
+# "ada": adaptive augmentation, the one variant that clearly narrowed the held-out gap in benchmarks/bench_generator.py.
+GAN_VARIANTS = {"dcgan": {}, "ada": {"ada_target": 0.6}}
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:

@@ -58,6 +58,7 @@ class StudyConfig:
     backbone: str = "cnn"  # network of every classifier arm: "cnn" (the study's) or a keras.applications family (classifier/backbones.py)
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs of a pretrained backbone; None: 3 with pretrained weights, else 0
+    gan_variant: str = "dcgan"  # the GAN stage's generator: "dcgan" (the card's) or a name of gan.config.GAN_VARIANTS ("ada")
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -65,6 +66,10 @@ class StudyConfig:
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
         check_precision(self.precision)
+        from ..gan.config import GAN_VARIANTS
+
+        if self.gan_variant not in GAN_VARIANTS:
+            raise invalid_argument("gan_variant", f"one of {', '.join(GAN_VARIANTS)}", self.gan_variant, option="--gan-variant")
         from ..classifier.backbones import resolve_network_options
 
         # The study's sizes (32, 64, 128) are all at least every family's smallest; the size is checked here when given.

@@ -165,7 +165,8 @@ def write_study_report(folder: Path, config, stages: dict) -> Path:
               f"ratio {config.ratio}, {data.get('size', config.size)} px"
               + "".join(f", {name} {value}" for name, value, default in (("strategy", getattr(config, "strategy", "default"), "default"),
                                                                         ("precision", getattr(config, "precision", "float32"), "float32"),
-                                                                        ("backbone", getattr(config, "backbone", "cnn"), "cnn"))
+                                                                        ("backbone", getattr(config, "backbone", "cnn"), "cnn"),
+                                                                        ("GAN", getattr(config, "gan_variant", "dcgan"), "dcgan"))
                         if value != default) + ")",
               *([f"- minority cut: {cut['kept']} of the {cut['available']} training images of class {cut['class']} kept (seed "
                  f"{cut['seed']}); validation and test untouched, with their natural class mix"] if cut else []),

@@ -87,6 +87,7 @@ def _runs(state: StudyState, stage: str, key: str) -> dict[str, str]:
 
 def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
     from ..gan import GanConfig, TrainingStopped, resume_gan, train_gan
+    from ..gan.config import GAN_VARIANTS
     from ..gan.run_state import STATE_FILE, read_training_state_meta
 
     config, data = state.config, state.stages["data"]
@@ -108,7 +109,7 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
                                    image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
                                    kimg=conditional_kimg(state) if config.conditional else None,
                                    out=str(parent), tensorboard=config.tensorboard, seed=config.seed, strategy=config.strategy,
-                                   precision=config.precision)
+                                   precision=config.precision, **GAN_VARIANTS[getattr(config, "gan_variant", "dcgan")])
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:  # diverged: the study goes on only if the user accepts the failed GAN
