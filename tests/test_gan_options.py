@@ -35,7 +35,7 @@ def test_every_option_trains_records_and_resumes_exactly(xrays, tmp_path):
     resume_gan(stopped, epochs=2)
     expected, _ = read_arrays(straight / STATE_FILE)
     arrays, meta = read_arrays(stopped / STATE_FILE)
-    assert meta["epoch"] == 2 and sorted(arrays) == sorted(expected) and "augment_probability.0000" in arrays
+    assert meta["epoch"] == 2 and sorted(arrays) == sorted(expected) and any(key.startswith("augment_probability") for key in arrays)
     for key in arrays:  # networks, spectral-norm vectors, optimizers, the random state and the augmentation probability
         np.testing.assert_array_equal(arrays[key], expected[key], err_msg=key)
     generator, info = load_generator(straight)  # sampling rebuilds the resize generator from config.json
@@ -85,11 +85,13 @@ def test_transfer_from_an_every_class_run_keeps_frozen_layers(xrays, tmp_path):
     adapted = train_gan(tiny_config(xrays, tmp_path / "adapted", class_name="covid", epochs=1, init_from=str(pretrained), freeze_d=1))
     before, _ = read_arrays(pretrained / STATE_FILE)
     after, _ = read_arrays(adapted / STATE_FILE)
-    # down1's kernel and bias are the first two discriminator arrays: frozen, so still the pre-trained ones.
-    for key in ("discriminator.0000", "discriminator.0001"):
+    # down1 (kernel and bias) is frozen, so still the pre-trained one; later layers and the generator trained on.
+    frozen = [key for key in before if key.startswith("discriminator/down1/")]
+    assert len(frozen) == 2
+    for key in frozen:
         np.testing.assert_array_equal(after[key], before[key])
-    assert not np.array_equal(after["discriminator.0002"], before["discriminator.0002"])
-    assert not np.array_equal(after["generator.0000"], before["generator.0000"])
+    trained = [key for key in before if key.startswith(("discriminator/down3/", "generator/project/"))]
+    assert trained and not any(np.array_equal(after[key], before[key]) for key in trained)
 
 
 @pytest.mark.parametrize("changes, message", [
