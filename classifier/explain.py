@@ -264,7 +264,7 @@ def explain_comparison(runs, experiment, run_dir: Path, seed: int = 0, baseline:
     record = {"border_fraction": BORDER_FRACTION, "uniform_border_share": UNIFORM_BORDER_SHARE, "num_images": int(len(scored)),
               "reference": reference.arm, "films": [{"key": experiment.test.keys[i], "label": classes[y_true[i]], reference.arm: word}
                                                       for i, word in films], "arms": {}, "figure": GRADCAM_FILE}
-    figure = Figure(figsize=(1.9 * max(1, len(films)), 2.1 * len(arms)))
+    figure = Figure(figsize=(2.6 * max(1, len(films)), 2.3 * len(arms)))
     axes = figure.subplots(len(arms), max(1, len(films)), squeeze=False)
     for row, arm in enumerate(arms):
         shares = []
