@@ -253,8 +253,9 @@ def test_the_study_classify_stage_trains_every_arm_on_the_study_backbone(tmp_pat
     import importlib
     from types import SimpleNamespace
 
-    from xgan.study import runner
-    from xgan.study.runner import StudyConfig, StudyState
+    from xgan.study.config import StudyConfig
+    from xgan.study.stages import STAGES
+    from xgan.study.state import StudyState
 
     seen = {}
 
@@ -267,7 +268,7 @@ def test_the_study_classify_stage_trains_every_arm_on_the_study_backbone(tmp_pat
                        "class_counts": {"normal": 2, "pneumonia": 3}},
               "sample": {"folders": {"normal": str(tmp_path / "synthetic")}}}
     state = StudyState(tmp_path, StudyConfig(backbone="efficientnetb0", out=str(tmp_path)), stages)
-    runner._stage_classify(state, lambda line: None)
+    next(stage for stage in STAGES if stage.name == "classify").function(state, lambda line: None)
     config = seen["classify"]
     assert (config.backbone, config.weights, config.freeze_epochs, config.size) == ("efficientnetb0", "none", 0, 32)
     assert config.classifier_config().backbone == "efficientnetb0"
