@@ -86,13 +86,16 @@ class RunRecorder(keras.callbacks.Callback):
             self.write_preview(done)
         self.check_discriminator()
         stopping = self.stop_requested is not None
-        if stopping or last or done % self.config.checkpoint_every == 0:
-            save_training_state(self.run_dir, self.model, done, _json_history(self.history))
-            self.last_checkpoint = done
         if stopping or last or done % self.config.snapshot_every == 0:
             save_snapshot(self.run_dir, self.model, done)
         if stopping or last or done % self.config.preview_every == 0 or done % self.config.checkpoint_every == 0:
             self.write_history()
+        # The resume checkpoint last: once it says `done`, that epoch's snapshot and history are on disk. A kill
+        # between them leaves the previous checkpoint, and resume trains that epoch again and writes them; written
+        # first, a kill right after the last epoch's checkpoint left a "finished" run without its final snapshot.
+        if stopping or last or done % self.config.checkpoint_every == 0:
+            save_training_state(self.run_dir, self.model, done, _json_history(self.history))
+            self.last_checkpoint = done
         if stopping:
             self.stopped_at = done
             self.model.stop_training = True
