@@ -41,7 +41,7 @@ def test_learning_rate_and_decay_default_to_the_optimizers_own(options, expected
     ({"seed": -1}, "argument `seed`"),
     ({"seeds": 0}, "argument `seeds`"),
     ({"epochs": 0}, "argument `epochs`"),
-    ({"size": 4}, "argument `image_size`"),
+    ({"size": 4}, "--size 4: the cnn backbone takes images of at least 8 px"),
     ({"optimizer": "rmsprop"}, "argument `optimizer`"),
 ])
 def test_classify_config_refuses(options, match):
