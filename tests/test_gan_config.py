@@ -45,4 +45,4 @@ def test_cli_defaults_are_the_config_defaults():
         default = options[option]
         assert (str(default) if field.name == "out" else default) == field.default, field.name
     epochs = next(parameter for parameter in train_command.params if parameter.name == "epochs")
-    assert f"[default: {GanConfig.epochs}]" in epochs.get_help_record(context)[1]
+    assert f"[default: ({GanConfig.epochs}); x>=1]" in epochs.get_help_record(context)[1]
