@@ -1,0 +1,290 @@
+"""Independent jobs (one classifier model of an arm and seed, one stage of a study) in worker processes.
+
+A small CNN at 32 px keeps about 1.1 of 2 cores busy, however many threads TensorFlow is given: its
+operations are too small to split well. Independent models trained side by side, each in a process
+of its own with its own threads, fill the machine instead. `WorkerPool` runs such jobs:
+
+- `workers` processes, each limited to `threads` intra- and inter-op threads (TensorFlow's, and
+  OpenMP's and the BLAS libraries' through the environment) set before TensorFlow starts in it, so that
+  workers x threads = the cores (`plan_workers`);
+- jobs run in the order given, each as soon as a worker is free and the jobs named in its `after` are
+  done; results come back in the parent, which calls `on_result` for each (a progress bar, a record);
+- a job that raises stops every worker and the exception (a `UserError` as it was, anything else with
+  the worker's traceback as a note) is raised in the parent; a worker that dies is an error naming its job;
+- Ctrl-C reaches the parent alone (workers ignore SIGINT): it stops every worker (SIGTERM, which a worker
+  turns into an exception, so atomic writes remove their temporary files) and raises KeyboardInterrupt.
+
+A worker's result depends on its thread count, not on what runs beside it: TensorFlow's CPU kernels
+split their sums by thread count, so the same model trained with 1 and with 2 threads differs at
+rounding level (and training amplifies it); with the same threads it is the same, whatever the other
+workers do (tests/test_workers.py, tests/test_classify_workers.py).
+
+Worker processes start with `fork` while TensorFlow is not loaded in the parent (fast, and the parent's
+data is shared as it is), else with `spawn` (a fork of a process running TensorFlow's threads is unsafe).
+"""
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+
+from ..errors import invalid_argument
+
+log = logging.getLogger("xgan")
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+STOP_SECONDS = 20.0  # how long a stopped worker may take to unwind before it is killed
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_workers(workers: int | None, num_jobs: int | None = None, cores: int | None = None) -> tuple[int, int]:
+    """(workers, threads per worker) for `workers` asked (None: one per core) on `cores` (None: this process's).
+
+    Never more workers than jobs; threads = cores // workers, at least 1, so workers x threads <= cores
+    (more workers than cores are allowed, one thread each).
+
+    Raises:
+        UserError: `workers` is not a positive integer.
+    """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise invalid_argument("workers", "a positive integer (option --workers)", workers)
+    cores = cores or available_cores()
+    workers = workers or cores
+    if num_jobs is not None:
+        workers = max(1, min(workers, num_jobs))
+    return workers, max(1, cores // workers)
+
+
+def limit_threads(threads: int) -> None:
+    """Limit this process to `threads` compute threads: TensorFlow's pools (read from TF_NUM_INTRAOP_THREADS and
+    TF_NUM_INTEROP_THREADS when it starts), OpenMP and BLAS.
+
+    Called first thing in a worker (whose environment the parent already set, for whatever its start imports).
+    Once TensorFlow has started its thread pools they cannot change: a process that already runs it keeps them.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            log.warning("TensorFlow already runs in this process: its thread pools keep their size")
+
+
+@contextlib.contextmanager
+def thread_environment(threads: int):
+    """The thread variables of `limit_threads` set in this process's environment inside the block (what a started
+    process inherits), the previous values after."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class Job:
+    """One independent piece of work: `function(*args)` in a worker, after the jobs named in `after`.
+
+    `function` must be importable by name (a module-level function) and `args` picklable when workers
+    are spawned; its return value comes back to the parent pickled.
+    """
+
+    key: object
+    function: Callable
+    args: tuple = ()
+    after: tuple = ()
+    description: str = ""
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    connection: object
+    job: Job | None = None
+    stopping: bool = False
+
+
+class WorkerStopped(BaseException):
+    """Raised in a worker by SIGTERM: the parent stops it (Ctrl-C, or another job failed)."""
+
+
+def _stop_handler(signum, frame):
+    raise WorkerStopped()
+
+
+def _worker_main(connection, threads: int, initializer, initargs, log_level: int, quiet_tensorflow: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, _stop_handler)
+    limit_threads(threads)
+    logging.getLogger("xgan").setLevel(log_level)
+    if quiet_tensorflow:
+        from .tensorflow_setup import quiet_tensorflow_startup
+
+        quiet_tensorflow_startup()
+    try:
+        if initializer is not None:
+            initializer(*initargs)
+        while True:
+            message = connection.recv()
+            if message is None:
+                return
+            key, function, args = message
+            try:
+                result = ("ok", function(*args))
+            except WorkerStopped:
+                raise
+            except Exception as error:  # noqa: BLE001 - every failure goes back to the parent
+                result = ("error", _picklable(error), traceback.format_exc())
+            connection.send((key, *result))
+    except (WorkerStopped, EOFError, BrokenPipeError):
+        return
+
+
+def _picklable(error: BaseException) -> BaseException:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+class WorkerPool:
+    """`workers` processes of `threads` threads each that run `Job`s (see the module's docstring).
+
+    Use as a context manager; `run` may be called several times while it is open.
+    """
+
+    def __init__(self, workers: int, threads: int, initializer: Callable | None = None, initargs: tuple = ()):
+        if workers < 1 or threads < 1:
+            raise ValueError(f"Invalid value received for argument `workers`. Expected at least 1 worker and thread. Received: workers={workers}, threads={threads}")
+        self.workers_wanted, self.threads = workers, threads
+        self.initializer, self.initargs = initializer, initargs
+        self.workers: list[_Worker] = []
+
+    @property
+    def start_method(self) -> str:
+        return "spawn" if "tensorflow" in sys.modules else "fork"
+
+    def __enter__(self) -> "WorkerPool":
+        context = multiprocessing.get_context(self.start_method)
+        quiet = any(type(finder).__name__ == "QuietImportFinder" for finder in sys.meta_path)
+        with thread_environment(self.threads):
+            for _ in range(self.workers_wanted):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_worker_main, args=(child_end, self.threads, self.initializer, self.initargs,
+                                                                       logging.getLogger("xgan").getEffectiveLevel(), quiet), daemon=True)
+                process.start()
+                child_end.close()
+                self.workers.append(_Worker(process, parent_end))
+        return self
+
+    def __exit__(self, kind, value, trace) -> None:
+        self.close(graceful=kind is None)
+
+    def close(self, graceful: bool = True) -> None:
+        """Stop every worker: ask them to finish (graceful) or stop them at once (SIGTERM), then kill what is left."""
+        for worker in self.workers:
+            if not worker.process.is_alive():
+                continue
+            if graceful and worker.job is None:
+                try:
+                    worker.connection.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+            else:
+                worker.process.terminate()
+        for worker in self.workers:
+            worker.process.join(STOP_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self.workers = []
+
+    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, object], None] | None = None) -> dict:
+        """Run `jobs` and return {key: result}; `on_result(job, result)` is called in the parent as each finishes.
+
+        Raises:
+            the first failing job's exception; KeyboardInterrupt on Ctrl-C (every worker stopped first).
+        """
+        keys = [job.key for job in jobs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("Invalid value received for argument `jobs`. Expected distinct keys. Received: a repeated key")
+        waiting, results = list(jobs), {}
+        unknown = [k for job in jobs for k in job.after if k not in keys]
+        if unknown:
+            raise ValueError(f"Invalid value received for argument `jobs`. Expected `after` to name jobs of this run. Received: {unknown[0]!r}")
+        try:
+            while waiting or any(worker.job is not None for worker in self.workers):
+                for worker in self.workers:
+                    if worker.job is None and waiting:
+                        ready = next((job for job in waiting if all(k in results for k in job.after)), None)
+                        if ready is None:
+                            break
+                        waiting.remove(ready)
+                        worker.job = ready
+                        worker.connection.send((ready.key, ready.function, ready.args))
+                busy = [worker for worker in self.workers if worker.job is not None]
+                if not busy:
+                    raise RuntimeError("jobs wait on each other: their `after` keys form a circle")
+                ready_objects = wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
+                for worker in busy:
+                    if worker.connection in ready_objects or worker.connection.poll():
+                        try:
+                            key, status, *payload = worker.connection.recv()
+                        except EOFError:
+                            raise RuntimeError(f"a worker process stopped while running {worker.job.description or worker.job.key!r} "
+                                               f"(exit code {worker.process.exitcode})") from None
+                        job, worker.job = worker.job, None
+                        if status == "error":
+                            error, trace = payload
+                            if not _is_user_error(error):
+                                error.add_note(f"in a worker process, running {job.description or job.key!r}:\n{trace}")
+                            raise error
+                        results[key] = payload[0]
+                        if on_result is not None:
+                            on_result(job, payload[0])
+                    elif worker.process.sentinel in ready_objects:
+                        raise RuntimeError(f"a worker process stopped while running {worker.job.description or worker.job.key!r} "
+                                           f"(exit code {worker.process.exitcode})")
+        except BaseException:
+            self.close(graceful=False)
+            raise
+        return results
+
+
+def _is_user_error(error: BaseException) -> bool:
+    from ..errors import UserError
+
+    return isinstance(error, UserError)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int, threads: int, on_result: Callable[[Job, object], None] | None = None,
+             initializer: Callable | None = None, initargs: tuple = ()) -> dict:
+    """Run `jobs` in a `WorkerPool` of `workers` processes of `threads` threads; {key: result}."""
+    with WorkerPool(workers, threads, initializer, initargs) as pool:
+        return pool.run(jobs, on_result)
