@@ -238,6 +238,10 @@ def precision_option(config: tuple[str, str]):
     return click.option("--precision", type=click.Choice(["float32", "mixed"]), **default_from(config, "precision"), help=PRECISION_HELP)
 
 
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None, show_default="one per core",
+    help="Models trained side by side, each in a process of its own with cores / workers threads; 1: one after another "
+         "in this process. A model's numbers depend on its thread count: the same with any workers of the same threads.")
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")
@@ -422,9 +426,10 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
 @click.option("--shift-suite/--no-shift-suite", **default_from(CLASSIFY, "shift_suite"), show_default=True,
               help="With --compare: also score every model on corrupted copies of the test split (noise, blur, JPEG, lower "
                    "resolution, brightness, contrast, gamma, rotation, shift, zoom): a robustness proxy, not an external validation.")
+@workers_option
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
              patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
-             precision, external, backbone, weights, freeze_epochs, shift_suite):
+             precision, external, backbone, weights, freeze_epochs, shift_suite, workers):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -443,7 +448,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             arm_names=tuple(a.strip() for a in arm_names.split(",") if a.strip()) if arm_names else (),
                             synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
                             external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs,
-                            shift_suite=shift_suite)
+                            shift_suite=shift_suite, workers=workers)
     click.echo(run_classify(config).summary)
 
 
@@ -697,6 +702,7 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
 @backbone_option(STUDY)
 @weights_option(STUDY)
 @freeze_epochs_option
+@workers_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
 @click.option("--gan-variant", type=click.Choice(["dcgan", "ada"]), **default_from(STUDY, "gan_variant"),
               help="The GAN stage's generator: the card's DCGAN, or ada: the same with adaptive augmentation (xgan train "
@@ -704,7 +710,7 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
                 quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external,
-                backbone, weights, freeze_epochs, gan_variant):
+                backbone, weights, freeze_epochs, gan_variant, workers):
     """Run the whole study: split, train the GAN on the minority training images, sample what the ratio needs,
     measure quality, balance, train every classifier arm over several seeds, evaluate on real held-out images,
     write one report.
@@ -730,7 +736,7 @@ def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, siz
                              accept_failed_gan=accept_failed_gan, splits=str(splits_file) if splits_file else None, out=str(out),
                              tensorboard=tensorboard, conditional=conditional, seed=seed, strategy=strategy,
                              precision=precision, backbone=backbone, weights=weights, freeze_epochs=freeze_epochs, external=tuple(external),
-                             gan_variant=gan_variant)
+                             gan_variant=gan_variant, workers=workers)
         folder = run_study(config, echo=click.echo)
     report = "sweep.md" if (folder / "sweep.md").is_file() else "report.md"
     click.echo(f"study folder {folder}; report {folder / report}")

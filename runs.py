@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +36,35 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
+    # A signal whose handler raises (Ctrl-C, a stopped worker's SIGTERM) is held back until the temporary file's removal
+    # is guaranteed: raised inside mkstemp, after the file is made, it would leave the file behind.
+    held = _hold_signals()
     try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except BaseException:
+        _release_signals(held)
+        raise
+    temporary = Path(name)
+    try:
+        _release_signals(held)  # a signal held back is handled here, inside the try
+        os.close(handle)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
         yield temporary
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _hold_signals():
+    """Hold SIGINT and SIGTERM back (the previous signal mask, for `_release_signals`); None where masks do not exist."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(previous) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _umask() -> int:

@@ -10,12 +10,14 @@ comparison and its report.
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..progress import progress_bar
 from ..runs import new_run_dir, write_json
 from ..runtime.distribute import run_parent
+from ..runtime.workers import Job, WorkerPool, plan_workers
 from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, run_arm
 from .arms import ARMS, BASELINE_ARM, training_set
 from .backbones import check_pretrained_weights, network_description
@@ -42,10 +44,17 @@ class ClassifyResult:
     report: dict | None
     seconds: float
     summary: str
+    upstream: dict = field(default_factory=dict)  # {key: result} of the `upstream` jobs run beside the models
 
 
-def classify(config: ClassifyConfig) -> ClassifyResult:
+def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_after=None) -> ClassifyResult:
     """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
+
+    Args:
+        upstream: other jobs to run in the same worker pool, before the models that wait for them (a study's GAN,
+            its sampling and its quality measure); needs more than one worker.
+        synthetic_after: the key of the upstream job that writes `config.synthetic`: the arms that need synthetic
+            images build their training sets in their worker once it is done, the others train meanwhile.
 
     Returns:
         A ClassifyResult with the run folder, every model's scores and a printable summary.
@@ -58,7 +67,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
         config.synthetic = default_synthetic_folders(config, experiment)
         found = "".join(f"\nGAN images: {folder} (the latest `xgan sample` output for this dataset and class under {config.out})"
                         for folder in config.synthetic)
-    arms = _arms_the_inputs_allow(config, experiment)
+    pending = synthetic_after is not None  # the synthetic folders are written while the first models train
+    arms = config.arms if pending else _arms_the_inputs_allow(config, experiment)
     # Every arm's first training set is built and checked before any training: bad input fails in seconds, not minutes.
     # Only the first arm's is kept (it trains first); each other arm's is let go once checked and built again when its
     # turn comes, so a comparison holds one or two training sets at a time, not one per arm (a GAN arm's copies every
@@ -66,11 +76,12 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
     # checked the same inputs. How far each GAN arm's synthetic images are from the real images of their class, the
     # number that predicts harm, is measured on that first set (a curated arm's once its images are chosen).
     check_pretrained_weights(config.backbone, config.size, config.weights)
-    prepared, realism = {}, {}
+    prepared, realism, sizes = {}, {}, {}
     for arm in arms:
-        if ARMS[arm].checked_by in arms:
+        if ARMS[arm].checked_by in arms or (pending and ARMS[arm].needs_synthetic):
             continue
         arm_set = training_set(arm, config, experiment, config.seed)
+        sizes[arm] = len(arm_set[0].images)  # side by side, the longest training sets start first
         if ARMS[arm].needs_synthetic and not ARMS[arm].curated_by_baseline and config.compare:
             realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
         if arm == arms[0]:
@@ -86,26 +97,34 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
                                               "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
                                               "arms": arms, "seeds": config.seed_list})
         runs = []
-        with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
-            for arm in arms:
-                for seed in config.seed_list:
-                    bar.set_description(f"classifier {arm} seed {seed}")
-                    if config.compare:
-                        folder = run_dir / "arms" / arm / f"seed{seed}"
-                    else:
-                        folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                    arm_set = prepared.pop(arm, None) if seed == config.seed else None
-                    if ARMS[arm].curated_by_baseline:
-                        arm_set = training_set(arm, config, experiment, seed, curation[seed])
-                        if seed == config.seed:
-                            realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
-                    runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
-                    arm_set = None  # its training set goes before the next one is built
-                    if arm == BASELINE_ARM and curated:
-                        pool = pool or read_synthetic_pool(config.synthetic, config.size)
-                        curation[seed] = _baseline_scores(folder, pool, experiment)
-                    bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
-                    bar.update(1)
+        workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, len(arms) * len(config.seed_list))
+        upstream_results, shift_scores = {}, {}
+        if upstream and workers == 1:
+            raise ValueError("Invalid value received for argument `upstream`. Expected more than one worker to run them beside the models. Received: workers=1")
+        if workers > 1:
+            runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
+                                                         workers, threads, upstream, synthetic_after)
+        else:
+            with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
+                for arm in arms:
+                    for seed in config.seed_list:
+                        bar.set_description(f"classifier {arm} seed {seed}")
+                        if config.compare:
+                            folder = run_dir / "arms" / arm / f"seed{seed}"
+                        else:
+                            folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
+                        arm_set = prepared.pop(arm, None) if seed == config.seed else None
+                        if ARMS[arm].curated_by_baseline:
+                            arm_set = training_set(arm, config, experiment, seed, curation[seed])
+                            if seed == config.seed:
+                                realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
+                        runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
+                        arm_set = None  # its training set goes before the next one is built
+                        if arm == BASELINE_ARM and curated:
+                            pool = pool or read_synthetic_pool(config.synthetic, config.size)
+                            curation[seed] = _baseline_scores(folder, pool, experiment)
+                        bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
+                        bar.update(1)
         from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
         from .report import write_compare_report, write_ensemble_report, write_single_report
 
@@ -126,7 +145,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             if config.shift_suite:
                 from .shift import score_shift_suite
 
-                report["shift_suite"] = score_shift_suite(runs, experiment, config.tta, config.seed, config.target_sensitivity)
+                report["shift_suite"] = score_shift_suite(runs, experiment, config.tta, config.seed, config.target_sensitivity,
+                                                          scores=shift_scores)
             summary = write_compare_report(run_dir, report, runs, experiment)
         elif len(runs) > 1:
             report = seed_ensemble(runs, experiment, config.target_sensitivity)
@@ -137,7 +157,8 @@ def classify(config: ClassifyConfig) -> ClassifyResult:
             report = None
             summary = write_single_report(run_dir, runs[0], experiment)
         seconds = time.perf_counter() - start
-        return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)")
+        return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)",
+                              upstream_results)
 
 
 def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:
@@ -164,5 +185,101 @@ def _baseline_scores(model_dir: Path, pool, experiment: Experiment) -> dict:
     from .saving import load_classifier
 
     scores = curation_scores(load_classifier(model_dir), pool, experiment.class_names, experiment.positive)
+    keras.backend.clear_session()
+    return scores
+
+
+def _model_folder(config: ClassifyConfig, run_dir: Path, arm: str, seed: int) -> Path:
+    """Where one model of `arm` and `seed` is saved: arms/<arm>/seed<k>/ in a comparison, seed<k>/ in an ensemble."""
+    if config.compare:
+        return run_dir / "arms" / arm / f"seed{seed}"
+    return run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
+
+
+def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: list[str], run_dir: Path, prepared: dict,
+                        sizes: dict, realism: dict, shift_scores: dict, workers: int, threads: int, upstream: Sequence[Job] = (),
+                        synthetic_after=None) -> tuple[list[ArmRun], dict]:
+    """Every arm x seed model trained in `workers` processes of `threads` threads; the runs in the loop's order, and
+    the results of the `upstream` jobs (see `classify`).
+
+    The same folders and files as one after another; a curated arm's model of a seed starts once the baseline of that
+    seed is saved (it scores the synthetic pool with it). The upstream jobs come first and the models that wait for
+    them next, so that they start as soon as their inputs exist; then the longest training sets, so that the last
+    models to finish are short ones. Fills `realism` as the loop does, and `shift_scores` with each model's scores on
+    the shift suite (computed in its worker).
+    """
+    order = [(arm, seed) for arm in arms for seed in config.seed_list]
+    sizes = {arm: sizes.get(arm, 0) for arm in arms}
+    waits = {arm: synthetic_after is not None and ARMS[arm].needs_synthetic for arm in arms}
+    jobs = list(upstream)
+    for arm, seed in sorted(order, key=lambda model: (not waits[model[0]], ARMS[model[0]].curated_by_baseline, -sizes[model[0]])):
+        curated = ARMS[arm].curated_by_baseline
+        baseline = str(_model_folder(config, run_dir, BASELINE_ARM, seed)) if curated else None
+        arm_set = prepared.get(arm) if seed == config.seed and not curated else None
+        after = ((BASELINE_ARM, seed),) if curated else ()
+        jobs.append(Job((arm, seed), train_one_model,
+                        (arm, seed, str(_model_folder(config, run_dir, arm, seed)), arm_set, baseline, waits[arm] and config.compare),
+                        after=after + ((synthetic_after,) if waits[arm] else ()), description=f"{arm} seed {seed}"))
+    pool = WorkerPool(workers, threads, _start_model_worker)
+    # A forked worker shares this process's data as it is; a spawned one (TensorFlow already runs here) loads it again.
+    pool.initargs = (config, experiment if pool.start_method == "fork" else None)
+    log.info("training %d models side by side: %d worker processes of %d thread(s)", len(order), workers, threads)
+    with pool, progress_bar(len(jobs), f"classifier ({workers} workers)", "job" if upstream else "model") as bar:
+        def finished(job: Job, result) -> None:
+            if job.key in order:
+                bar.set_postfix({"last": job.description, "balanced_acc": f"{result[0].metrics['balanced_accuracy']:.3f}"}, refresh=False)
+            bar.update(1)
+
+        results = pool.run(jobs, finished)
+    for model in order:
+        if results[model][1] is not None:
+            realism[model[0]] = results[model][1]
+        if results[model][2] is not None:
+            shift_scores[model] = results[model][2]
+    return [results[model][0] for model in order], {job.key: results[job.key] for job in upstream}
+
+
+_WORKER_DATA: dict = {}  # in a worker process: the command's options and experiment, set once when it starts
+
+
+def _start_model_worker(config: ClassifyConfig, experiment: Experiment | None) -> None:
+    _WORKER_DATA["config"] = config
+    _WORKER_DATA["experiment"] = experiment if experiment is not None else prepare_experiment(config)
+
+
+def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: str | None, measure_realism: bool = False):
+    """In a worker process: train, score and save one model as the loop of `classify` does; (ArmRun, realism or None).
+
+    A curated arm first scores the synthetic pool with the baseline model of its seed, saved in `baseline_folder`.
+    `measure_realism`: build the training set here and measure its synthetic images against the real ones (the
+    first seed of a GAN arm whose synthetic images were written while other models trained).
+    """
+    config, experiment = _WORKER_DATA["config"], _WORKER_DATA["experiment"]
+    measured = None
+    if ARMS[arm].curated_by_baseline:
+        if "pool" not in _WORKER_DATA:
+            _WORKER_DATA["pool"] = read_synthetic_pool(config.synthetic, config.size)
+        arm_set = training_set(arm, config, experiment, seed, _baseline_scores(Path(baseline_folder), _WORKER_DATA["pool"], experiment))
+        measure_realism = True
+    elif measure_realism and arm_set is None:
+        arm_set = training_set(arm, config, experiment, seed)
+    if measure_realism and seed == config.seed:
+        measured = synthetic_vs_real(arm_set[0], seed=config.seed)
+    run = run_arm(arm, seed, config, experiment, Path(folder), arm_set)
+    return run, measured, _shift_scores(config, experiment, run) if config.compare and config.shift_suite else None
+
+
+def _shift_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun):
+    """In a worker: the shift suite's probabilities of the model just saved (the copies made once per worker), so that
+    the parent's report need not load and score every model again one after another."""
+    import keras
+    import numpy as np
+
+    from .saving import load_classifier
+    from .shift import shift_scores, suite_copies
+
+    if "shift_copies" not in _WORKER_DATA:
+        _WORKER_DATA["shift_copies"] = list(suite_copies(np.asarray(experiment.test.images), config.seed)[1])
+    scores = shift_scores(load_classifier(run.run_dir), _WORKER_DATA["shift_copies"], config.tta)
     keras.backend.clear_session()
     return scores

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..balance import DEFAULT_EQUAL_SHARE, parse_target
 from ..errors import UserError, invalid_argument
 from ..runtime.distribute import STRATEGIES
+from ..runtime.workers import plan_workers
 from .arms import ARMS, BASELINE_ARM, WITH_GAN_ARM
 from .backbones import resolve_network_options
 from .config import ClassifierConfig, optimizer_defaults
@@ -49,10 +50,16 @@ class ClassifyConfig:
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs before fine-tuning; None: 3 with pretrained weights, else 0
     shift_suite: bool = True  # with `compare`: score every model on corrupted copies of the test split (shift.py), a robustness proxy
+    workers: int | None = None  # models trained side by side, each in its own process (threads = cores // workers); None: one per core; 1: in this process, as before
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
+        if self.workers is not None:
+            plan_workers(self.workers)  # refuses anything but a positive integer
+        if self.strategy != "default" and (self.workers or 1) > 1:
+            raise UserError(f"--workers {self.workers} trains models side by side on this machine's cores, each on one device; "
+                            f"--strategy {self.strategy} spreads one model over devices: pass --workers 1 with it")
         self.synthetic = tuple(Path(p) for p in self.synthetic)
         self.out = Path(self.out)
         self.size, self.weights, self.freeze_epochs = resolve_network_options(self.backbone, self.size, self.weights, self.freeze_epochs,
@@ -135,4 +142,4 @@ class ClassifyConfig:
                 "arm_names": list(self.arm_names), "synthetic_cap": self.synthetic_cap, "equal_share": self.equal_share,
                 "strategy": self.strategy, "precision": self.precision, "external": [str(spec) for spec in self.external],
                 "backbone": self.backbone, "weights": self.weights, "freeze_epochs": self.freeze_epochs,
-                "shift_suite": self.shift_suite}
+                "shift_suite": self.shift_suite, "workers": self.workers}

@@ -84,6 +84,8 @@ def load_external_sets(specs, class_names: list[str], size: int) -> list[Externa
     Raises:
         UserError: an unreadable set, or one holding a class the models will not know.
     """
+    if not specs:  # nothing to import: TensorFlow must not start here before classify's workers fork
+        return []
     from .evaluate import known_classes  # evaluate imports Keras (saving.py): not before classify imports it its own way
 
     loaded = []

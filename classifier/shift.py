@@ -65,8 +65,16 @@ def summarize_copies(keys, values: dict[str, np.ndarray], clean: dict) -> dict:
             "drop": {m: float(clean[m] - mean[m]) for m in values if m in clean}}
 
 
+def shift_scores(model, copies: list[np.ndarray], tta: bool = False) -> np.ndarray:
+    """One model's probabilities on the suite's copies (`suite_copies`), stacked (copies, images[, classes])."""
+    from .train import predict_probabilities
+
+    return np.stack([predict_probabilities(model, copy, tta=tta) for copy in copies])
+
+
 def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target_sensitivity: float | None = None,
-                      severities=SUITE_SEVERITIES, num_resamples: int = 2000, baseline: str = "baseline") -> dict:
+                      severities=SUITE_SEVERITIES, num_resamples: int = 2000, baseline: str = "baseline",
+                      scores: dict | None = None) -> dict:
     """Score every run's saved model on the suite and compare the arms with the baseline there.
 
     Args:
@@ -75,6 +83,8 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
         tta: score each copy with test-time augmentation, as the test split was.
         seed: seeds the corruptions and the bootstrap.
         target_sensitivity: the rule the bootstrap re-chooses thresholds by (None: Youden's J), as the models' was.
+        scores: {(arm, seed): `shift_scores` of that run's model} already computed (by the worker that trained it,
+            with the same copies); the runs missing from it are loaded and scored here.
 
     Returns:
         A JSON-ready record: what the suite is (note, corruptions and their parameters, severities, seed), per arm
@@ -93,17 +103,22 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     images = np.asarray(experiment.test.images)
     keys = suite_keys(severities)
     num_copies, num_images = len(keys), len(images)
-    kept = [corrupt(images, name, severity, seed) for name, severity in keys] if len(keys) * images.nbytes <= KEEP_COPIES_BYTES else None
+    scored_here = [run for run in runs if scores is None or (run.arm, run.seed) not in scores]
+    kept = ([corrupt(images, name, severity, seed) for name, severity in keys]
+            if scored_here and len(keys) * images.nbytes <= KEEP_COPIES_BYTES else None)
     y_true = test_targets(experiment)
     probabilities, per_seed = {}, {}
     for run in sorted(runs, key=lambda r: r.seed):
-        model = load_classifier(run.run_dir)
-        scores = np.stack([predict_probabilities(model, kept[index] if kept else corrupt(images, name, severity, seed), tta=tta)
-                           for index, (name, severity) in enumerate(keys)])
-        keras.backend.clear_session()
-        probabilities.setdefault(run.arm, []).append(scores)
-        record = summarize_copies(keys, copy_metrics(y_true, scores, run.threshold), {m: run.metrics[m] for m in METRICS})
-        eces = [expected_calibration_error(y_true, copy) for copy in scores]
+        if scores is not None and (run.arm, run.seed) in scores:
+            run_scores = scores[(run.arm, run.seed)]
+        else:
+            model = load_classifier(run.run_dir)
+            run_scores = np.stack([predict_probabilities(model, kept[index] if kept else corrupt(images, name, severity, seed), tta=tta)
+                                   for index, (name, severity) in enumerate(keys)])
+            keras.backend.clear_session()
+        probabilities.setdefault(run.arm, []).append(run_scores)
+        record = summarize_copies(keys, copy_metrics(y_true, run_scores, run.threshold), {m: run.metrics[m] for m in METRICS})
+        eces = [expected_calibration_error(y_true, copy) for copy in run_scores]
         record["ece_mean"] = float(np.mean(eces))
         per_seed.setdefault(run.arm, []).append({"seed": run.seed, "threshold": run.threshold, **record})
     arms = list(dict.fromkeys(run.arm for run in runs))

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
 from ..errors import invalid_argument
+from ..progress import QUIET_VARIABLE
 
 log = logging.getLogger("xgan")
 
@@ -137,7 +138,9 @@ def _stop_handler(signum, frame):
 def _worker_main(connection, threads: int, initializer, initargs, log_level: int, quiet_tensorflow: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _stop_handler)
+    _stop_with_parent()
     limit_threads(threads)
+    os.environ[QUIET_VARIABLE] = "1"  # the parent draws the one progress bar
     logging.getLogger("xgan").setLevel(log_level)
     if quiet_tensorflow:
         from .tensorflow_setup import quiet_tensorflow_startup
@@ -160,6 +163,23 @@ def _worker_main(connection, threads: int, initializer, initargs, log_level: int
             connection.send((key, *result))
     except (WorkerStopped, EOFError, BrokenPipeError):
         return
+
+
+def _stop_with_parent() -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies (a SIGKILL leaves the parent no time to stop it):
+    an orphaned worker would go on writing into a study that a resumed run is writing too. Linux only; elsewhere a
+    worker stops at its next message to the parent."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _picklable(error: BaseException) -> BaseException:
@@ -256,9 +276,8 @@ class WorkerPool:
                     if worker.connection in ready_objects or worker.connection.poll():
                         try:
                             key, status, *payload = worker.connection.recv()
-                        except EOFError:
-                            raise RuntimeError(f"a worker process stopped while running {worker.job.description or worker.job.key!r} "
-                                               f"(exit code {worker.process.exitcode})") from None
+                        except (EOFError, OSError):
+                            raise _died(worker) from None
                         job, worker.job = worker.job, None
                         if status == "error":
                             error, trace = payload
@@ -269,12 +288,17 @@ class WorkerPool:
                         if on_result is not None:
                             on_result(job, payload[0])
                     elif worker.process.sentinel in ready_objects:
-                        raise RuntimeError(f"a worker process stopped while running {worker.job.description or worker.job.key!r} "
-                                           f"(exit code {worker.process.exitcode})")
+                        raise _died(worker)
         except BaseException:
             self.close(graceful=False)
             raise
         return results
+
+
+def _died(worker: _Worker) -> RuntimeError:
+    worker.process.join(5)  # reaped, so its exit code is known
+    return RuntimeError(f"a worker process stopped while running {worker.job.description or worker.job.key!r} "
+                        f"(exit code {worker.process.exitcode})")
 
 
 def _is_user_error(error: BaseException) -> bool:

@@ -59,12 +59,20 @@ class StudyConfig:
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs of a pretrained backbone; None: 3 with pretrained weights, else 0
     gan_variant: str = "dcgan"  # the GAN stage's generator: "dcgan" (the card's) or a name of gan.config.GAN_VARIANTS ("ada")
+    workers: int | None = None  # worker processes for models and stages side by side (threads = cores // workers); None: one per core; 1: one after another
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
+        if self.workers is not None:
+            from ..runtime.workers import plan_workers
+
+            plan_workers(self.workers)  # refuses anything but a positive integer
+        if self.strategy != "default" and (self.workers or 1) > 1:
+            raise UserError(f"--workers {self.workers} trains models side by side on this machine's cores, each on one device; "
+                            f"--strategy {self.strategy} spreads one model over devices: pass --workers 1 with it")
         check_precision(self.precision)
         from ..gan.config import GAN_VARIANTS
 

@@ -22,6 +22,7 @@ from ..runs import new_run_dir
 from .config import (CURATION_POOL, DEFAULT_MINORITY_TRAIN, DEFAULT_STUDY_DATA, GAN_SIZES, MIN_SYNTHETIC, MULTI_WORKER_REFUSAL,
                      PRESETS, StudyConfig)
 from .plan import StudyPlan, default_study_size, plan_study
+from .side_by_side import OVERLAPPED, run_side_by_side, side_by_side_workers
 from .stages import STAGES, Stage
 from .state import STUDY_FILE, StudyState, find_study
 
@@ -109,11 +110,26 @@ def check_study_strategy(strategy: str) -> None:
 def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
     stages = [stage for stage in STAGES if stage.enabled(state.config)]
     start = time.perf_counter()
+    together = set()  # the stages just run side by side
     for number, stage in enumerate(stages, start=1):
         title = stage.heading(state.config)
+        if stage.name in together:
+            continue
         if state.done(stage.name):
             echo(f"[{number}/{len(stages)}] {title}: done earlier, kept")
             continue
+        if stage.name in OVERLAPPED:
+            workers, threads = side_by_side_workers(state)
+            if workers > 1:
+                numbered = [(n, s) for n, s in enumerate(stages, start=1) if s.name in OVERLAPPED and not state.done(s.name)]
+                echo(f"[{numbered[0][0]}-{numbered[-1][0]}/{len(stages)}] side by side in {workers} worker processes of {threads} "
+                     f"thread(s): " + "; ".join(s.heading(state.config) for _, s in numbered))
+                together = {s.name for _, s in numbered}
+                stage_start = time.perf_counter()
+                run_side_by_side(state, echo, tuple(s.name for s in stages))
+                state.stages["classify"]["seconds"] = round(time.perf_counter() - stage_start, 1)
+                state.save()
+                continue
         echo(f"[{number}/{len(stages)}] {title}")
         stage_start = time.perf_counter()
         stage.function(state, echo)

@@ -210,14 +210,24 @@ def _stage_quality(state: StudyState, echo) -> None:
 
 
 def _stage_classify(state: StudyState, echo) -> None:
+    from ..classifier.classify import classify
+
+    result = classify(study_classify_config(state))
+    echo(result.summary)
+    state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
+
+
+def study_classify_config(state: StudyState, synthetic: tuple[Path, ...] | None = None):
+    """The ClassifyConfig of the classify stage; `synthetic`: its folders when sampling has not written them yet."""
     from ..classifier.arms import study_arm_names
-    from ..classifier.classify import ClassifyConfig, classify
+    from ..classifier.classify import ClassifyConfig
 
     config, data = state.config, state.stages["data"]
     preset = PRESETS[config.preset]
-    result = classify(ClassifyConfig(
-        data=Path(data["data"]), splits=Path(data["splits"]),
-        synthetic=tuple(Path(folder) for folder in _runs(state, "sample", "folders").values()),
+    if synthetic is None:
+        synthetic = tuple(Path(folder) for folder in _runs(state, "sample", "folders").values())
+    return ClassifyConfig(
+        data=Path(data["data"]), splits=Path(data["splits"]), synthetic=synthetic,
         # The one-class GAN's study keeps its arms marked `in_study` (the quick preset's time); --conditional adds every GAN variant.
         arm_names=() if config.conditional else study_arm_names(),
         ratio=config.ratio, compare=True, seeds=config.seeds, size=data["size"], epochs=config.classifier_epochs,
@@ -225,9 +235,23 @@ def _stage_classify(state: StudyState, echo) -> None:
         patience=preset["patience"], positive=data["class_name"] if len(data["class_counts"]) == 2 else None,
         out=state.folder / "classify", seed=config.seed,
         tensorboard=config.tensorboard, strategy=config.strategy, precision=config.precision, external=config.external,
-        backbone=config.backbone, weights=config.weights, freeze_epochs=config.freeze_epochs))
-    echo(result.summary)
-    state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
+        backbone=config.backbone, weights=config.weights, freeze_epochs=config.freeze_epochs, workers=config.workers)
+
+
+def run_stages_in_worker(folder: str, names: tuple[str, ...]) -> list[str]:
+    """In a worker process: run the stages `names` of the study in `folder` not yet done, as `xgan run` does one after
+    another (each records itself and its seconds in study.json); the lines they echoed."""
+    import time
+
+    state, lines = StudyState.load(Path(folder)), []
+    for stage in STAGES:
+        if stage.name not in names or state.done(stage.name):
+            continue
+        start = time.perf_counter()
+        stage.function(state, lines.append)
+        state.stages[stage.name]["seconds"] = round(time.perf_counter() - start, 1)
+        state.save()
+    return lines
 
 
 def _stage_report(state: StudyState, echo) -> None:

@@ -163,7 +163,7 @@ def test_resume_without_a_study_is_refused(tmp_path):
 def test_tiny_study_stops_on_a_failed_gan_then_resumes_after_any_interruption(tmp_path, monkeypatch):
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1,
-                         ratio="auto", out=str(tmp_path / "runs"))
+                         ratio="auto", out=str(tmp_path / "runs"), workers=1)  # stages replaced below run in this process
     import xgan.gan
     import xgan.study.runner as study
 
@@ -351,7 +351,7 @@ def test_conditional_study_samples_every_class_and_compares_every_gan_arm(tmp_pa
 def test_ctrl_c_during_a_lazy_import_is_an_interruption(tmp_path, monkeypatch, cause, interrupted):
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
-                         quality=False, out=str(tmp_path / "runs"))
+                         quality=False, out=str(tmp_path / "runs"), workers=1)
 
     def import_fails(state, echo):  # what Ctrl-C while SciPy's C extension initialises raises
         raise ImportError("initialization failed") from cause
@@ -375,7 +375,7 @@ def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume
         run_study(StudyConfig(data=str(data), external=(str(unknown),), out=str(tmp_path / "refused")))
     assert not (tmp_path / "refused").exists()
     config = StudyConfig(data=str(data), size=32, num_synthetic=24, gan_epochs=2, classifier_epochs=1, seeds=1, ratio="auto",
-                         quality=False, out=str(tmp_path / "runs"), external=(str(site),))
+                         quality=False, out=str(tmp_path / "runs"), external=(str(site),), workers=1)
 
     def interrupted(state, echo):
         raise KeyboardInterrupt
@@ -430,7 +430,7 @@ def test_a_study_with_an_external_set_resumes_with_it_and_reports_it_as_evaluate
     replace_stage(monkeypatch, "classify", interrupted)
     result = CliRunner().invoke(cli, ["run", "--data", str(data), "--size", "32", "--num-synthetic", "24", "--gan-epochs", "2",
                                       "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto", "--no-quality",
-                                      "--external", str(site), "--out", str(tmp_path / "runs")])
+                                      "--external", str(site), "--workers", "1", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "interrupted; resume with" in result.output
     monkeypatch.undo()
     result = CliRunner().invoke(cli, ["run", "--resume", "--out", str(tmp_path / "runs")])
@@ -456,3 +456,33 @@ def test_every_stage_is_one_record_with_its_title_and_function():
     assert gan.heading(StudyConfig()) == "training the GAN on the minority training images"
     assert gan.heading(StudyConfig(conditional=True)) == "training one class-conditional GAN on every class's training images"
     assert [stage.name for stage in STAGES if not stage.enabled(StudyConfig(quality=False))] == ["quality"]
+
+
+@pytest.mark.slow
+def test_stages_side_by_side_write_what_one_after_another_writes(tmp_path):
+    """--workers 2: the GAN and its sampling in one worker while the arms that need no synthetic images train in the
+    other, then quality and the GAN arm: the same folders, files and study.json stages as --workers 1, each stage
+    with its seconds. On this tiny set no kernel splits its work by thread, so the predictions are the same too."""
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    folders, outputs = {}, {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers{workers}"
+        result = CliRunner().invoke(cli, ["run", "--data", str(data), "--size", "32", "--num-synthetic", "24", "--gan-epochs", "2",
+                                          "--classifier-epochs", "1", "--seeds", "2", "--ratio", "auto", "--workers", str(workers),
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        (folders[workers],) = out.iterdir()
+        outputs[workers] = result.output
+    assert "[2-5/6] side by side in 2 worker processes of 1 thread(s)" in outputs[2]
+    assert "side by side" not in outputs[1]
+
+    def files(folder):
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "tensorboard" not in p.parts)
+
+    assert files(folders[2]) == files(folders[1])
+    stages = {workers: json.loads((folders[workers] / "study.json").read_text())["stages"] for workers in (1, 2)}
+    assert list(stages[2]) == list(stages[1]) == ["data", "gan", "sample", "quality", "classify", "report"]
+    assert all("seconds" in stage for stage in stages[2].values())
+    for path in files(folders[1]):
+        if path.endswith("predictions.csv"):
+            assert (folders[2] / path).read_text() == (folders[1] / path).read_text(), path

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 STAGES = ("data", "gan", "sample", "quality", "classify", "report")
 OPTIONS = ("--size", "32", "--gan-epochs", "6", "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto",
-           "--num-synthetic", "30")
+           "--num-synthetic", "30", "--workers", "1")  # stage by stage; the side-by-side drill below takes --workers 2
+SIDE_BY_SIDE = (*OPTIONS[:-1], "2")
 
 
 def _start(*args) -> subprocess.Popen:
@@ -137,4 +138,23 @@ def test_a_gan_finished_by_xgan_train_resume_counts_as_done(tmp_path, reference)
         assert code in (0, 2), output  # 2: it had already finished
     if not _finished(folder):
         _finish(folder)
+    assert _results(folder) == expected
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_signal_while_stages_run_side_by_side_then_resume_gives_the_same_results(tmp_path, reference, sig):
+    """--workers 2: the signal lands once the GAN (in one worker) has read its images, while classifier models train in
+    the other. SIGINT: the command stops both workers and names the resume; SIGKILL: the workers stop with their parent.
+    Resumed, the study gives what a study never interrupted gives (on this tiny set, whatever the thread count)."""
+    data, expected = reference
+    process = _start("run", "--data", data, *SIDE_BY_SIDE, "--out", tmp_path)
+    output = _interrupt_at(process, "[2-5/6] side by side", sig, tmp_path, "*-study-*/gan/*-gan-*/training_keys.json")
+    folder = next(tmp_path.glob("*-study-*"))
+    assert process.returncode != 0 and not _finished(folder), output
+    if sig == signal.SIGINT:
+        assert f"interrupted; resume with `xgan run --resume --study {folder}`" in output, output
+    time.sleep(2)  # the workers' own exit (a SIGKILLed parent's workers get SIGTERM from the kernel)
+    assert not list(folder.rglob(".*.tmp")), "a worker left a temporary file"
+    outputs = _finish(folder)
+    assert any("side by side" in text for text in outputs)
     assert _results(folder) == expected

@@ -142,3 +142,42 @@ def test_ctrl_c_stops_every_worker_cleanly(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+ORPHANED = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from xgan.runtime.workers import Job, run_jobs
+    from test_workers import busy_writer
+    run_jobs([Job(n, busy_writer, ({folder!r}, n)) for n in range(2)], workers=2, threads=1)
+""")
+
+
+def test_workers_stop_when_their_parent_is_killed(tmp_path):
+    """SIGKILL to the parent (no time to stop anything): the workers stop too, instead of writing on as orphans."""
+    script = ORPHANED.format(tests=str(Path(__file__).parent), folder=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("worker*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(p.read_text()) for p in tmp_path.glob("worker*.pid")]
+    assert len(pids) == 2
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in pids if _alive(pid)]
+    assert alive == []
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _alive(pid: int) -> bool:
+    """Running (not a zombie waiting for init to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

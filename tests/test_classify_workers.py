@@ -1,0 +1,74 @@
+"""xgan classify --workers: models side by side in worker processes, the same folders and the same numbers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xgan.classifier.classify import ClassifyConfig
+from xgan.cli import cli
+from xgan.errors import UserError
+
+TINY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tiny"
+
+
+@pytest.mark.parametrize("workers", [0, -2, True])
+def test_a_bad_worker_count_is_refused(workers):
+    with pytest.raises(UserError, match="Invalid value received for argument `workers`. Expected a positive integer"):
+        ClassifyConfig(workers=workers)
+
+
+def test_workers_with_a_multi_device_strategy_are_refused():
+    with pytest.raises(UserError, match="--workers 2 trains models side by side .* pass --workers 1 with it"):
+        ClassifyConfig(workers=2, strategy="mirrored")
+    assert ClassifyConfig(strategy="mirrored").workers is None  # the default: one model at a time under a strategy
+
+
+def test_the_cli_refuses_zero_workers():
+    result = CliRunner().invoke(cli, ["classify", "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.output
+
+
+def _classify(out: Path, *options: str, env: dict | None = None) -> Path:
+    """Run `xgan classify` on the tiny set in a fresh process (its own TensorFlow and threads); the run folder."""
+    command = [sys.executable, "-m", "xgan.cli", "classify", "--data", str(TINY), "--size", "32", "--epochs", "2",
+               "--out", str(out), *options]
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, **(env or {})}, timeout=900)
+    (run,) = out.iterdir()
+    return run
+
+
+@pytest.mark.slow
+def test_a_models_numbers_do_not_depend_on_what_trains_beside_it(tmp_path):
+    """Seed 0 of the baseline trained beside its seed 1 (an ensemble) and beside a class_weights model (a comparison),
+    in workers of one thread, and one after another in one process limited to one thread, as a worker is: the same
+    predictions to the byte, and the same comparison report (the shift suite scored in the workers, or here). The same
+    model in a process of two threads (--workers 1 on two cores) may differ at rounding level (see README)."""
+    import json
+
+    ensemble = _classify(tmp_path / "ensemble", "--seeds", "2", "--workers", "2")
+    compared = _classify(tmp_path / "compared", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "2")
+    alone = _classify(tmp_path / "alone", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "1",
+                      env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"})
+    for arm in ("baseline", "class_weights"):
+        expected = (alone / "arms" / arm / "seed0" / "predictions.csv").read_bytes()
+        assert (compared / "arms" / arm / "seed0" / "predictions.csv").read_bytes() == expected
+    assert (ensemble / "seed0" / "predictions.csv").read_bytes() == (alone / "arms" / "baseline" / "seed0" / "predictions.csv").read_bytes()
+    reports = [json.loads((folder / "report.json").read_text()) for folder in (compared, alone)]
+    for key in ("arms", "comparisons", "shift_suite"):
+        assert _without_seconds(reports[0][key]) == _without_seconds(reports[1][key]), key
+    files = {"model.keras", "config.json", "history.json", "metrics.json", "predictions.csv", "validation_predictions.csv", "seen_images.json"}
+    for folder in (ensemble / "seed0", ensemble / "seed1", compared / "arms" / "class_weights" / "seed0"):
+        assert files <= {path.name for path in folder.iterdir()}
+
+
+def _without_seconds(value):
+    """A report's part without its timings and folders."""
+    if isinstance(value, dict):
+        return {key: _without_seconds(item) for key, item in value.items() if key not in ("seconds", "run_dir")}
+    if isinstance(value, list):
+        return [_without_seconds(item) for item in value]
+    return value
