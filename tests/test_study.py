@@ -462,7 +462,7 @@ def test_every_stage_is_one_record_with_its_title_and_function():
 def test_stages_side_by_side_write_what_one_after_another_writes(tmp_path):
     """--workers 2: the GAN and its sampling in one worker while the arms that need no synthetic images train in the
     other, then quality and the GAN arm: the same folders, files and study.json stages as --workers 1, each stage
-    with its seconds. On this tiny set no kernel splits its work by thread, so the predictions are the same too."""
+    with its seconds, and the same predictions for the arms that do not use the GAN's images."""
     data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
     folders, outputs = {}, {}
     for workers in (1, 2):
@@ -483,6 +483,8 @@ def test_stages_side_by_side_write_what_one_after_another_writes(tmp_path):
     stages = {workers: json.loads((folders[workers] / "study.json").read_text())["stages"] for workers in (1, 2)}
     assert list(stages[2]) == list(stages[1]) == ["data", "gan", "sample", "quality", "classify", "report"]
     assert all("seconds" in stage for stage in stages[2].values())
+    # The arms without synthetic images: the same predictions (on this tiny set no classifier kernel splits its work by
+    # thread). The GAN trains on one thread side by side, on two stage by stage: its images may differ at rounding level.
     for path in files(folders[1]):
-        if path.endswith("predictions.csv"):
+        if path.endswith("predictions.csv") and "/gan" not in path:
             assert (folders[2] / path).read_text() == (folders[1] / path).read_text(), path
