@@ -115,6 +115,15 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in (
         checked_by="gan_equal"),
 )}
 
+# The registry as this module defines it. A worker process (`--workers`) imports xgan afresh and knows these records
+# only: an arm registered or replaced at run time (a notebook, a test) trains in the process that registered it.
+_DEFINED_HERE = dict(ARMS)
+
+
+def registered_at_run_time(names) -> list[str]:
+    """The arms among `names` whose record is not the one this module defines (added or replaced after import)."""
+    return [name for name in names if _DEFINED_HERE.get(name) is not ARMS.get(name)]
+
 
 def get_arm(name: str) -> Arm:
     """The registered arm of that name.

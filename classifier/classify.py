@@ -19,7 +19,7 @@ from ..runs import new_run_dir, write_json
 from ..runtime.distribute import run_parent
 from ..runtime.workers import Job, WorkerPool, plan_workers
 from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, run_arm
-from .arms import ARMS, BASELINE_ARM, training_set
+from .arms import ARMS, BASELINE_ARM, registered_at_run_time, training_set
 from .backbones import check_pretrained_weights, network_description
 from .classify_config import ClassifyConfig
 from .curate import curation_scores, read_synthetic_pool
@@ -98,6 +98,11 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                                               "arms": arms, "seeds": config.seed_list})
         runs = []
         workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, len(arms) * len(config.seed_list))
+        run_time_arms = registered_at_run_time(arms)
+        if workers > 1 and run_time_arms and not upstream:
+            # A worker process imports xgan afresh: it would not know an arm registered in this one.
+            log.info("arm(s) %s registered at run time: every model trains in this process", ", ".join(run_time_arms))
+            workers = 1
         upstream_results, shift_scores = {}, {}
         if upstream and workers == 1:
             raise ValueError("Invalid value received for argument `upstream`. Expected more than one worker to run them beside the models. Received: workers=1")
