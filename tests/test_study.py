@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -483,8 +484,12 @@ def test_stages_side_by_side_write_what_one_after_another_writes(tmp_path):
     stages = {workers: json.loads((folders[workers] / "study.json").read_text())["stages"] for workers in (1, 2)}
     assert list(stages[2]) == list(stages[1]) == ["data", "gan", "sample", "quality", "classify", "report"]
     assert all("seconds" in stage for stage in stages[2].values())
-    # The arms without synthetic images: the same predictions (on this tiny set no classifier kernel splits its work by
-    # thread). The GAN trains on one thread side by side, on two stage by stage: its images may differ at rounding level.
+    # The arms without synthetic images: the same images, labels and probabilities up to rounding. A worker trains on one
+    # thread, stage by stage on two: oneDNN splits some sums by thread, so a probability may move in its 6th decimal
+    # (0.501903 against 0.501904 seen here). The GAN's images may differ at rounding level for the same reason.
     for path in files(folders[1]):
         if path.endswith("predictions.csv") and "/gan" not in path:
-            assert (folders[2] / path).read_text() == (folders[1] / path).read_text(), path
+            side, alone = ([line.split(",") for line in (folder / path).read_text().splitlines()] for folder in (folders[2], folders[1]))
+            assert [row[:2] for row in side] == [row[:2] for row in alone], path
+            assert np.allclose(np.array([row[2:] for row in side[1:]], float), np.array([row[2:] for row in alone[1:]], float),
+                               atol=1e-4), path
