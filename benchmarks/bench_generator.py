@@ -19,10 +19,10 @@ variant already in that file is not run again. Nothing here reads the test split
 measure uses validation films only.
 
 Run from the repository root (nice it on a shared machine):
-    python -m xgan.cli info pneumoniamnist --minority-train 120 --splits /tmp/bench/splits120.json
-    nice -n 10 python benchmarks/bench_generator.py --splits /tmp/bench/splits120.json --out /tmp/bench \\
+    python -m xgan.cli info pneumoniamnist --minority-train 120 --splits samples/bench/splits120.json
+    nice -n 10 python benchmarks/bench_generator.py --splits samples/bench/splits120.json --out samples/bench \\
         [--variants dcgan,resize,...] [--seeds 0] [--features-model DIR/model.keras]
-    python benchmarks/bench_generator.py --out /tmp/bench --table    # the Markdown table of results.jsonl
+    python benchmarks/bench_generator.py --out samples/bench --table    # the Markdown table of results.jsonl
 """
 
 import argparse

@@ -11,7 +11,7 @@ command is stopped (SIGKILL) when it logs that its first model starts training: 
 everything a comparison holds before any training (the training sets built up front), which is where
 the number of arms used to show.
 
-    nice python benchmarks/compare_memory.py --data FOLDER --synthetic SAMPLES --out /tmp/mem \\
+    nice python benchmarks/compare_memory.py --data FOLDER --synthetic SAMPLES --out samples/mem \\
         --arms baseline,oversample --arms baseline,classic,oversample,class_weights,gan [--stop-at-training]
 """
 
