@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from .balance.command import BalanceConfig, BalanceResult, run_balance
 from .classifier.classify_config import ClassifyConfig
-from .datasets.dataset import Dataset, load_dataset
+from .datasets.dataset import load_dataset
 from .errors import invalid_argument
 from .gan.config import DEFAULT_KID_EVERY, GanConfig
 from .runs import SyntheticFolder, read_gan_config, read_history, read_json, read_synthetic_folder

@@ -8,10 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from xgan.datasets.dataset import load_dataset
 from xgan.errors import UserError
 from xgan.gan.data import choose_class, load_training_data
-from xgan.datasets.splits import resolve_splits
 
 
 def _labels_on_disk(source):
