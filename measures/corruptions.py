@@ -27,6 +27,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import invalid_argument
+
 NUM_SEVERITIES = 5
 
 
@@ -175,10 +177,9 @@ def check_corruption(name: str, severity: int) -> Corruption:
         ValueError: an unknown name or a severity out of range.
     """
     if name not in CORRUPTIONS:
-        raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(CORRUPTIONS)}. Received: name={name!r}")
+        raise invalid_argument("name", f"one of {', '.join(CORRUPTIONS)}", name, error=ValueError)
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 1 <= severity <= NUM_SEVERITIES:
-        raise ValueError(f"Invalid value received for argument `severity`. Expected an integer from 1 to {NUM_SEVERITIES}. "
-                         f"Received: severity={severity!r}")
+        raise invalid_argument("severity", f"an integer from 1 to {NUM_SEVERITIES}", severity, error=ValueError)
     return CORRUPTIONS[name]
 
 
@@ -199,8 +200,7 @@ def corrupt(images, name: str, severity: int, seed: int = 0) -> np.ndarray:
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
-        raise ValueError(f"Invalid value received for argument `images`. Expected (N, S, S) uint8 gray images. "
-                         f"Received: shape {images.shape}, dtype {images.dtype}")
+        raise invalid_argument("images", "(N, S, S) uint8 gray images", received=f"shape {images.shape}, dtype {images.dtype}", error=ValueError)
     if not len(images):
         return images.copy()
     rng = np.random.default_rng([seed, zlib.crc32(name.encode()), severity])

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..datasets.images import resize_batch
+from ..errors import invalid_argument
 
 DEFAULT_PIXEL_SIZE = 16
 
@@ -10,8 +11,8 @@ DEFAULT_PIXEL_SIZE = 16
 def check_images(images) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"Invalid value received for argument `images`. Expected a (N, S, S) uint8 array. "
-                         f"Received: images with shape {images.shape} and dtype {images.dtype}")
+        raise invalid_argument("images", "a (N, S, S) uint8 array", received=f"images with shape {images.shape} and dtype {images.dtype}",
+                               error=ValueError)
     return images
 
 
@@ -24,7 +25,7 @@ class PixelFeatures:
 
     def __init__(self, size: int = DEFAULT_PIXEL_SIZE):
         if not isinstance(size, int) or size < 2:
-            raise ValueError(f"Invalid value received for argument `size`. Expected an integer >= 2. Received: size={size!r}")
+            raise invalid_argument("size", "an integer >= 2", size, error=ValueError)
         self.size = size
         self.name = f"pixels{size}"
         self.description = (f"pixels shrunk to {size}x{size} (area average), scaled to [0, 1]: no training, "

@@ -16,6 +16,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..errors import invalid_argument
+
 DEFAULT_NUM_FOLDS = 5
 
 
@@ -63,15 +65,14 @@ def classifier_two_sample_test(real_features, synthetic_features, *, num_folds: 
     real = np.asarray(real_features, dtype=np.float64)
     synthetic = np.asarray(synthetic_features, dtype=np.float64)
     if num_folds < 2:
-        raise ValueError(f"Invalid value received for argument `num_folds`. Expected an integer >= 2. "
-                         f"Received: num_folds={num_folds}")
+        raise invalid_argument("num_folds", "an integer >= 2", received=f"num_folds={num_folds}", error=ValueError)
     for name, features in (("real_features", real), ("synthetic_features", synthetic)):
         if features.ndim != 2 or len(features) < num_folds:
-            raise ValueError(f"Invalid value received for argument `{name}`. Expected a 2-D array with at least "
-                             f"num_folds={num_folds} rows. Received: {name} with shape {features.shape}")
+            raise invalid_argument(name, f"a 2-D array with at least num_folds={num_folds} rows", received=f"{name} with shape {features.shape}",
+                                   error=ValueError)
     if real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"Invalid value received for argument `synthetic_features`. Expected the feature "
-                         f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
+        raise invalid_argument("synthetic_features", f"the feature dimension of real_features ({real.shape[1]})", received=f"{synthetic.shape[1]}",
+                               error=ValueError)
     features = np.concatenate([real, synthetic])
     labels = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(synthetic), np.int64)])
     scores = np.empty(len(labels))

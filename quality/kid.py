@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import invalid_argument
+
 DEFAULT_NUM_SUBSETS = 100
 DEFAULT_MAX_SUBSET_SIZE = 1000
 
@@ -43,11 +45,10 @@ class KidResult:
 def _check_features(name: str, features) -> np.ndarray:
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or len(features) < 2:
-        raise ValueError(f"Invalid value received for argument `{name}`. Expected a 2-D array of at least "
-                         f"2 feature vectors, (N, D). Received: {name} with shape {features.shape}")
+        raise invalid_argument(name, "a 2-D array of at least 2 feature vectors, (N, D)", received=f"{name} with shape {features.shape}",
+                               error=ValueError)
     if not np.isfinite(features).all():
-        raise ValueError(f"Invalid value received for argument `{name}`. Expected finite values. "
-                         f"Received: {name} holding NaN or infinite values")
+        raise invalid_argument(name, "finite values", received=f"{name} holding NaN or infinite values", error=ValueError)
     return features
 
 
@@ -92,14 +93,12 @@ def kernel_inception_distance(real_features, synthetic_features, *, num_subsets:
     real = _check_features("real_features", real_features)
     synthetic = _check_features("synthetic_features", synthetic_features)
     if real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"Invalid value received for argument `synthetic_features`. Expected the feature "
-                         f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
+        raise invalid_argument("synthetic_features", f"the feature dimension of real_features ({real.shape[1]})", received=f"{synthetic.shape[1]}",
+                               error=ValueError)
     if num_subsets < 1:
-        raise ValueError(f"Invalid value received for argument `num_subsets`. Expected a positive integer. "
-                         f"Received: num_subsets={num_subsets}")
+        raise invalid_argument("num_subsets", "a positive integer", received=f"num_subsets={num_subsets}", error=ValueError)
     if max_subset_size < 2:
-        raise ValueError(f"Invalid value received for argument `max_subset_size`. Expected an integer >= 2. "
-                         f"Received: max_subset_size={max_subset_size}")
+        raise invalid_argument("max_subset_size", "an integer >= 2", received=f"max_subset_size={max_subset_size}", error=ValueError)
     subset_size = min(max_subset_size, len(real), len(synthetic))
     rng = np.random.default_rng(seed)
     values = np.empty(num_subsets)
@@ -135,8 +134,8 @@ def frechet_distance(real_features, synthetic_features) -> float:
     real = _check_features("real_features", real_features)
     synthetic = _check_features("synthetic_features", synthetic_features)
     if real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"Invalid value received for argument `synthetic_features`. Expected the feature "
-                         f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
+        raise invalid_argument("synthetic_features", f"the feature dimension of real_features ({real.shape[1]})", received=f"{synthetic.shape[1]}",
+                               error=ValueError)
     mu_real, mu_synthetic = real.mean(axis=0), synthetic.mean(axis=0)
     cov_real = np.atleast_2d(np.cov(real, rowvar=False))
     cov_synthetic = np.atleast_2d(np.cov(synthetic, rowvar=False))

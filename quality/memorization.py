@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from ..errors import invalid_argument
+
 DEFAULT_COPY_THRESHOLD = 0.95
 _CHUNK = 256
 
@@ -29,8 +31,7 @@ def normalize_pixels(images) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim < 2:
-        raise ValueError(f"Invalid value received for argument `images`. Expected a batch of images (N, H, W). "
-                         f"Received: images with shape {images.shape}")
+        raise invalid_argument("images", "a batch of images (N, H, W)", received=f"images with shape {images.shape}", error=ValueError)
     rows = images.reshape(len(images), -1).astype(np.float32)
     rows -= rows.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
@@ -47,8 +48,7 @@ def nearest_by_correlation(queries, references, exclude_self: bool = False) -> t
     """
     queries, references = np.asarray(queries), np.asarray(references)
     if queries.shape[1:] != references.shape[1:]:
-        raise ValueError(f"Invalid value received for argument `references`. Expected images of the query size "
-                         f"{queries.shape[1:]}. Received: {references.shape[1:]}")
+        raise invalid_argument("references", f"images of the query size {queries.shape[1:]}", received=f"{references.shape[1:]}", error=ValueError)
     query_rows, reference_rows = normalize_pixels(queries), normalize_pixels(references)
     best_index = np.zeros(len(query_rows), np.int64)
     best_value = np.full(len(query_rows), -np.inf, np.float32)
@@ -193,18 +193,15 @@ def find_memorization(synthetic_images, real_images, real_keys, *, threshold: fl
             two feature arrays.
     """
     if not 0 < threshold <= 1:
-        raise ValueError(f"Invalid value received for argument `threshold`. Expected a correlation in (0, 1]. "
-                         f"Received: threshold={threshold}")
+        raise invalid_argument("threshold", "a correlation in (0, 1]", received=f"threshold={threshold}", error=ValueError)
     synthetic_images, real_images = np.asarray(synthetic_images), np.asarray(real_images)
     if len(real_keys) != len(real_images):
-        raise ValueError(f"Invalid value received for argument `real_keys`. Expected one key per real image "
-                         f"({len(real_images)}). Received: {len(real_keys)} keys")
+        raise invalid_argument("real_keys", f"one key per real image ({len(real_images)})", received=f"{len(real_keys)} keys", error=ValueError)
     if len(synthetic_images) < 1 or len(real_images) < 1:
-        raise ValueError("Invalid value received for argument `synthetic_images`/`real_images`. Expected at least "
-                         f"one image in each. Received: {len(synthetic_images)} synthetic, {len(real_images)} real")
+        raise invalid_argument(("synthetic_images", "real_images"), "at least one image in each",
+                               received=f"{len(synthetic_images)} synthetic, {len(real_images)} real", error=ValueError)
     if (synthetic_features is None) != (real_features is None):
-        raise ValueError("Invalid value received for argument `synthetic_features`. Expected both feature arrays "
-                         "or neither. Received: only one")
+        raise invalid_argument("synthetic_features", "both feature arrays or neither", received="only one", error=ValueError)
     index, correlation = nearest_by_correlation(synthetic_images, real_images)
     if len(real_images) > 1:
         _, real_baseline = nearest_by_correlation(real_images, real_images, exclude_self=True)

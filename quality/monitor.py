@@ -16,6 +16,7 @@ import logging
 import keras
 import numpy as np
 
+from ..errors import invalid_argument
 from .features import PixelFeatures
 from .kid import kernel_inception_distance
 
@@ -46,12 +47,11 @@ class KidMonitor(keras.callbacks.Callback):
                  num_subsets: int = 50, seed: int = 0):
         super().__init__()
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"Invalid value received for argument `every`. Expected a positive integer. Received: every={every!r}")
+            raise invalid_argument("every", "a positive integer", every, error=ValueError)
         if not isinstance(num_images, int) or not 2 <= num_images <= MONITOR_MAX_IMAGES:
-            raise ValueError(f"Invalid value received for argument `num_images`. Expected an integer from 2 to "
-                             f"{MONITOR_MAX_IMAGES}. Received: num_images={num_images!r}")
+            raise invalid_argument("num_images", f"an integer from 2 to {MONITOR_MAX_IMAGES}", num_images, error=ValueError)
         if num_subsets < 1:
-            raise ValueError(f"Invalid value received for argument `num_subsets`. Expected a positive integer. Received: num_subsets={num_subsets!r}")
+            raise invalid_argument("num_subsets", "a positive integer", num_subsets, error=ValueError)
         self.every = every
         self.num_images = num_images
         self.features = features or PixelFeatures()

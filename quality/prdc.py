@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from ..errors import invalid_argument
+
 DEFAULT_K = 3
 
 
@@ -63,14 +65,13 @@ def precision_recall(real_features, synthetic_features, k: int = DEFAULT_K) -> P
     real = np.asarray(real_features, dtype=np.float64)
     synthetic = np.asarray(synthetic_features, dtype=np.float64)
     if k < 1:
-        raise ValueError(f"Invalid value received for argument `k`. Expected a positive integer. Received: k={k}")
+        raise invalid_argument("k", "a positive integer", received=f"k={k}", error=ValueError)
     for name, features in (("real_features", real), ("synthetic_features", synthetic)):
         if features.ndim != 2 or len(features) <= k:
-            raise ValueError(f"Invalid value received for argument `{name}`. Expected a 2-D array with more "
-                             f"than k={k} rows. Received: {name} with shape {features.shape}")
+            raise invalid_argument(name, f"a 2-D array with more than k={k} rows", received=f"{name} with shape {features.shape}", error=ValueError)
     if real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"Invalid value received for argument `synthetic_features`. Expected the feature "
-                         f"dimension of real_features ({real.shape[1]}). Received: {synthetic.shape[1]}")
+        raise invalid_argument("synthetic_features", f"the feature dimension of real_features ({real.shape[1]})", received=f"{synthetic.shape[1]}",
+                               error=ValueError)
     real_radii = kth_neighbour_radii(real, k)
     synthetic_radii = kth_neighbour_radii(synthetic, k)
     distances = cdist(real, synthetic)  # (N, M)
@@ -103,7 +104,7 @@ def matched_precision_recall(real_features, synthetic_features, k: int = DEFAULT
     size = min(len(real), len(synthetic))
     repeats = 1 if len(real) == len(synthetic) else num_repeats
     if repeats < 1:
-        raise ValueError(f"Invalid value received for argument `num_repeats`. Expected a positive integer. Received: num_repeats={num_repeats}")
+        raise invalid_argument("num_repeats", "a positive integer", received=f"num_repeats={num_repeats}", error=ValueError)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(repeats):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import invalid_argument
 from ..measures.two_sample import classifier_two_sample_test
 
 DEFAULT_NUM_DRAWS = 3
@@ -76,12 +77,12 @@ def held_out_gap(training, synthetic, unseen, *, num_folds: int = 5, num_draws: 
     """
     training, synthetic, unseen = (np.asarray(values, dtype=np.float64) for values in (training, synthetic, unseen))
     if num_draws < 1:
-        raise ValueError(f"Invalid value received for argument `num_draws`. Expected a positive integer. Received: num_draws={num_draws}")
+        raise invalid_argument("num_draws", "a positive integer", received=f"num_draws={num_draws}", error=ValueError)
     per_draw = min(len(training), len(synthetic))
     folds = min(num_folds, per_draw, len(unseen))
     if folds < 2:
-        raise ValueError(f"Invalid value received for argument `unseen`. Expected at least 2 images in every set. "
-                         f"Received: {len(training)} training, {len(synthetic)} synthetic, {len(unseen)} unseen")
+        raise invalid_argument("unseen", "at least 2 images in every set",
+                               received=f"{len(training)} training, {len(synthetic)} synthetic, {len(unseen)} unseen", error=ValueError)
     floor = classifier_two_sample_test(unseen, training, num_folds=folds, seed=seed)
     rng = np.random.default_rng(seed)
     draws = 1 if len(synthetic) == per_draw else num_draws

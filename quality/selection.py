@@ -62,7 +62,7 @@ def recommend_checkpoint(scores: list[CheckpointScore]) -> tuple[CheckpointScore
     wins, and checkpoints within one standard deviation of it are named. Ties go to the later step.
     """
     if not scores:
-        raise ValueError("Invalid value received for argument `scores`. Expected at least one checkpoint score. Received: []")
+        raise invalid_argument("scores", "at least one checkpoint score", received="[]", error=ValueError)
     if all(score.held_out for score in scores):
         best = min(scores, key=lambda s: (s.held_out["gap"], -s.step))
         spread = best.held_out["synthetic_standard_error"]

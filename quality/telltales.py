@@ -15,6 +15,7 @@ classifier on pixels finds; this number shows it.
 
 import numpy as np
 
+from ..errors import invalid_argument
 from ..measures.pixels import check_images
 
 HISTOGRAM_BINS = 8
@@ -74,8 +75,7 @@ def image_statistics(images) -> dict[str, np.ndarray]:
     """
     images = check_images(images)
     if images.shape[1] < 3 or images.shape[2] < 3:
-        raise ValueError(f"Invalid value received for argument `images`. Expected images of at least 3x3 pixels. "
-                         f"Received: images with shape {images.shape}")
+        raise invalid_argument("images", "images of at least 3x3 pixels", received=f"images with shape {images.shape}", error=ValueError)
     values = images.astype(np.float64) / 255.0
     statistics = {"mean intensity": values.mean(axis=(1, 2)), "contrast (intensity std)": values.std(axis=(1, 2))}
     bins = np.minimum((values * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
@@ -109,7 +109,7 @@ def off_subspace_energy(training, synthetic, unseen, *, size: int = 16, variance
     sets = {"training": shrink(training), "synthetic": shrink(synthetic), "unseen": shrink(unseen)}
     num_unseen = len(sets["unseen"])
     if num_unseen < 4:
-        raise ValueError(f"Invalid value received for argument `unseen`. Expected at least 4 images. Received: {num_unseen}")
+        raise invalid_argument("unseen", "at least 4 images", received=f"{num_unseen}", error=ValueError)
     order = np.random.default_rng(seed).permutation(num_unseen)
     halves = (order[: num_unseen // 2], order[num_unseen // 2:])
     energy = {"training": np.zeros(len(sets["training"])), "synthetic": np.zeros(len(sets["synthetic"])),
@@ -135,8 +135,8 @@ def rank_auc(negative, positive) -> float:
     """ROC AUC of `positive` against `negative` from one score each (Mann-Whitney, ties count half)."""
     negative, positive = np.asarray(negative, np.float64), np.asarray(positive, np.float64)
     if len(negative) == 0 or len(positive) == 0:
-        raise ValueError("Invalid value received for argument `negative`/`positive`. Expected non-empty score arrays. "
-                         f"Received: {len(negative)} and {len(positive)} scores")
+        raise invalid_argument(("negative", "positive"), "non-empty score arrays", received=f"{len(negative)} and {len(positive)} scores",
+                               error=ValueError)
     combined = np.concatenate([negative, positive])
     order = np.argsort(combined, kind="mergesort")
     ranks = np.empty(len(combined))
