@@ -144,8 +144,8 @@ def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wa
         else:  # the best-scoring images; a stable sort keeps manifest order among equal scores
             missing = next((image.path for image in pool if image.path not in scores), None)
             if missing is not None:
-                raise ValueError(f"Invalid value received for argument `scores`. Expected a score for every synthetic image of "
-                                 f"class {label}. Received: none for {missing}")
+                raise invalid_argument("scores", f"a score for every synthetic image of class {label}", received=f"none for {missing}",
+                                       error=ValueError)
             ranked = np.argsort(-np.array([scores[image.path] for image in pool], dtype=np.float64), kind="stable")
             chosen = np.sort(ranked[:count])
         for index in chosen:

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..runs import write_text
 
 COLUMNS = ("path", "key", "label", "origin", "run", "seed")
@@ -44,13 +44,13 @@ class TrainingRow:
 
     def __post_init__(self):
         if self.origin not in ORIGINS:
-            raise ValueError(f"Invalid value received for argument `origin`. Expected one of {', '.join(ORIGINS)}. Received: origin={self.origin!r}")
+            raise invalid_argument("origin", f"one of {', '.join(ORIGINS)}", self.origin, error=ValueError)
         if self.origin == "synthetic" and self.path is None:
-            raise ValueError("Invalid value received for argument `path`. Expected the image file of a synthetic row. Received: path=None")
+            raise invalid_argument("path", "the image file of a synthetic row", received="path=None", error=ValueError)
         if self.origin != "synthetic" and not self.key:
-            raise ValueError(f"Invalid value received for argument `key`. Expected the dataset key of a {self.origin} row. Received: key={self.key!r}")
+            raise invalid_argument("key", f"the dataset key of a {self.origin} row", self.key, error=ValueError)
         if not self.label:
-            raise ValueError(f"Invalid value received for argument `label`. Expected a class name. Received: label={self.label!r}")
+            raise invalid_argument("label", "a class name", self.label, error=ValueError)
 
 
 def write_training_manifest(path: Path, rows: list[TrainingRow]) -> None:

@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 
+from ..errors import invalid_argument
+
 
 class ImageRows:
     """A read-only (len(rows), size, size) uint8 view of `base[rows]` that reads rows only when indexed.
@@ -32,9 +34,9 @@ class ImageRows:
     def __init__(self, base: np.ndarray, rows):
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if base.ndim != 3:
-            raise ValueError(f"Invalid value received for argument `base`. Expected an (N, size, size) array. Received: base.shape={base.shape}")
+            raise invalid_argument("base", "an (N, size, size) array", received=f"base.shape={base.shape}", error=ValueError)
         if rows.size and (rows.min() < 0 or rows.max() >= len(base)):
-            raise ValueError(f"Invalid value received for argument `rows`. Expected indices in [0, {len(base)}). Received: rows from {rows.min()} to {rows.max()}")
+            raise invalid_argument("rows", f"indices in [0, {len(base)})", received=f"rows from {rows.min()} to {rows.max()}", error=ValueError)
         self.base = base
         self.rows = rows
         self._file = _mapped_file(base)

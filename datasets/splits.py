@@ -40,7 +40,7 @@ def make_splits(labels, groups, fractions=DEFAULT_FRACTIONS, seed: int = 0) -> n
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"Invalid value received for argument `fractions`. Expected three non-negative fractions summing to 1. Received: fractions={tuple(fractions)}")
+        raise invalid_argument("fractions", "three non-negative fractions summing to 1", received=f"fractions={tuple(fractions)}", error=ValueError)
     labels, groups = np.asarray(labels), np.asarray(groups, dtype=object)
     classes, label_index = np.unique(labels, return_inverse=True)
     unique_groups, group_index = np.unique(groups.astype(str), return_inverse=True)

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..errors import invalid_argument
 from .dcgan import DCGAN
 
 
@@ -32,12 +33,12 @@ class ConditionalDCGAN(DCGAN):
         num_classes = len(self.class_names)
         if labels.shape != (len(self.training_images),) or not np.issubdtype(labels.dtype, np.integer) \
                 or labels.min() < 0 or labels.max() >= num_classes:
-            raise ValueError(f"Invalid value received for argument `training_labels`. Expected one integer in 0..{num_classes - 1} "
-                             f"per training image ({len(self.training_images)}). Received: shape={labels.shape}, dtype={labels.dtype}")
+            raise invalid_argument("training_labels", f"one integer in 0..{num_classes - 1} per training image ({len(self.training_images)})",
+                                   received=f"shape={labels.shape}, dtype={labels.dtype}", error=ValueError)
         counts = np.bincount(labels, minlength=num_classes)
         if (counts == 0).any():
             missing = self.class_names[int(np.argmin(counts))]
-            raise ValueError(f"Invalid value received for argument `training_labels`. Expected images of every class. Received: none of class {missing!r}")
+            raise invalid_argument("training_labels", "images of every class", received=f"none of class {missing!r}", error=ValueError)
         self.training_labels = labels.astype(np.int32)
         self.class_counts = counts
         self.monitor_class = int(np.argmin(counts))

@@ -10,6 +10,7 @@ flattened 4x4 feature map. The same batch norm, LeakyReLU 0.2 and N(0, 0.02) wei
 import keras
 from keras import layers
 
+from ..errors import invalid_argument
 from ..runtime.precision import OUTPUT_DTYPE
 from .models import _conv_init, _num_resamplings, discriminator_body, generator_body
 
@@ -30,7 +31,7 @@ def build_conditional_generator(image_size: int = 64, latent_dim: int = 100, wid
         to images in [-1, 1].
     """
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"Invalid value received for argument `num_classes`. Expected an integer of at least 2. Received: num_classes={num_classes!r}")
+        raise invalid_argument("num_classes", "an integer of at least 2", num_classes, error=ValueError)
     num_upsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     latent = keras.Input(shape=(latent_dim,), name="latent")
@@ -56,7 +57,7 @@ def build_projection_discriminator(image_size: int = 64, width: int = 64, num_cl
         each, shape (batch, 1).
     """
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"Invalid value received for argument `num_classes`. Expected an integer of at least 2. Received: num_classes={num_classes!r}")
+        raise invalid_argument("num_classes", "an integer of at least 2", num_classes, error=ValueError)
     num_downsamplings = _num_resamplings(image_size)
     seeds = keras.random.SeedGenerator(seed) if seed is not None else None
     image = keras.Input(shape=(image_size, image_size, 1), name="image")

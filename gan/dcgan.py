@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..errors import invalid_argument
 from .augment import augment
 from .config import parse_policy
 
@@ -35,7 +36,8 @@ class DCGAN(keras.Model):
         super().__init__(**kwargs)
         images = np.asarray(training_images)
         if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
-            raise ValueError(f"Invalid value received for argument `training_images`. Expected a non-empty (N, size, size) uint8 array. Received: shape={images.shape}, dtype={images.dtype}")
+            raise invalid_argument("training_images", "a non-empty (N, size, size) uint8 array",
+                                   received=f"shape={images.shape}, dtype={images.dtype}", error=ValueError)
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = keras.models.clone_model(generator)

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from ..errors import invalid_argument
 from ..runtime.precision import OUTPUT_DTYPE
 from .config import IMAGE_SIZES, UPSAMPLINGS
 
@@ -58,7 +59,7 @@ def _batch_norm(name: str, seeds) -> layers.Layer:
 def _num_resamplings(image_size: int) -> int:
     """How many stride-2 layers lie between a 4x4 map and an image of `image_size`."""
     if image_size not in IMAGE_SIZES:
-        raise ValueError(f"Invalid value received for argument `image_size`. Expected one of {IMAGE_SIZES}. Received: image_size={image_size}")
+        raise invalid_argument("image_size", f"one of {IMAGE_SIZES}", received=f"image_size={image_size}", error=ValueError)
     return int(math.log2(image_size // 4))
 
 
@@ -99,7 +100,7 @@ def generator_body(x, width: int, num_upsamplings: int, seeds, upsample: str = "
     save and restore alike.
     """
     if upsample not in UPSAMPLINGS:
-        raise ValueError(f"Invalid value received for argument `upsample`. Expected one of {UPSAMPLINGS}. Received: upsample={upsample!r}")
+        raise invalid_argument("upsample", f"one of {UPSAMPLINGS}", upsample, error=ValueError)
     channels = width * 2 ** (num_upsamplings - 1)
     x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_conv_init(seeds), name="project")(x)
     x = layers.Reshape((4, 4, channels), name="project_reshape")(x)

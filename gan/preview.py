@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.images import write_png
+from ..errors import invalid_argument
 
 
 def make_image_grid(images: np.ndarray, columns: int, padding: int = 2, fill: int = 0) -> np.ndarray:
@@ -27,11 +28,12 @@ def make_image_grid(images: np.ndarray, columns: int, padding: int = 2, fill: in
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
-        raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty (N, H, W) uint8 array. Received: shape={images.shape}, dtype={images.dtype}")
+        raise invalid_argument("images", "a non-empty (N, H, W) uint8 array", received=f"shape={images.shape}, dtype={images.dtype}",
+                               error=ValueError)
     if not isinstance(columns, (int, np.integer)) or columns < 1:
-        raise ValueError(f"Invalid value received for argument `columns`. Expected a positive integer. Received: columns={columns!r}")
+        raise invalid_argument("columns", "a positive integer", columns, error=ValueError)
     if padding < 0:
-        raise ValueError(f"Invalid value received for argument `padding`. Expected a non-negative integer. Received: padding={padding!r}")
+        raise invalid_argument("padding", "a non-negative integer", padding, error=ValueError)
     count, height, width = images.shape
     columns = min(int(columns), count)
     rows = math.ceil(count / columns)

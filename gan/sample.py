@@ -51,9 +51,9 @@ def generate_from_latents(generator, latents: np.ndarray, labels: np.ndarray | N
     latents = np.asarray(latents, dtype=np.float32)
     conditional = len(generator.inputs) == 2
     if conditional != (labels is not None):
-        raise ValueError("Invalid value received for argument `labels`. Expected one int label per latent for a conditional "
-                         f"generator and none otherwise. Received: labels={'None' if labels is None else 'an array'} for a "
-                         f"{'conditional' if conditional else 'one-input'} generator")
+        raise invalid_argument("labels", "one int label per latent for a conditional generator and none otherwise",
+                               received=f"labels={'None' if labels is None else 'an array'} for a {'conditional' if conditional else 'one-input'} "
+                               "generator", error=ValueError)
     function = _compiled.get(generator)
     if function is None:
         # The function reaches its generator through a weak reference: a closure holding the key
@@ -92,7 +92,7 @@ def generate_images(generator, num_images: int, seed: int, latent_dim: int) -> n
         (num_images, S, S) uint8.
     """
     if num_images < 0:
-        raise ValueError(f"Invalid value received for argument `num_images`. Expected a non-negative integer. Received: num_images={num_images}")
+        raise invalid_argument("num_images", "a non-negative integer", received=f"num_images={num_images}", error=ValueError)
     return generate_from_latents(generator, draw_latents(num_images, seed, latent_dim))
 
 

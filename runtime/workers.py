@@ -200,7 +200,7 @@ class WorkerPool:
 
     def __init__(self, workers: int, threads: int, initializer: Callable | None = None, initargs: tuple = ()):
         if workers < 1 or threads < 1:
-            raise ValueError(f"Invalid value received for argument `workers`. Expected at least 1 worker and thread. Received: workers={workers}, threads={threads}")
+            raise invalid_argument("workers", "at least 1 worker and thread", received=f"workers={workers}, threads={threads}", error=ValueError)
         self.workers_wanted, self.threads = workers, threads
         self.initializer, self.initargs = initializer, initargs
         self.workers: list[_Worker] = []
@@ -253,11 +253,11 @@ class WorkerPool:
         """
         keys = [job.key for job in jobs]
         if len(set(keys)) != len(keys):
-            raise ValueError("Invalid value received for argument `jobs`. Expected distinct keys. Received: a repeated key")
+            raise invalid_argument("jobs", "distinct keys", received="a repeated key", error=ValueError)
         waiting, results = list(jobs), {}
         unknown = [k for job in jobs for k in job.after if k not in keys]
         if unknown:
-            raise ValueError(f"Invalid value received for argument `jobs`. Expected `after` to name jobs of this run. Received: {unknown[0]!r}")
+            raise invalid_argument("jobs", "`after` to name jobs of this run", received=f"{unknown[0]!r}", error=ValueError)
         try:
             while waiting or any(worker.job is not None for worker in self.workers):
                 for worker in self.workers:
