@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..balance import build_training_set, check_no_leak, class_weights
+from ..errors import invalid_argument
 from .data import LabeledImages, rows_to_images
 
 BASELINE_ARM = "baseline"  # real images only: every other arm is compared with it, and it always trains in a comparison
@@ -132,7 +133,7 @@ def get_arm(name: str) -> Arm:
         ValueError: no arm has that name.
     """
     if name not in ARMS:
-        raise ValueError(f"Invalid value received for argument `arm`. Expected one of {', '.join(ARMS)}. Received: arm={name!r}")
+        raise invalid_argument("arm", f"one of {', '.join(ARMS)}", name, error=ValueError)
     return ARMS[name]
 
 

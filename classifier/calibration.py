@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from ..errors import invalid_argument
+
 NUM_BINS = 10
 BINNING = (f"{NUM_BINS} equal-width bins of the predicted probability on [0, 1]; ECE: the bin-size-weighted mean of "
            "|mean predicted probability - observed share| (binary: positive-class probability against the share of "
@@ -31,25 +33,23 @@ def _forecasts(y_true, probability) -> tuple[np.ndarray, np.ndarray, bool]:
     probability = np.asarray(probability, np.float64)
     if probability.ndim == 2 and probability.shape[1] > 1:
         if probability.shape[0] != len(y_true):
-            raise ValueError(f"Invalid value received for argument `probability`. Expected one row per label ({len(y_true)}). "
-                             f"Received: {probability.shape[0]}")
+            raise invalid_argument("probability", f"one row per label ({len(y_true)})", received=f"{probability.shape[0]}", error=ValueError)
         if not np.isin(y_true, np.arange(probability.shape[1])).all():
-            raise ValueError(f"Invalid value received for argument `y_true`. Expected class indices 0 to {probability.shape[1] - 1}. "
-                             f"Received: values {sorted(set(y_true.tolist()))[:5]}")
+            raise invalid_argument("y_true", f"class indices 0 to {probability.shape[1] - 1}", received=f"values {sorted(set(y_true.tolist()))[:5]}",
+                                   error=ValueError)
         return probability.max(axis=1), (probability.argmax(axis=1) == y_true).astype(np.float64), True
     probability = probability.reshape(-1)
     if probability.shape != y_true.shape:
-        raise ValueError(f"Invalid value received for argument `probability`. Expected one probability per label ({len(y_true)}). "
-                         f"Received: {len(probability)}")
+        raise invalid_argument("probability", f"one probability per label ({len(y_true)})", received=f"{len(probability)}", error=ValueError)
     if not np.isin(y_true, (0, 1)).all():
-        raise ValueError(f"Invalid value received for argument `y_true`. Expected 0 (negative) and 1 (positive) only. "
-                         f"Received: values {sorted(set(y_true.tolist()))[:5]}")
+        raise invalid_argument("y_true", "0 (negative) and 1 (positive) only", received=f"values {sorted(set(y_true.tolist()))[:5]}",
+                               error=ValueError)
     return probability, y_true.astype(np.float64), False
 
 
 def _check_bins(num_bins) -> int:
     if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"Invalid value received for argument `num_bins`. Expected a positive integer. Received: num_bins={num_bins!r}")
+        raise invalid_argument("num_bins", "a positive integer", num_bins, error=ValueError)
     return int(num_bins)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import invalid_argument
 from ..progress import progress_bar
 from ..runs import new_run_dir, write_json
 from ..runtime.distribute import run_parent
@@ -105,7 +106,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
             workers = 1
         upstream_results, shift_scores = {}, {}
         if upstream and workers == 1:
-            raise ValueError("Invalid value received for argument `upstream`. Expected more than one worker to run them beside the models. Received: workers=1")
+            raise invalid_argument("upstream", "more than one worker to run them beside the models", received="workers=1", error=ValueError)
         if workers > 1:
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
                                                          workers, threads, upstream, synthetic_after)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..errors import invalid_argument
 from .arms import uses_synthetic
 from .calibration import BINNING, calibration_metrics
 from .metrics import (AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, holm_adjust, mcnemar_exact, metrics_at_thresholds, minimum_detectable_effect,
@@ -124,7 +125,8 @@ def compare_arms(runs, experiment, seed: int = 0, baseline: str = "baseline", ta
     seeds = [r.seed for r in by_arm[arms[0]]]
     for arm, arm_runs in by_arm.items():
         if [r.seed for r in arm_runs] != seeds:
-            raise ValueError(f"Invalid value received for argument `runs`. Expected the same seeds {seeds} for every arm. Received: {arm} with {[r.seed for r in arm_runs]}")
+            raise invalid_argument("runs", f"the same seeds {seeds} for every arm", received=f"{arm} with {[r.seed for r in arm_runs]}",
+                                   error=ValueError)
     probabilities = {arm: np.stack([r.probabilities for r in arm_runs]) for arm, arm_runs in by_arm.items()}
     # Each model's own decision threshold (NaN-free 0.5 placeholders for softmax models, which call the top class).
     thresholds = {arm: np.array([0.5 if r.threshold is None else r.threshold for r in arm_runs], np.float64) for arm, arm_runs in by_arm.items()}

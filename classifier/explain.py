@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, invalid_argument
 from ..runs import atomic_path, new_run_dir, write_json
 
 log = logging.getLogger("xgan")
@@ -53,8 +53,8 @@ def last_convolution_layer(model):
         if shape is not None and len(shape) == 4 and kind not in POOLING_LAYERS and kind != "InputLayer":
             found = layer
     if found is None:
-        raise ValueError(f"Invalid value received for argument `model`. Expected a convolutional model (a layer with a 4-D output "
-                         f"before its flattening). Received: model {model.name!r}")
+        raise invalid_argument("model", "a convolutional model (a layer with a 4-D output before its flattening)", received=f"model {model.name!r}",
+                               error=ValueError)
     return found
 
 

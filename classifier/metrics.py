@@ -11,6 +11,8 @@ import numpy as np
 from scipy.stats import binomtest, norm, rankdata
 from sklearn import metrics as skm
 
+from ..errors import invalid_argument
+
 METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 DEFAULT_THRESHOLD = 0.5
 # The comparison's declared primary metric, at the threshold chosen on the validation split; every other is secondary.
@@ -22,9 +24,10 @@ def _check_pair(y_true, probability) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true).reshape(-1)
     probability = np.asarray(probability, np.float64).reshape(-1)
     if y_true.shape != probability.shape:
-        raise ValueError(f"Invalid value received for argument `probability`. Expected one probability per label ({len(y_true)}). Received: {len(probability)}")
+        raise invalid_argument("probability", f"one probability per label ({len(y_true)})", received=f"{len(probability)}", error=ValueError)
     if not np.isin(y_true, (0, 1)).all():
-        raise ValueError(f"Invalid value received for argument `y_true`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(y_true.tolist()))[:5]}")
+        raise invalid_argument("y_true", "0 (negative) and 1 (positive) only", received=f"values {sorted(set(y_true.tolist()))[:5]}",
+                               error=ValueError)
     return y_true.astype(np.int64), probability
 
 
@@ -89,9 +92,11 @@ def multiclass_metrics(y_true, probabilities, class_names) -> dict:
     y_true = np.asarray(y_true).reshape(-1).astype(np.int64)
     probabilities = np.asarray(probabilities, np.float64)
     if probabilities.shape != (len(y_true), len(names)):
-        raise ValueError(f"Invalid value received for argument `probabilities`. Expected shape ({len(y_true)}, {len(names)}): one row per label, one column per class. Received: {probabilities.shape}")
+        raise invalid_argument("probabilities", f"shape ({len(y_true)}, {len(names)}): one row per label, one column per class",
+                               received=f"{probabilities.shape}", error=ValueError)
     if not np.isin(y_true, np.arange(len(names))).all():
-        raise ValueError(f"Invalid value received for argument `y_true`. Expected class indices 0 to {len(names) - 1}. Received: values {sorted(set(y_true.tolist()))[:5]}")
+        raise invalid_argument("y_true", f"class indices 0 to {len(names) - 1}", received=f"values {sorted(set(y_true.tolist()))[:5]}",
+                               error=ValueError)
     predicted = probabilities.argmax(axis=1)
     labels = list(range(len(names)))
     matrix = skm.confusion_matrix(y_true, predicted, labels=labels)
@@ -144,7 +149,7 @@ def batched_multiclass_metric(name: str, y_true: np.ndarray, probabilities: np.n
         An array of the broadcast leading shape; classes absent from a row are left out of its mean.
     """
     if name not in METRICS:
-        raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(METRICS)}. Received: name={name!r}")
+        raise invalid_argument("name", f"one of {', '.join(METRICS)}", name, error=ValueError)
     probabilities = np.asarray(probabilities, np.float64)
     num_classes = probabilities.shape[-1]
     y_true = np.asarray(y_true, np.int64)
@@ -189,7 +194,7 @@ def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, thres
         An array of the broadcast leading shape.
     """
     if name not in METRICS:
-        raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(METRICS)}. Received: name={name!r}")
+        raise invalid_argument("name", f"one of {', '.join(METRICS)}", name, error=ValueError)
     y_true, probability = np.broadcast_arrays(np.asarray(y_true, bool), np.asarray(probability, np.float64))
     num_positive = y_true.sum(-1)
     num_negative = y_true.shape[-1] - num_positive
@@ -271,7 +276,7 @@ def paired_bootstrap_metrics(y_true, arm_probability, baseline_probability, metr
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ValueError(f"Invalid value received for argument `metrics`. Expected names among {', '.join(METRICS)}. Received: {metrics!r}")
+        raise invalid_argument("metrics", f"names among {', '.join(METRICS)}", received=f"{metrics!r}", error=ValueError)
     y_true = np.asarray(y_true).reshape(-1)
     arm = np.atleast_2d(np.asarray(arm_probability, np.float64))
     baseline = np.atleast_2d(np.asarray(baseline_probability, np.float64))
@@ -291,13 +296,13 @@ def _check_validation(validation, choose_thresholds, metrics, num_seeds: int):
     if validation is None or all(m == "roc_auc" for m in metrics):  # ROC-AUC has no threshold to re-choose
         return None
     if choose_thresholds is None:
-        raise ValueError("Invalid value received for argument `choose_thresholds`. Expected the rule that re-chooses thresholds "
-                         "on resampled validation images. Received: None")
+        raise invalid_argument("choose_thresholds", "the rule that re-chooses thresholds on resampled validation images", received="None",
+                               error=ValueError)
     validation_true = np.asarray(validation[0]).reshape(-1)
     validation = (validation_true, *(np.atleast_2d(np.asarray(v, np.float64)) for v in validation[1:]))
     if any(v.shape != (num_seeds, len(validation_true)) for v in validation[1:]):
-        raise ValueError(f"Invalid value received for argument `validation`. Expected (seeds, {len(validation_true)}) validation "
-                         f"probabilities for both arms. Received: {validation[1].shape} and {validation[2].shape}")
+        raise invalid_argument("validation", f"(seeds, {len(validation_true)}) validation probabilities for both arms",
+                               received=f"{validation[1].shape} and {validation[2].shape}", error=ValueError)
     return validation
 
 
@@ -316,12 +321,12 @@ def paired_bootstrap_over_copies(y_true, arm_probability, baseline_probability, 
         The other arguments as `paired_bootstrap`.
     """
     if metric not in METRICS:
-        raise ValueError(f"Invalid value received for argument `metric`. Expected one of {', '.join(METRICS)}. Received: metric={metric!r}")
+        raise invalid_argument("metric", f"one of {', '.join(METRICS)}", metric, error=ValueError)
     y_true = np.asarray(y_true).reshape(-1)
     arm, baseline = np.asarray(arm_probability, np.float64), np.asarray(baseline_probability, np.float64)
     if arm.ndim not in (3, 4) or arm.shape != baseline.shape:
-        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected (seeds, copies, {len(y_true)}) or "
-                         f"(seeds, copies, {len(y_true)}, classes), as the baseline's. Received: {arm.shape} and {baseline.shape}")
+        raise invalid_argument("arm_probability", f"(seeds, copies, {len(y_true)}) or (seeds, copies, {len(y_true)}, classes), as the baseline's",
+                               received=f"{arm.shape} and {baseline.shape}", error=ValueError)
     # (K, N, C, ...): the image axis second, as `_paired_bootstrap` draws it; the copies ride along.
     arm, baseline = np.moveaxis(arm, 1, 2), np.moveaxis(baseline, 1, 2)
     if arm.ndim == 4:  # softmax outputs: macro-averaged metrics, no threshold
@@ -348,11 +353,12 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
     `validation` and `choose_thresholds` as in `paired_bootstrap` (checked there).
     """
     if arm.shape != baseline.shape or arm.shape[1] != len(y_true):
-        raise ValueError(f"Invalid value received for argument `arm_probability`. Expected the baseline's shape (seeds, {len(y_true)}, ...). Received: {arm.shape} and {baseline.shape}")
+        raise invalid_argument("arm_probability", f"the baseline's shape (seeds, {len(y_true)}, ...)", received=f"{arm.shape} and {baseline.shape}",
+                               error=ValueError)
     if not 0 < confidence < 1:
-        raise ValueError(f"Invalid value received for argument `confidence`. Expected a float in (0, 1). Received: confidence={confidence}")
+        raise invalid_argument("confidence", "a float in (0, 1)", received=f"confidence={confidence}", error=ValueError)
     if num_resamples < 1:
-        raise ValueError(f"Invalid value received for argument `num_resamples`. Expected a positive integer. Received: num_resamples={num_resamples}")
+        raise invalid_argument("num_resamples", "a positive integer", received=f"num_resamples={num_resamples}", error=ValueError)
     num_seeds, num_images = arm.shape[:2]
     num_classes = int(np.prod(arm.shape[2:]))  # classes (softmax), copies (a shift suite) or both
 
@@ -415,7 +421,7 @@ def mcnemar_exact(reference_correct, arm_correct) -> dict:
     reference_correct = np.asarray(reference_correct, bool).reshape(-1)
     arm_correct = np.asarray(arm_correct, bool).reshape(-1)
     if reference_correct.shape != arm_correct.shape:
-        raise ValueError(f"Invalid value received for argument `arm_correct`. Expected {len(reference_correct)} values, one per image. Received: {len(arm_correct)}")
+        raise invalid_argument("arm_correct", f"{len(reference_correct)} values, one per image", received=f"{len(arm_correct)}", error=ValueError)
     reference_only = int((reference_correct & ~arm_correct).sum())
     arm_only = int((~reference_correct & arm_correct).sum())
     discordant = reference_only + arm_only

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..errors import invalid_argument
 from .metrics import DEFAULT_THRESHOLD, _check_pair
 
 THRESHOLD_KEY = "decision_threshold"  # config.json key of the record for plain predictions
@@ -82,10 +83,10 @@ def sensitivity_threshold(y_true, probability, target: float) -> float:
         ValueError: a target outside (0, 1], or labels without a positive image.
     """
     if not 0 < target <= 1:
-        raise ValueError(f"Invalid value received for argument `target`. Expected a float in (0, 1]. Received: target={target!r}")
+        raise invalid_argument("target", "a float in (0, 1]", target, error=ValueError)
     y_true, probability = _check(y_true, probability)
     if not y_true.any():
-        raise ValueError("Invalid value received for argument `y_true`. Expected at least one positive image to aim a sensitivity at. Received: none")
+        raise invalid_argument("y_true", "at least one positive image to aim a sensitivity at", received="none", error=ValueError)
     thresholds = candidate_thresholds(probability)
     sensitivity, _ = rates_at(y_true, probability, thresholds)
     # Sensitivity falls as the threshold rises; a small tolerance keeps 0.95 reachable with 20 positives.
@@ -139,7 +140,7 @@ def batched_thresholds(y_true, probability, target_sensitivity: float | None = N
         for a target sensitivity on a row without a positive image (`sensitivity_threshold` refuses it).
     """
     if target_sensitivity is not None and not 0 < target_sensitivity <= 1:
-        raise ValueError(f"Invalid value received for argument `target_sensitivity`. Expected a float in (0, 1]. Received: {target_sensitivity!r}")
+        raise invalid_argument("target_sensitivity", "a float in (0, 1]", received=f"{target_sensitivity!r}", error=ValueError)
     y_true, probability = np.broadcast_arrays(np.asarray(y_true, bool), np.asarray(probability, np.float64))
     order = np.argsort(-probability, axis=-1, kind="stable")
     scores = np.take_along_axis(probability, order, -1)  # highest first

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..datasets.image_rows import ImageRows
+from ..errors import invalid_argument
 from ..runtime.variable_state import assign_named, named_arrays
 from .backbones import FINE_TUNE_LEARNING_RATE_FACTOR
 from .config import ClassifierConfig
@@ -54,7 +55,7 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] != 1:
-        raise ValueError(f"Invalid value received for argument `images`. Expected (N, S, S) gray images. Received: images.shape={images.shape}")
+        raise invalid_argument("images", "(N, S, S) gray images", received=f"images.shape={images.shape}", error=ValueError)
     return images.astype(np.float32)
 
 
@@ -172,7 +173,8 @@ def check_class_labels(labels, num_classes: int, argument: str = "labels") -> np
         return check_binary_labels(labels, argument)
     labels = np.asarray(labels).reshape(-1)
     if labels.size and not np.isin(labels, np.arange(num_classes)).all():
-        raise ValueError(f"Invalid value received for argument `{argument}`. Expected class indices 0 to {num_classes - 1}. Received: values {sorted(set(labels.tolist()))[:5]}")
+        raise invalid_argument(argument, f"class indices 0 to {num_classes - 1}", received=f"values {sorted(set(labels.tolist()))[:5]}",
+                               error=ValueError)
     return labels.astype(np.int64)
 
 
@@ -192,7 +194,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
     def __init__(self, monitor: str = "val_auc", patience: int = 0):
         super().__init__()
         if monitor not in ("val_auc", "val_loss"):
-            raise ValueError(f"Invalid value received for argument `monitor`. Expected 'val_auc' or 'val_loss'. Received: monitor={monitor!r}")
+            raise invalid_argument("monitor", "'val_auc' or 'val_loss'", monitor, error=ValueError)
         self.monitor, self.patience = monitor, patience
         self.best_key, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
 
@@ -228,7 +230,8 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
     """Labels as an int array of 0 (negative) and 1 (positive)."""
     labels = np.asarray(labels).reshape(-1)
     if labels.size and not np.isin(labels, (0, 1)).all():
-        raise ValueError(f"Invalid value received for argument `{argument}`. Expected 0 (negative) and 1 (positive) only. Received: values {sorted(set(labels.tolist()))[:5]}")
+        raise invalid_argument(argument, "0 (negative) and 1 (positive) only", received=f"values {sorted(set(labels.tolist()))[:5]}",
+                               error=ValueError)
     return labels.astype(np.int64)
 
 
@@ -259,9 +262,11 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     num_classes = max(len(config.class_names), 2)
     labels = check_class_labels(labels, num_classes)
     if len(images) != len(labels) or len(images) == 0:
-        raise ValueError(f"Invalid value received for argument `images`. Expected a non-empty array with one label per image. Received: {len(images)} images, {len(labels)} labels")
+        raise invalid_argument("images", "a non-empty array with one label per image", received=f"{len(images)} images, {len(labels)} labels",
+                               error=ValueError)
     if tuple(images.shape[1:3]) != (config.image_size, config.image_size):
-        raise ValueError(f"Invalid value received for argument `images`. Expected {config.image_size}x{config.image_size} images (config.image_size). Received: images.shape={images.shape}")
+        raise invalid_argument("images", f"{config.image_size}x{config.image_size} images (config.image_size)",
+                               received=f"images.shape={images.shape}", error=ValueError)
     from ..runtime.distribute import check_global_batch, make_strategy, prepare_multi_worker_fit
 
     distribution = make_strategy(strategy)
@@ -270,7 +275,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     num_replicas = distribution.num_replicas_in_sync
     num_per_epoch = images_per_epoch(len(images), config.batch_size, num_replicas)
     if num_per_epoch == 0:
-        raise ValueError(f"Invalid value received for argument `images`. Expected at least one image per replica ({num_replicas}). Received: {len(images)} images")
+        raise invalid_argument("images", f"at least one image per replica ({num_replicas})", received=f"{len(images)} images", error=ValueError)
     if num_per_epoch < len(images):
         log.info("each epoch trains on %d of the %d images (its shuffled order's first): equal shares for the %d replicas",
                  num_per_epoch, len(images), num_replicas)
@@ -335,8 +340,8 @@ def _train_head(model: keras.Model, config: ClassifierConfig, train_data, metric
 
     backbone = backbone_of(model)
     if backbone is None:
-        raise ValueError(f"Invalid value received for argument `config`. Expected freeze_epochs 0 for a model without a backbone. "
-                         f"Received: freeze_epochs={config.freeze_epochs}")
+        raise invalid_argument("config", "freeze_epochs 0 for a model without a backbone", received=f"freeze_epochs={config.freeze_epochs}",
+                               error=ValueError)
     set_backbone_trainable(backbone, False, keep_batch_norm=True)
     with distribution.scope():
         compile_classifier(model, dataclasses.replace(config, epochs=config.freeze_epochs), steps_per_epoch=steps_per_epoch)
@@ -407,7 +412,7 @@ def penultimate_features(model: keras.Model, images: np.ndarray) -> np.ndarray:
     try:
         layer = model.get_layer(PENULTIMATE_LAYER)
     except ValueError:
-        raise ValueError(f"Invalid value received for argument `model`. Expected a classifier with a layer named {PENULTIMATE_LAYER!r}. Received: model {model.name!r}") from None
+        raise invalid_argument("model", f"a classifier with a layer named {PENULTIMATE_LAYER!r}", received=f"model {model.name!r}", error=ValueError) from None
     extractor = keras.Model(model.input, layer.output, name="penultimate_features")
     if len(images) == 0:
         return np.zeros((0, layer.output.shape[-1]), np.float32)

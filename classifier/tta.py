@@ -10,6 +10,7 @@ rotated square leaves black corners the model rarely saw in training). Pure nump
 import cv2
 import numpy as np
 
+from ..errors import invalid_argument
 from .model import CONTRAST_FACTOR, TRANSLATION_FACTOR, ZOOM_FACTOR
 
 TTA_VIEWS = ("identity", "shift_left", "shift_right", "shift_up", "shift_down", "zoom_in", "zoom_out", "contrast_low", "contrast_high")
@@ -45,7 +46,7 @@ def view(images: np.ndarray, name: str) -> np.ndarray:
         factor = 1 - CONTRAST_FACTOR if name == "contrast_low" else 1 + CONTRAST_FACTOR
         mean = images.mean(axis=(1, 2), keepdims=True)
         return np.clip((images - mean) * factor + mean, 0, 255)
-    raise ValueError(f"Invalid value received for argument `name`. Expected one of {', '.join(TTA_VIEWS)}. Received: name={name!r}")
+    raise invalid_argument("name", f"one of {', '.join(TTA_VIEWS)}", name, error=ValueError)
 
 
 def predict_with_tta(predict, images: np.ndarray) -> np.ndarray:

@@ -40,7 +40,8 @@ ARGUMENT_CHECK = "Invalid value received for argument"
 
 
 def inline_argument_checks(source: str, name: str = "<source>") -> list[str]:
-    """`file:line` of each UserError built with the argument-check message instead of through errors.invalid_argument."""
+    """`file:line` of each exception (UserError, ValueError, ...) built with the argument-check message inline
+    instead of through errors.invalid_argument."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and node.args:
@@ -48,7 +49,7 @@ def inline_argument_checks(source: str, name: str = "<source>") -> list[str]:
             first = node.args[0]
             pieces = first.values if isinstance(first, ast.JoinedStr) else [first]
             text = "".join(p.value for p in pieces if isinstance(p, ast.Constant) and isinstance(p.value, str))
-            if called == "UserError" and text.startswith(ARGUMENT_CHECK):
+            if called.endswith(("Error", "Exception")) and text.startswith(ARGUMENT_CHECK):
                 found.append(f"{name}:{node.lineno}")
     return found
 
@@ -64,7 +65,13 @@ def test_one_argument_check_helper():
 @pytest.mark.parametrize("source, expected", [
     ('raise UserError(f"Invalid value received for argument `n`. Expected a positive integer. Received: n={n}")', ["<source>:1"]),
     ('raise errors.UserError(\n    "Invalid value received for argument `mix`. "\n    f"Expected one of a, b. Received: mix={m!r}")', ["<source>:1"]),
+    ('raise ValueError(f"Invalid value received for argument `k`. Expected a positive integer. Received: k={k}")', ["<source>:1"]),
+    ('x = 1\nraise ValueError("Invalid value received for argument `a`/`b`. Expected "\n    f"both. Received: {n} and {m}") from None',
+     ["<source>:2"]),
+    ('raise TypeError(f"Invalid value received for argument `k`. Expected an int. Received: {type(k)}")', ["<source>:1"]),
     ('raise invalid_argument("n", "a positive integer", n)', []),
+    ('raise invalid_argument("k", "a positive integer", received=f"k={k}", error=ValueError)', []),
+    ('raise ValueError(f"{path}: expected a positive integer")', []),
     ('raise UserError(f"{path}: no such file")', []),
 ])
 def test_the_argument_check_rule_finds_inline_copies(source, expected):
