@@ -9,10 +9,11 @@ under a wrapper that reads the command's own peak resident memory and CPU second
 filled the decode cache for DATA at SIZE, so every measured run maps the same cached pixels. With --stop-at-training the
 command is stopped (SIGKILL) when it logs that its first model starts training: the peak then covers
 everything a comparison holds before any training (the training sets built up front), which is where
-the number of arms used to show.
+the number of arms used to show. With --trace FILE, the command's resident memory is also sampled every
+--every seconds and written beside the last log line it had printed, to see which stage holds the peak.
 
     nice python benchmarks/compare_memory.py --data FOLDER --synthetic SAMPLES --out samples/mem \\
-        --arms baseline,oversample --arms baseline,classic,oversample,class_weights,gan [--stop-at-training]
+        --arms baseline,oversample --arms baseline,classic,oversample,class_weights,gan [--stop-at-training] [--trace FILE]
 """
 
 import argparse
@@ -20,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +40,12 @@ def measure(arms: str, args) -> dict:
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     result = {"arms": arms, "load": os.getloadavg()[0]}
+    last_line, done = [""], threading.Event()
+    if args.trace:
+        threading.Thread(target=_trace, args=(process.pid, args.trace, args.every, start, last_line, done), daemon=True).start()
     for line in process.stderr:
+        if line.strip():
+            last_line[0] = line.strip().split("\r")[-1][:160]  # a progress bar's latest state
         if args.stop_at_training and TRAINING_LINE in line and "to_training_s" not in result:
             result["to_training_s"] = time.perf_counter() - start
             for child in _children(process.pid):
@@ -49,8 +56,24 @@ def measure(arms: str, args) -> dict:
         elif line.startswith("Error") or "Traceback" in line:
             result["error"] = line.strip()
     process.wait()
+    done.set()
     result["wall_s"] = time.perf_counter() - start
     return result
+
+
+def _trace(wrapper_pid: int, path: Path, every: float, start: float, last_line: list, done: threading.Event) -> None:
+    """Append `seconds  RSS GB  last log line` of the xgan command under the wrapper every `every` seconds until done."""
+    with open(path, "a") as out:
+        while not done.wait(every):
+            rss = 0
+            for child in _children(wrapper_pid):
+                try:
+                    status = Path(f"/proc/{child}/status").read_text()
+                except OSError:
+                    continue
+                rss += int(next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0))
+            out.write(f"{time.perf_counter() - start:8.0f} s  {rss / 1024**2:6.2f} GB  {last_line[0]}\n")
+            out.flush()
 
 
 def _children(pid: int) -> list[int]:
@@ -75,6 +98,8 @@ def main(argv=None) -> int:
     parser.add_argument("--arms", action="append", required=True, help="comma-separated arms; repeat for each list")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--stop-at-training", action="store_true")
+    parser.add_argument("--trace", type=Path, help="append the command's resident memory and last log line to this file")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between --trace samples")
     args = parser.parse_args(argv)
     for arms in args.arms:
         result = measure(arms, args)
