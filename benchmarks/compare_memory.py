@@ -2,7 +2,7 @@
 
 For each arm list given, runs
 
-    xgan -v classify --compare --arms ARMS --data DATA [--synthetic FOLDER] --size SIZE --epochs 1 --out OUT
+    xgan -v classify --compare --arms ARMS --data DATA [--synthetic FOLDER] --size SIZE --epochs 1 --seeds SEEDS --out OUT
 
 under a wrapper that reads the command's own peak resident memory and CPU seconds
 (`resource.getrusage(RUSAGE_CHILDREN)`: the wrapper runs nothing else). Run it once another command has
@@ -34,7 +34,7 @@ WRAPPER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:
 def measure(arms: str, args) -> dict:
     """Peak RSS (GB), CPU seconds and wall seconds of one comparison (to its first training line with --stop-at-training)."""
     command = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "xgan.cli", "-v", "classify", "--compare", "--arms", arms,
-               "--data", str(args.data), "--size", str(args.size), "--epochs", "1", "--out", str(args.out)]
+               "--data", str(args.data), "--size", str(args.size), "--epochs", "1", "--seeds", str(args.seeds), "--out", str(args.out)]
     for folder in args.synthetic:
         command += ["--synthetic", str(folder)]
     start = time.perf_counter()
@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="parent of the run folders (outside the repo)")
     parser.add_argument("--arms", action="append", required=True, help="comma-separated arms; repeat for each list")
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per arm (compare's own default is 3)")
     parser.add_argument("--stop-at-training", action="store_true")
     parser.add_argument("--trace", type=Path, help="append the command's resident memory and last log line to this file")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between --trace samples")
