@@ -58,6 +58,30 @@ def last_convolution_layer(model):
     return found
 
 
+def _feature_tensor(model):
+    """The outer model's tensor of the feature maps Grad-CAM weighs (`last_convolution_layer`'s output)."""
+    import keras
+
+    layer = last_convolution_layer(model)
+    if isinstance(layer, keras.Model):
+        # A nested backbone (`--backbone`): its own `output` lives in its own graph; the outer model's tensor is what
+        # the next layer (its global pooling) reads.
+        return model.layers[model.layers.index(layer) + 1].input
+    return layer.output
+
+
+def has_location(model) -> bool:
+    """Whether the feature maps Grad-CAM weighs have more than one place. A keras.applications backbone reduces its
+    input 32 times, so at 32 px (`--size auto` on 28 px data) its last block is 1 x 1: the map is one value spread
+    evenly over the film, and its border share (the even map's, always) says nothing about where the model looks."""
+    height, width = _feature_tensor(model).shape[1:3]
+    return height * width > 1
+
+
+NO_LOCATION = ("the last feature map is 1 x 1 at this size, so Grad-CAM has no location (one value spread evenly) and no "
+               "border share; a larger --size gives the backbone's last block places to tell apart")
+
+
 def gradcam(model, images: np.ndarray, threshold: float | None = 0.5, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grad-CAM maps of the called class for (N, S, S) uint8 images.
 
@@ -74,16 +98,11 @@ def gradcam(model, images: np.ndarray, threshold: float | None = 0.5, batch_size
 
     from .train import to_model_input
 
-    layer = last_convolution_layer(model)
     head = model.layers[-1]
     # The class score before the output's sigmoid or softmax: a saturated probability (a model sure of a film) has a
     # gradient that underflows to zero, and its map would be empty. A Dense output layer is undone by hand.
     logits = isinstance(head, keras.layers.Dense) and getattr(head.activation, "__name__", "") in ("sigmoid", "softmax")
-    features = layer.output
-    if isinstance(layer, keras.Model):
-        # A nested backbone (`--backbone`): its own `output` lives in its own graph; the outer model's tensor is what
-        # the next layer (its global pooling) reads.
-        features = model.layers[model.layers.index(layer) + 1].input
+    features = _feature_tensor(model)
     probe = keras.Model(model.inputs, [features, head.input if logits else model.output, model.output], name="gradcam_probe")
     size = images.shape[1:3]
     maps, called, scores = [], [], []
@@ -193,10 +212,11 @@ def explain_images(model_path, paths, out: Path | None = None, parent: Path = Pa
     threshold = None if config.is_multiclass else stored_threshold(details)["threshold"]
     model = load_classifier(model_file)
     layer = last_convolution_layer(model).name
+    located = has_location(model)
     maps, called, scores = gradcam(model, images, threshold)
     keras.backend.clear_session()
     classes = list(config.class_names) if config.is_multiclass else [config.negative_class, config.positive_class]
-    shares = border_share(maps)
+    shares = border_share(maps) if located else np.full(len(maps), math.nan)
     out = Path(out) if out is not None else new_run_dir(parent, "explain")
     out.mkdir(parents=True, exist_ok=True)
     from matplotlib.figure import Figure
@@ -204,12 +224,12 @@ def explain_images(model_path, paths, out: Path | None = None, parent: Path = Pa
     rows, files = [], []
     for path, name, image, heatmap, index, score, share in zip(paths, names, images, maps, called, scores, shares):
         figure = Figure(figsize=(3.2, 3.4))
-        _overlay(figure.subplots(), image, heatmap, f"{classes[index]} {score:.2f}; border share {share:.2f}")
+        _overlay(figure.subplots(), image, heatmap, f"{classes[index]} {score:.2f}; border share {'n/a' if math.isnan(share) else format(share, '.2f')}")
         _save_figure(figure, out / name)
         files.append(out / name)
         rows.append({"image": str(path), "overlay": name, "called": classes[index], "probability": float(score),
                      "border_share": None if math.isnan(share) else float(share)})
-    write_json(out / "explain.json", {"model": str(model_file), "layer": layer,
+    write_json(out / "explain.json", {"model": str(model_file), "layer": layer, "location": located,
                                       "threshold": threshold, "border_fraction": BORDER_FRACTION,
                                       "uniform_border_share": UNIFORM_BORDER_SHARE, "images": rows})
     width = max(len(str(p)) for p in paths)
@@ -217,6 +237,8 @@ def explain_images(model_path, paths, out: Path | None = None, parent: Path = Pa
              f"{'n/a' if row['border_share'] is None else format(row['border_share'], '.2f')}  -> {row['overlay']}" for row in rows]
     lines.append(f"Grad-CAM of the called class; border share: the map's mass in the outer {BORDER_FRACTION:.0%} of the image "
                  f"(an even map: {UNIFORM_BORDER_SHARE:.2f}); wrote {out}")
+    if not located:
+        lines.insert(-1, f"layer {layer}: {NO_LOCATION}")
     return ExplainResult(out, files, "\n".join(lines))
 
 
@@ -271,15 +293,18 @@ def explain_comparison(runs, experiment, run_dir: Path, seed: int = 0, baseline:
         for k, run in enumerate(by_arm[arm]):
             model = load_classifier(run.run_dir)
             record.setdefault("layer", last_convolution_layer(model).name)
+            record.setdefault("location", has_location(model))
             maps, _, _ = gradcam(model, images, run.threshold)
-            shares.append(float(np.nanmean(border_share(maps))) if len(maps) else math.nan)
+            shares.append(float(np.nanmean(border_share(maps))) if len(maps) and record["location"] else None)
             if k == 0 and films:
                 film_maps, called, scores = gradcam(model, film_images, run.threshold)
                 for column, ((index, word), image, heatmap) in enumerate(zip(films, film_images, film_maps)):
                     mark = "right" if called[column] == y_true[index] else "wrong"
                     _overlay(axes[row, column], image, heatmap, f"{arm}: {classes[called[column]]} {scores[column]:.2f} ({mark})")
             keras.backend.clear_session()
-        record["arms"][arm] = {"border_share": {"mean": float(np.mean(shares)), "std": float(np.std(shares, ddof=1)) if len(shares) > 1 else 0.0},
+        measured = [share for share in shares if share is not None]
+        record["arms"][arm] = {"border_share": {"mean": float(np.mean(measured)) if measured else None,
+                                                "std": float(np.std(measured, ddof=1)) if len(measured) > 1 else (0.0 if measured else None)},
                                "per_seed": [{"seed": run.seed, "border_share": share} for run, share in zip(by_arm[arm], shares)]}
     for column, (index, word) in enumerate(films):
         axes[0, column].set_title(f"{classes[y_true[index]]}, {reference.arm} {word}\n" + axes[0, column].get_title(), fontsize=8)
@@ -302,8 +327,13 @@ def format_gradcam(report: dict) -> list[str]:
              "well above that flags a model reading the frame rather than the chest (a shortcut). Mean over each arm's seeds of the "
              f"mean over {record['num_images']} test images.", "",
              "| arm | border share (mean ± std over seeds) | times an even map's |", "| --- | --- | --- |"]
-    for arm, data in record["arms"].items():
+    if not record.get("location", True):
+        lines[5:] = [f"Layer `{record.get('layer')}`: {NO_LOCATION}. The maps below show the call, not where the model looks."]
+    for arm, data in record["arms"].items() if record.get("location", True) else ():
         share = data["border_share"]
+        if share["mean"] is None:  # no test image scored
+            lines.append(f"| {arm} | n/a | n/a |")
+            continue
         lines.append(f"| {arm} | {share['mean']:.3f} ± {share['std']:.3f} | {share['mean'] / record['uniform_border_share']:.2f} |")
     if record["films"]:
         lines += ["", f"Each arm's first seed on the same {len(record['films'])} test films (per class, one the {record['reference']} "

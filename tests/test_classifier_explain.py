@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from xgan.classifier.config import ClassifierConfig
-from xgan.classifier.explain import UNIFORM_BORDER_SHARE, border_share, choose_films, gradcam, last_convolution_layer
+from xgan.classifier.explain import (NO_LOCATION, UNIFORM_BORDER_SHARE, border_share, choose_films, format_gradcam, gradcam,
+                                     has_location, last_convolution_layer)
 from xgan.cli import cli
 
 from conftest import synthetic_xray
@@ -77,6 +78,43 @@ def test_explain_writes_an_overlay_per_image_and_never_overwrites(tmp_path, clas
     assert again.exit_code == 2 and again.output.strip() == f"Error: {out / 'a_gradcam.png'}: exists; pass --overwrite to replace it, or choose another --out"
     replaced = CliRunner().invoke(cli, ["explain", "--model", str(model), str(images[0]), "--out", str(out), "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
+
+
+def test_a_backbone_s_one_by_one_map_at_32_px_has_no_location():
+    from xgan.classifier.model import build_classifier
+
+    assert has_location(build_classifier(ClassifierConfig(image_size=16, conv_filters=(4, 8))))
+    # keras.applications reduce their input 32 times: at 32 px (`--size auto` on 28 px data) the last block is 1 x 1.
+    assert not has_location(build_classifier(ClassifierConfig(image_size=32, backbone="mobilenetv3small", weights="none")))
+
+
+def test_explain_gives_no_border_share_for_a_map_without_location(tmp_path):
+    import keras
+
+    from xgan.classifier.saving import save_classifier
+
+    # A nested backbone as keras.applications gives it, whose last block is 1 x 1.
+    inputs = keras.Input((16, 16, 1), name="image")
+    backbone = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Conv2D(4, 16)], name="backbone")
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
+    config = ClassifierConfig(image_size=16, class_names=["covid", "normal"], positive_class="covid")
+    save_classifier(tmp_path / "model", keras.Model(inputs, outputs), config,
+                    decision_threshold={"threshold": 0.5, "method": "youden", "fitted_on": "validation"})
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), synthetic_xray(np.random.default_rng(0), 24, bright=False))
+    result = CliRunner().invoke(cli, ["explain", "--model", str(tmp_path / "model"), str(image), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "explain.json").read_text())
+    assert record["location"] is False and record["images"][0]["border_share"] is None
+    assert "border share n/a" in result.output and f"layer backbone: {NO_LOCATION}" in result.output
+
+
+def test_the_comparison_report_says_a_map_without_location_has_no_border_share():
+    record = {"layer": "backbone", "location": False, "border_fraction": 0.1, "uniform_border_share": UNIFORM_BORDER_SHARE,
+              "num_images": 9, "films": [], "arms": {"baseline": {"border_share": {"mean": None, "std": None}}}}
+    lines = format_gradcam({"gradcam": record})
+    assert lines[-1] == f"Layer `backbone`: {NO_LOCATION}. The maps below show the call, not where the model looks."
+    assert not any(line.startswith("| ") for line in lines)
 
 
 def test_gradcam_calls_a_softmax_model_s_most_probable_class():
