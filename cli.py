@@ -427,9 +427,12 @@ def quality(run_dir, synthetic, data, splits_file, class_name, checkpoint, check
               help="With --compare: also score every model on corrupted copies of the test split (noise, blur, JPEG, lower "
                    "resolution, brightness, contrast, gamma, rotation, shift, zoom): a robustness proxy, not an external validation.")
 @workers_option
+@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Finish this interrupted run folder, given the options it was made with (--workers may differ): its finished "
+                   "models are read back, the others continue from the end of their last epoch.")
 def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, seeds, arm_names, synthetic_cap, equal_share, size, epochs,
              patience, batch_size, optimizer, learning_rate, lr_decay, monitor, target_sensitivity, tta, positive, out, seed, tensorboard, strategy,
-             precision, external, backbone, weights, freeze_epochs, shift_suite, workers):
+             precision, external, backbone, weights, freeze_epochs, shift_suite, workers, resume):
     """Train the X-ray CNN on the real training split (or the GAN-balanced one) and test it on real held-out images.
 
     With --compare, trains every arm with the same splits and seeds and writes report.json,
@@ -449,7 +452,7 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
                             external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs,
                             shift_suite=shift_suite, workers=workers)
-    click.echo(run_classify(config).summary)
+    click.echo(run_classify(config, resume=resume).summary)
 
 
 MODEL_HELP = ("Classifier run folder or its model.keras; a folder of seeds (xgan classify --seeds N) or a comparison's arms/<arm> "

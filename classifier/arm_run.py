@@ -17,6 +17,7 @@ from .prediction_table import write_predictions
 log = logging.getLogger("xgan")
 
 TRAINING_MANIFEST = "training_manifest.csv"  # beside a model trained on a built set (oversampling, GAN arms)
+FINISHED_RECORD = "finished_model.npz"  # written last into a model's folder: what `run_arm` returned, read back on resume
 
 
 @dataclass
@@ -41,11 +42,15 @@ class ArmRun:
 
 
 def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
-            prepared: tuple[LabeledImages, dict | None] | None = None) -> ArmRun:
+            prepared: tuple[LabeledImages, dict | None] | None = None, realism: dict | None = None) -> ArmRun:
     """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
+
+    Training saves its state in `run_dir` after every epoch and continues from it when it is there (an interrupted
+    run resumed, `epoch_checkpoint.py`); the state goes once the folder is complete, with `FINISHED_RECORD` last.
 
     Args:
         prepared: the arm's training set for this seed when already built (`training_set`).
+        realism: the arm's synthetic-vs-real measure when it was measured for this model, kept in `FINISHED_RECORD`.
     """
     # Imported here: TensorFlow takes seconds to import, and the modules that score and save a model
     # (SciPy, scikit-learn) only once it is trained, so that training starts as early as it can.
@@ -61,8 +66,14 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     network = config.classifier_config(seed=seed, augment=ARMS[arm].augment, class_names=experiment.class_names,
                                        positive_class=experiment.positive)
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
+    checkpoint = None
+    if config.strategy == "default" and not network.freeze_epochs:
+        from .epoch_checkpoint import CHECKPOINT_FILE, training_fingerprint
+
+        checkpoint = (run_dir / CHECKPOINT_FILE, training_fingerprint(network.to_dict(), arm, seed, experiment.dataset.fingerprint,
+                                                                      images.composition(), len(images.images), weights))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
-                              tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy)
+                              tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy, checkpoint=checkpoint)
     if ARMS[arm].fine_tune_on_real:
         result = fine_tune_on_real(result, config, experiment, seed)
     from .metrics import metrics_at_thresholds, multiclass_metrics
@@ -109,8 +120,52 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     keras.backend.clear_session()  # drops the finished model's graph state before the next one
     called = "the most probable class" if threshold is None else f"threshold {threshold:.3f}"
     log.info("%s seed %d: balanced accuracy %.3f at %s, ROC-AUC %.3f", arm, seed, metrics["balanced_accuracy"], called, metrics["roc_auc"])
-    return ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
-                  threshold, validation_probabilities)
+    run = ArmRun(arm, seed, probabilities, metrics, result.history, result.best_epoch, result.seconds, composition, run_dir,
+                 threshold, validation_probabilities)
+    write_finished_record(run, realism)
+    if checkpoint is not None:
+        checkpoint[0].unlink(missing_ok=True)
+    return run
+
+
+def write_finished_record(run: ArmRun, realism: dict | None = None) -> None:
+    """`FINISHED_RECORD` in the model's folder: the ArmRun (and its realism measure) exactly, for `read_finished_record`."""
+    import json
+
+    from ..runs import atomic_path
+
+    record = {"arm": run.arm, "seed": run.seed, "metrics": run.metrics, "history": run.history, "best_epoch": run.best_epoch,
+              "seconds": run.seconds, "training_set": run.training_set, "threshold": run.threshold, "realism": realism}
+    arrays = {"probabilities": np.asarray(run.probabilities)}
+    if run.validation_probabilities is not None:
+        arrays["validation_probabilities"] = np.asarray(run.validation_probabilities)
+    arrays["record"] = np.array(json.dumps(record, default=_plain_number))  # NaN kept: Python's json reads it back
+    with atomic_path(run.run_dir / FINISHED_RECORD) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def read_finished_record(folder: Path) -> tuple[ArmRun, dict | None] | None:
+    """(ArmRun, realism) of the finished model in `folder`, as `run_arm` returned it; None when it did not finish."""
+    import json
+
+    path = Path(folder) / FINISHED_RECORD
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        record = json.loads(str(saved["record"]))
+        probabilities = saved["probabilities"]
+        validation = saved["validation_probabilities"] if "validation_probabilities" in saved.files else None
+    realism = record.pop("realism")
+    return ArmRun(probabilities=probabilities, validation_probabilities=validation, run_dir=Path(folder), **record), realism
+
+
+def _plain_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def fine_tune_on_real(pretrained, config: ClassifyConfig, experiment: Experiment, seed: int):

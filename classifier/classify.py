@@ -19,7 +19,7 @@ from ..progress import progress_bar
 from ..runs import new_run_dir, write_json
 from ..runtime.distribute import run_parent
 from ..runtime.workers import Job, WorkerPool, plan_workers
-from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, run_arm
+from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, read_finished_record, run_arm
 from .arms import ARMS, BASELINE_ARM, registered_at_run_time, training_set
 from .backbones import check_pretrained_weights, network_description
 from .classify_config import ClassifyConfig
@@ -48,10 +48,12 @@ class ClassifyResult:
     upstream: dict = field(default_factory=dict)  # {key: result} of the `upstream` jobs run beside the models
 
 
-def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_after=None) -> ClassifyResult:
+def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_after=None, resume: Path | None = None) -> ClassifyResult:
     """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
 
     Args:
+        resume: an interrupted run folder of the same options to finish instead of a new one: its finished models are
+            read back, the others continue from the end of their last epoch (`epoch_checkpoint.py`).
         upstream: other jobs to run in the same worker pool, before the models that wait for them (a study's GAN,
             its sampling and its quality measure); needs more than one worker.
         synthetic_after: the key of the upstream job that writes `config.synthetic`: the arms that need synthetic
@@ -93,10 +95,15 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     # A non-chief worker of a multi-worker run trains alike in a temporary folder: the chief alone writes the run.
     with run_parent(config.out, config.strategy) as parent:
-        run_dir = new_run_dir(parent, description)
-        write_json(run_dir / "options.json", {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint,
-                                              "splits_file": str(experiment.splits.path), "positive_class": experiment.positive,
-                                              "arms": arms, "seeds": config.seed_list})
+        options = {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint, "splits_file": str(experiment.splits.path),
+                   "positive_class": experiment.positive, "arms": arms, "seeds": config.seed_list}
+        if resume is not None:
+            run_dir = Path(resume)
+            check_resumable(run_dir, options)
+            log.info("resuming %s: finished models are read back, the others continue from their last epoch", run_dir)
+        else:
+            run_dir = new_run_dir(parent, description)
+        write_json(run_dir / "options.json", options)
         runs = []
         workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, len(arms) * len(config.seed_list))
         run_time_arms = registered_at_run_time(arms)
@@ -124,7 +131,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                             arm_set = training_set(arm, config, experiment, seed, curation[seed])
                             if seed == config.seed:
                                 realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
-                        runs.append(run_arm(arm, seed, config, experiment, folder, arm_set))
+                        finished = read_finished_record(folder) if resume is not None else None
+                        runs.append(finished[0] if finished else run_arm(arm, seed, config, experiment, folder, arm_set))
                         arm_set = None  # its training set goes before the next one is built
                         if arm == BASELINE_ARM and curated:
                             pool = pool or read_synthetic_pool(config.synthetic, config.size)
@@ -165,6 +173,30 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         seconds = time.perf_counter() - start
         return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)",
                               upstream_results)
+
+
+# Options that may differ between a run and its resumption: how many processes train, where the run folder's parent is.
+RESUME_MAY_DIFFER = ("workers", "out")
+
+
+def check_resumable(run_dir: Path, options: dict) -> None:
+    """Refuse to resume `run_dir` with other `options` than it was made with, or a run that finished.
+
+    Raises:
+        UserError: naming the folder and the first option that differs.
+    """
+    from ..errors import UserError
+    from ..runs import read_json
+
+    if not (run_dir / "options.json").is_file():
+        raise UserError(f"--resume {run_dir}: not a classify run folder (no options.json)")
+    if (run_dir / "report.json").is_file():
+        raise UserError(f"--resume {run_dir}: this run finished; start a new one without --resume")
+    saved = read_json(run_dir / "options.json")
+    for key, value in options.items():
+        if key not in RESUME_MAY_DIFFER and saved.get(key) != value:
+            raise UserError(f"--resume {run_dir}: the run was made with {key} {saved.get(key)!r}, not {value!r}; "
+                            "pass the options it was made with (only --workers may change)")
 
 
 def _arms_the_inputs_allow(config: ClassifyConfig, experiment: Experiment) -> list[str]:
@@ -261,6 +293,10 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
     first seed of a GAN arm whose synthetic images were written while other models trained).
     """
     config, experiment = _WORKER_DATA["config"], _WORKER_DATA["experiment"]
+    finished = read_finished_record(folder)  # a resumed run's model that finished before the interruption
+    if finished is not None:
+        run, measured = finished
+        return run, measured, _shift_scores(config, experiment, run) if config.compare and config.shift_suite else None
     measured = None
     if ARMS[arm].curated_by_baseline:
         if "pool" not in _WORKER_DATA:
@@ -271,7 +307,7 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
         arm_set = training_set(arm, config, experiment, seed)
     if measure_realism and seed == config.seed:
         measured = synthetic_vs_real(arm_set[0], seed=config.seed)
-    run = run_arm(arm, seed, config, experiment, Path(folder), arm_set)
+    run = run_arm(arm, seed, config, experiment, Path(folder), arm_set, measured)
     return run, measured, _shift_scores(config, experiment, run) if config.compare and config.shift_suite else None
 
 

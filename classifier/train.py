@@ -237,7 +237,8 @@ def check_binary_labels(labels, argument: str = "labels") -> np.ndarray:
 
 def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, validation=None,
                      class_weight: dict[int, float] | None = None, tensorboard_run: Path | None = None,
-                     initial_model: keras.Model | None = None, strategy: str = "default") -> TrainingResult:
+                     initial_model: keras.Model | None = None, strategy: str = "default",
+                     checkpoint: tuple[Path, str] | None = None) -> TrainingResult:
     """Train a fresh classifier (the CNN or a backbone of `config.backbone`; pretrained ones with `config.freeze_epochs` head-only epochs first).
 
     Args:
@@ -255,6 +256,9 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
             it is compiled again with `config`'s optimizer and learning rate.
         strategy: the tf.distribute strategy to train under (`distribute.STRATEGIES`);
             `config.batch_size` is the global batch, split between the replicas.
+        checkpoint: (file, fingerprint): save the training state there after every epoch, and first continue from
+            it when it holds a state of the same fingerprint (`epoch_checkpoint.py`); with the default strategy, a
+            fresh model and no head-only stage.
 
     Returns:
         A TrainingResult.
@@ -300,6 +304,22 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         from ..runtime.tensorboard_logs import tensorboard_callback
 
         callbacks.insert(1 if stopping is not None else 0, tensorboard_callback(tensorboard_run))
+    restored, initial_epoch = None, 0
+    if checkpoint is not None:
+        if initial_model is not None or config.freeze_epochs or num_replicas > 1:
+            raise ValueError("Invalid value received for argument `checkpoint`. Expected a fresh model without a head-only stage on one "
+                             f"replica. Received: a checkpoint with initial_model={initial_model is not None}, "
+                             f"freeze_epochs={config.freeze_epochs}, {num_replicas} replicas")
+        from .epoch_checkpoint import EpochCheckpoint, read_checkpoint, skip_epochs
+
+        restored = read_checkpoint(*checkpoint)
+        plateau = next((c for c in callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None)
+        callbacks.append(EpochCheckpoint(checkpoint[0], checkpoint[1], stopping, plateau, restored))  # last: see its docstring
+        if restored is not None:
+            # A model that had stopped early trains no further epoch: fit restores its best weights and ends.
+            initial_epoch = config.epochs if restored["stopped"] else restored["epochs_done"]
+            skip_epochs(train_data, restored["epochs_done"])
+            log.info("continuing from the end of epoch %d (%s)", restored["epochs_done"], checkpoint[0])
     head_history, seconds, tuned = [], 0.0, config
     if initial_model is None and config.freeze_epochs:
         head_history, seconds = _train_head(model, config, train_data, metrics_callback, class_weight, distribution, steps_per_epoch)
@@ -310,12 +330,17 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         prepare_multi_worker_fit(model, distribution, train_data.element_spec)
     log.info("training on %d images of %d px, batch %d", len(images), config.image_size, config.batch_size)
     start = time.perf_counter()
-    fitted = model.fit(train_data, epochs=config.epochs, shuffle=False, class_weight=class_weight, callbacks=callbacks, verbose=0)
+    fitted = model.fit(train_data, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False, class_weight=class_weight,
+                       callbacks=callbacks, verbose=0)
     seconds += time.perf_counter() - start
     offset = len(head_history)
     history = [{"epoch": offset + epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()},
                 **({"stage": "whole network"} if offset else {})}
                for epoch in range(len(fitted.epoch))]
+    if restored is not None:
+        seconds += restored.get("seconds", 0.0)
+        history = [{"epoch": epoch + 1, **logs} for epoch, logs in enumerate(restored["logs"][:restored["epochs_done"]])] + \
+                  [{**entry, "epoch": entry["epoch"] + restored["epochs_done"]} for entry in history]
     history = head_history + history
     best_epoch = len(history)
     if stopping is not None and stopping.best_weights is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..runs import SYNTHETIC_FOLDER
 from ..runtime.workers import Job, plan_workers
-from .stages import gan_classes, run_stages_in_worker, study_classify_config
+from .stages import gan_classes, run_stages_in_worker, study_classify_config, unfinished_classify_run
 from .state import StudyState
 
 log = logging.getLogger("xgan")
@@ -53,7 +53,8 @@ def run_side_by_side(state: StudyState, echo: Callable[[str], None], enabled: tu
                             description="the quality measure"))
     # One GAN: sampling writes synthetic/ straight under the study folder.
     synthetic = (state.folder / SYNTHETIC_FOLDER,) if making else None
-    result = classify(study_classify_config(state, synthetic), upstream=upstream, synthetic_after=synthetic_after)
+    result = classify(study_classify_config(state, synthetic), upstream=upstream, synthetic_after=synthetic_after,
+                      resume=unfinished_classify_run(state))
     state.stages = StudyState.load(state.folder).stages  # with what the workers recorded
     for job in upstream:
         for line in result.upstream[job.key]:

@@ -212,9 +212,16 @@ def _stage_quality(state: StudyState, echo) -> None:
 def _stage_classify(state: StudyState, echo) -> None:
     from ..classifier.classify import classify
 
-    result = classify(study_classify_config(state))
+    result = classify(study_classify_config(state), resume=unfinished_classify_run(state))
     echo(result.summary)
     state.finish("classify", folder=str(result.run_dir), seconds=round(result.seconds, 1))
+
+
+def unfinished_classify_run(state: StudyState) -> Path | None:
+    """The classify run an interrupted study began (its finished models are kept on resume), or None."""
+    from ..runs import latest_run_dir
+
+    return None if state.done("classify") else latest_run_dir(state.folder / "classify", "options.json")
 
 
 def study_classify_config(state: StudyState, synthetic: tuple[Path, ...] | None = None):
