@@ -81,8 +81,10 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     from .saving import VALIDATION_PREDICTIONS, save_classifier
     from .threshold import THRESHOLD_KEY, TTA_THRESHOLD_KEY, choose_threshold
 
-    validation_plain = predict_probabilities(result.model, experiment.validation.images)
-    validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True)
+    validation_plain = result.validation_outputs  # computed by early stopping at the best epoch
+    if validation_plain is None:
+        validation_plain = predict_probabilities(result.model, experiment.validation.images)
+    validation_tta = predict_probabilities(result.model, experiment.validation.images, tta=True, plain=validation_plain)
     validation_probabilities = validation_tta if config.tta else validation_plain
     probabilities = predict_probabilities(result.model, experiment.test.images, tta=config.tta)
     if experiment.is_multiclass:

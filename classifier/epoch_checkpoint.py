@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..errors import invalid_argument
 from ..runs import atomic_path
 
 log = logging.getLogger("xgan")
@@ -67,8 +68,8 @@ def skip_epochs(dataset, epochs: int) -> None:
     here, without reading them, draws the same seeds (tests/test_classifier_resume.py checks the whole model).
     """
     if int(dataset.cardinality()) < 0:
-        raise ValueError("Invalid value received for argument `dataset`. Expected a dataset of known length (Keras makes two "
-                         "iterators per epoch of one). Received: a dataset of unknown length")
+        raise invalid_argument("dataset", "a dataset of known length (Keras makes two iterators per epoch of one)",
+                               error=ValueError, received="a dataset of unknown length")
     for _ in range(2 * epochs):
         iter(dataset)
 

@@ -41,12 +41,15 @@ class TrainingResult:
             val_loss, val_accuracy, val_auc).
         best_epoch: the 1-based epoch whose weights the model holds.
         seconds: wall time of `fit`.
+        validation_outputs: the model's outputs on the validation images at the epoch whose weights it holds, as
+            `predict_probabilities` gives them (computed for early stopping, so not computed again); None when unknown.
     """
 
     model: keras.Model
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
+    validation_outputs: np.ndarray | None = None
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -131,13 +134,14 @@ class ValidationMetrics(keras.callbacks.Callback):
         super().__init__()
         self.images = images
         self.labels = np.asarray(labels, np.int64)
+        self.outputs = None  # the last epoch's outputs (float64), which BestValidationEpoch keeps for its best epoch
 
     def on_epoch_end(self, epoch, logs=None):
         from ..runtime.distribute import mean_over_workers
 
         if logs is None:
             return
-        outputs = run_in_batches(self.model, self.images).astype(np.float64)
+        outputs = self.outputs = run_in_batches(self.model, self.images).astype(np.float64)
         if outputs.ndim == 2 and outputs.shape[1] > 1:
             scores = self._multiclass(np.clip(outputs, 1e-7, 1.0))
         else:
@@ -191,12 +195,13 @@ class BestValidationEpoch(keras.callbacks.Callback):
             order still gets its own array, a mismatch is refused by name).
     """
 
-    def __init__(self, monitor: str = "val_auc", patience: int = 0):
+    def __init__(self, monitor: str = "val_auc", patience: int = 0, validation_metrics: "ValidationMetrics | None" = None):
         super().__init__()
         if monitor not in ("val_auc", "val_loss"):
             raise invalid_argument("monitor", "'val_auc' or 'val_loss'", monitor, error=ValueError)
-        self.monitor, self.patience = monitor, patience
+        self.monitor, self.patience, self.validation_metrics = monitor, patience, validation_metrics
         self.best_key, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
+        self.best_outputs = None  # the validation outputs of the best epoch, from `validation_metrics`
 
     def _key(self, logs: dict) -> tuple[float, float]:
         """A key to maximize: (monitor, -val_loss) for val_auc, (-val_loss,) for val_loss."""
@@ -205,6 +210,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.best_key, self.best_epoch, self.best_weights, self.wait = None, None, None, 0
+        self.best_outputs = None
 
     def on_epoch_end(self, epoch, logs=None):
         key = self._key(logs or {})
@@ -213,6 +219,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
         if self.best_key is None or key > self.best_key:
             self.best_key, self.best_epoch, self.wait = key, epoch, 0
             self.best_weights = named_arrays(self.model.weights)
+            self.best_outputs = None if self.validation_metrics is None else self.validation_metrics.outputs
             return None
         return self._no_improvement()
 
@@ -295,8 +302,8 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         if monitor == "val_auc" and len(set(val_labels.tolist())) < num_classes:
             log.warning("the validation split lacks a class: ROC-AUC is undefined, early stopping on val_loss instead")
             monitor = "val_loss"
-        stopping = BestValidationEpoch(monitor, config.patience)
         metrics_callback = [ValidationMetrics(val_images, val_labels)]
+        stopping = BestValidationEpoch(monitor, config.patience, metrics_callback[0])
         callbacks = [*metrics_callback, stopping]
         if config.schedule == "plateau":
             callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, verbose=0))
@@ -307,9 +314,9 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     restored, initial_epoch = None, 0
     if checkpoint is not None:
         if initial_model is not None or config.freeze_epochs or num_replicas > 1:
-            raise ValueError("Invalid value received for argument `checkpoint`. Expected a fresh model without a head-only stage on one "
-                             f"replica. Received: a checkpoint with initial_model={initial_model is not None}, "
-                             f"freeze_epochs={config.freeze_epochs}, {num_replicas} replicas")
+            raise invalid_argument("checkpoint", "a fresh model without a head-only stage on one replica", error=ValueError,
+                                   received=f"a checkpoint with initial_model={initial_model is not None}, "
+                                            f"freeze_epochs={config.freeze_epochs}, {num_replicas} replicas")
         from .epoch_checkpoint import EpochCheckpoint, read_checkpoint, skip_epochs
 
         restored = read_checkpoint(*checkpoint)
@@ -343,10 +350,16 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
                   [{**entry, "epoch": entry["epoch"] + restored["epochs_done"]} for entry in history]
     history = head_history + history
     best_epoch = len(history)
+    validation_outputs = None
     if stopping is not None and stopping.best_weights is not None:
         best_epoch = offset + stopping.best_epoch + 1
+        # The outputs that chose the best epoch were computed with the weights the model now holds (restored by name,
+        # to the bit): `predict_probabilities` would compute the same again. None when that epoch was before a resume.
+        if stopping.best_outputs is not None:
+            outputs = stopping.best_outputs
+            validation_outputs = outputs.reshape(-1) if outputs.shape[-1] == 1 else outputs.reshape(len(outputs), -1)
     log.info("trained %d epoch(s) in %.1f s, best epoch %d", len(history), seconds, best_epoch)
-    return TrainingResult(model, history, best_epoch, seconds)
+    return TrainingResult(model, history, best_epoch, seconds, validation_outputs)
 
 
 def _train_head(model: keras.Model, config: ClassifierConfig, train_data, metrics_callback: list, class_weight,
@@ -399,11 +412,13 @@ def fit_real_classifier(images: np.ndarray, labels, *, epochs: int, seed: int, v
     return train_classifier(config, images, labels, validation).model
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = False) -> np.ndarray:
+def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = False, plain: np.ndarray | None = None) -> np.ndarray:
     """The positive-class probability of every image, shape (N,) float64; (N, classes) for a softmax model.
 
     Args:
         tta: average over the test-time augmentation views of `tta.py`; False scores the images as they are.
+        plain: with `tta`, what this function gives without it for the same model and images, when known: the
+            identity view's outputs, not computed again (the same batches, so the same numbers to the bit).
     """
     num_outputs = int(model.output_shape[-1] or 1)
     if len(images) == 0:
@@ -413,7 +428,8 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = Fa
 
         # Batch by batch, as run_in_batches: nine float32 copies of a whole (memory-mapped) split would not fit.
         chunk = predict_batch_size(int(images.shape[1]))  # nine views of a chunk in memory at once
-        return np.concatenate([predict_with_tta(lambda views: predict_probabilities(model, views), np.asarray(images[start:start + chunk]))
+        return np.concatenate([predict_with_tta(lambda views: predict_probabilities(model, views), np.asarray(images[start:start + chunk]),
+                                                identity=None if plain is None else plain[start:start + chunk])
                                for start in range(0, len(images), chunk)])
     outputs = run_in_batches(model, images).astype(np.float64)
     return outputs.reshape(-1) if num_outputs == 1 else outputs.reshape(len(images), num_outputs)

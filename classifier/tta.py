@@ -49,11 +49,12 @@ def view(images: np.ndarray, name: str) -> np.ndarray:
     raise invalid_argument("name", f"one of {', '.join(TTA_VIEWS)}", name, error=ValueError)
 
 
-def predict_with_tta(predict, images: np.ndarray) -> np.ndarray:
+def predict_with_tta(predict, images: np.ndarray, identity: np.ndarray | None = None) -> np.ndarray:
     """The mean of `predict(view)` over every TTA view.
 
     Args:
         predict: maps (N, S, S) float32 pixels to (N,) positive-class probabilities.
         images: (N, S, S) gray images.
+        identity: `predict` of the images as they are, when already known (not computed again).
     """
-    return np.mean([predict(view(images, name)) for name in TTA_VIEWS], axis=0)
+    return np.mean([identity if name == "identity" and identity is not None else predict(view(images, name)) for name in TTA_VIEWS], axis=0)

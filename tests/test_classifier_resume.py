@@ -46,6 +46,21 @@ def test_a_model_continued_from_its_checkpoint_ends_with_the_weights_and_history
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs), err_msg=mine.path)
 
 
+def test_the_validation_outputs_kept_by_early_stopping_and_the_identity_view_are_what_prediction_gives():
+    """The per-model cost: the best epoch's validation outputs and the TTA identity view are not computed again, and
+    equal to the bit what computing them again gives."""
+    from xgan.classifier.train import predict_probabilities, train_classifier
+
+    images, labels = _data()
+    config = ClassifierConfig(image_size=32, conv_filters=(4,), dense_units=(4,), batch_size=16, epochs=3, patience=10)
+    result = train_classifier(config, images, labels, (images[:20], labels[:20]))
+    plain = predict_probabilities(result.model, images[:20])
+    np.testing.assert_array_equal(result.validation_outputs, plain)
+    assert result.validation_outputs.dtype == plain.dtype and result.validation_outputs.shape == plain.shape
+    np.testing.assert_array_equal(predict_probabilities(result.model, images[:20], tta=True, plain=plain),
+                                  predict_probabilities(result.model, images[:20], tta=True))
+
+
 def test_a_checkpoint_of_other_inputs_is_not_resumed(tmp_path, caplog):
     from xgan.classifier.train import train_classifier
 
