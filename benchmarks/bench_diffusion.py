@@ -222,9 +222,12 @@ def measure(name: str, seed: int, out: Path, splits: str, features_model: str | 
     load_before = load_average()
     weights = out / "models" / f"{settings.get('resample', name)}-seed{seed}.ema.weights.h5"
     if "resample" in settings:
+        trained = [row for row in previous_rows(out) if row["variant"] == settings["resample"] and row["seed"] == seed]
+        if not trained or not weights.is_file():
+            raise SystemExit(f"{name} samples the model {settings['resample']} trained with seed {seed}, and {out} has none; "
+                             f"run --configs {settings['resample']} --seeds {seed} first")
         model, _ = build_model(data.images, settings, seed)
         model.ema_network.load_weights(weights)
-        trained = [row for row in previous_rows(out) if row["variant"] == settings["resample"] and row["seed"] == seed]
         train_seconds, train_wall = 60 * trained[0]["train_cpu_min"], 60 * trained[0]["train_wall_min"]
     else:
         began, wall = cpu_seconds(), time.perf_counter()
