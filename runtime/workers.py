@@ -39,6 +39,8 @@ from ..progress import QUIET_VARIABLE
 
 log = logging.getLogger("xgan")
 
+_IN_WORKER = False  # True in a worker process: it runs its jobs one after another and starts no workers of its own
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 STOP_SECONDS = 20.0  # how long a stopped worker may take to unwind before it is killed
 
@@ -55,13 +57,16 @@ def plan_workers(workers: int | None, num_jobs: int | None = None, cores: int | 
     """(workers, threads per worker) for `workers` asked (None: one per core) on `cores` (None: this process's).
 
     Never more workers than jobs; threads = cores // workers, at least 1, so workers x threads <= cores
-    (more workers than cores are allowed, one thread each).
+    (more workers than cores are allowed, one thread each). In a worker process: (1, 1), whatever is asked: a job
+    (a sweep's study, say) runs its own models one after another on the worker's threads, not in workers of its own.
 
     Raises:
         UserError: `workers` is not a positive integer.
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise invalid_argument("workers", "a positive integer (option --workers)", workers)
+    if _IN_WORKER:
+        return 1, 1
     cores = cores or available_cores()
     workers = workers or cores
     if num_jobs is not None:
@@ -136,6 +141,8 @@ def _stop_handler(signum, frame):
 
 
 def _worker_main(connection, threads: int, initializer, initargs, log_level: int, quiet_tensorflow: bool) -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, _stop_handler)
     _stop_with_parent()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..runs import new_run_dir
+from ..runtime.workers import Job, plan_workers, run_jobs
 from .config import (CURATION_POOL, DEFAULT_MINORITY_TRAIN, DEFAULT_STUDY_DATA, GAN_SIZES, MIN_SYNTHETIC, MULTI_WORKER_REFUSAL,
                      PRESETS, StudyConfig)
 from .plan import StudyPlan, default_study_size, plan_study
@@ -107,6 +108,13 @@ def check_study_strategy(strategy: str) -> None:
                         "(CUDA_VISIBLE_DEVICES), or run `xgan train` and `xgan classify` with --batch-size")
 
 
+def run_study_in_worker(folder: str) -> list[str]:
+    """In a worker process: run (or finish) the study in `folder`, its stages one after another; the lines it echoed."""
+    lines = []
+    _run_stages(StudyState.load(Path(folder)), lines.append)
+    return lines
+
+
 def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
     stages = [stage for stage in STAGES if stage.enabled(state.config)]
     start = time.perf_counter()
@@ -139,17 +147,24 @@ def _run_stages(state: StudyState, echo: Callable[[str], None]) -> None:
 
 
 def _run_sweep(state: StudyState, echo: Callable[[str], None]) -> None:
-    """One study per minority size, each in its own folder under the sweep's, then the figure across them."""
+    """One study per minority size, each in its own folder under the sweep's, then the figure across them.
+
+    With more than one worker (`--workers`), the studies run side by side, one per worker process, the largest minority
+    first (the longest GAN); each study runs its stages and models one after another on its worker's threads (a worker
+    starts no workers of its own), so its numbers are those of a study run alone with that thread count.
+    """
     from .sweep import write_sweep_report
 
     studies = state.stages.setdefault("studies", {})
+    pending = []
     for number, size in enumerate(state.config.minority_train, start=1):
         key = str(size)
-        echo(f"== minority size {size} ({number} of {len(state.config.minority_train)}) ==")
+        heading = f"== minority size {size} ({number} of {len(state.config.minority_train)}) =="
         folder = Path(studies[key]) if key in studies else None
         if folder is not None and (folder / STUDY_FILE).is_file():
             study = StudyState.load(folder)
             if "report" in study.stages:
+                echo(heading)
                 echo(f"done earlier, kept: {folder}")
                 continue
             study.config.accept_failed_gan = state.config.accept_failed_gan
@@ -159,7 +174,18 @@ def _run_sweep(state: StudyState, echo: Callable[[str], None]) -> None:
             studies[key] = str(study.folder)
             state.save()
         study.save()
-        _run_stages(study, echo)
+        pending.append((heading, size, study))
+    workers, threads = plan_workers(state.config.workers if state.config.strategy == "default" else 1, len(pending))
+    if workers > 1:
+        echo(f"{len(pending)} studies side by side in {workers} worker processes of {threads} thread(s)")
+        jobs = [Job(size, run_study_in_worker, (str(study.folder),), description=f"the study of minority size {size}")
+                for _, size, study in sorted(pending, key=lambda item: -item[1])]
+        headings = {size: heading for heading, size, _ in pending}
+        run_jobs(jobs, workers, threads, on_result=lambda job, lines: [echo(line) for line in (headings[job.key], *lines)])
+    else:
+        for heading, _, study in pending:
+            echo(heading)
+            _run_stages(study, echo)
     path = write_sweep_report(state.folder, state.config, {int(k): Path(v) for k, v in studies.items()})
     state.finish("report", file=str(path), studies=studies)
     echo(f"sweep report: {path}")

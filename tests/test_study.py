@@ -493,3 +493,31 @@ def test_stages_side_by_side_write_what_one_after_another_writes(tmp_path):
             assert [row[:2] for row in side] == [row[:2] for row in alone], path
             assert np.allclose(np.array([row[2:] for row in side[1:]], float), np.array([row[2:] for row in alone[1:]], float),
                                atol=1e-4), path
+
+
+@pytest.mark.slow  # four tiny studies
+def test_a_sweep_side_by_side_gives_what_its_studies_give_one_after_another_on_one_thread(tmp_path):
+    """--workers 2: the sweep's studies run side by side, one per worker of one thread, each its stages one after
+    another; the same sweep one study after another in a process of one thread gives the same table to the bit."""
+    import os
+    import subprocess
+    import sys
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 14, "normal": 30}, size=32)
+    tables = {}
+    for workers in (2, 1):
+        out = tmp_path / f"workers{workers}"
+        command = [sys.executable, "-m", "xgan.cli", "run", "--data", str(data), "--size", "32", "--minority-train", "4,6",
+                   "--num-synthetic", "24", "--gan-epochs", "2", "--classifier-epochs", "1", "--seeds", "1", "--ratio", "auto",
+                   "--no-quality", "--workers", str(workers), "--out", str(out)]
+        one_thread = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"} if workers == 1 else {}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+                              env={**os.environ, "CUDA_VISIBLE_DEVICES": "", **one_thread})
+        assert done.returncode == 0, done.stdout + done.stderr
+        if workers == 2:
+            assert "2 studies side by side in 2 worker processes of 1 thread(s)" in done.stdout + done.stderr
+        (sweep,) = out.glob("*-sweep-*")
+        assert sorted(path.name for path in (sweep / "studies").iterdir()) == [
+            "00000-study-xrays-minority4", "00001-study-xrays-minority6"]
+        tables[workers] = {key: value for key, value in json.loads((sweep / "sweep.json").read_text()).items() if key != "studies"}
+    assert tables[2] == tables[1]

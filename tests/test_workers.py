@@ -54,6 +54,16 @@ def test_plan_workers_refuses_a_bad_count(workers):
         plan_workers(workers, None, 2)
 
 
+def plan_in_worker():
+    return plan_workers(2, None, 2)
+
+
+def test_a_worker_starts_no_workers_of_its_own():
+    """A job that would plan workers (a sweep's study) runs its own work one after another in its worker."""
+    assert run_jobs([Job(0, plan_in_worker)], workers=1, threads=2)[0] == (1, 1)
+    assert plan_in_worker() == (2, 1)
+
+
 def test_results_come_back_by_key_and_each_is_reported():
     reported = []
     results = run_jobs([Job(n, square, (n,)) for n in range(6)], workers=2, threads=1,
