@@ -259,7 +259,7 @@ def test_the_study_classify_stage_trains_every_arm_on_the_study_backbone(tmp_pat
 
     seen = {}
 
-    def classify(config):
+    def classify(config, resume=None):  # the study passes the classify run it resumes, if any
         seen["classify"] = config
         return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
 

@@ -268,7 +268,7 @@ def test_the_strategy_and_precision_reach_the_gan_and_the_classifier_and_survive
         seen["gan"] = config
         return Path(config.out) / "00000-gan-covid"
 
-    def classify(config):
+    def classify(config, resume=None):  # the study passes the classify run it resumes, if any
         seen["classify"] = config
         return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
 
@@ -389,7 +389,7 @@ def test_external_sets_are_kept_in_study_json_and_reach_the_classifier_on_resume
     monkeypatch.undo()
     seen = {}
 
-    def classify(config):
+    def classify(config, resume=None):  # the study passes the classify run it resumes, if any
         seen["classify"] = config
         return SimpleNamespace(summary="", run_dir=config.out, seconds=0.0)
 
