@@ -130,17 +130,25 @@ def measure(name: str, seed: int, out: Path, setting: dict, features_model: str 
            "quality": str(quality_dir), "train_cpu_min": round(train_seconds / 60, 2),
            "pretrain_cpu_min": round(pretrain_seconds / 60, 2), "train_wall_min": round(train_wall / 60, 2),
            "sample_cpu_s": round(sample_seconds, 1), "load_average_before": load_before, "load_average_after": load_average(),
-           "near_copies": report["memorization"]["num_near_copies"], "max_correlation": report["memorization"]["max_correlation"],
-           "giveaways": [row["statistic"] for row in report["telltales"] or [] if row["giveaway"]]}
+           **quality_fields(report)}
+    return row
+
+
+def quality_fields(report: dict) -> dict:
+    """A results row's measured fields from a quality.json: near copies, giveaways, and per feature space the
+    held-out gap with its interval, the AUCs, KID and precision/recall against the unseen films."""
+    fields = {"near_copies": report["memorization"]["num_near_copies"],
+              "max_correlation": report["memorization"]["max_correlation"],
+              "giveaways": [row["statistic"] for row in report["telltales"] or [] if row["giveaway"]]}
     for space, gap in report["held_out"].items():
         key = "pixels" if space.startswith("pixels") else space
         val = report["features"][space]["val"]
         pr = val["precision_recall_synthetic_vs_val"] or {}
-        row[key] = {"gap": gap["gap"], "gap_ci": [gap["gap_ci_low"], gap["gap_ci_high"]], "auc": gap["synthetic_auc"],
-                    "floor": gap["floor_auc"], "kid_x1000": 1000 * val["kid_synthetic_vs_val"]["mean"],
-                    "kid_x1000_std": 1000 * val["kid_synthetic_vs_val"]["std"],
-                    "precision": pr.get("precision"), "recall": pr.get("recall")}
-    return row
+        fields[key] = {"gap": gap["gap"], "gap_ci": [gap["gap_ci_low"], gap["gap_ci_high"]], "auc": gap["synthetic_auc"],
+                       "floor": gap["floor_auc"], "kid_x1000": 1000 * val["kid_synthetic_vs_val"]["mean"],
+                       "kid_x1000_std": 1000 * val["kid_synthetic_vs_val"]["std"],
+                       "precision": pr.get("precision"), "recall": pr.get("recall")}
+    return fields
 
 
 def table(rows: list[dict]) -> str:
