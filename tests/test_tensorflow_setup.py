@@ -92,7 +92,9 @@ def test_a_first_import_runs_without_collections_then_freezes_and_a_later_one_ru
         frozen = gc.get_freeze_count()
         with import_outside_collection("big_module"):
             assert gc.isenabled()
-        assert gc.get_freeze_count() == frozen
+        # Nothing frozen again (that would add every tracked object, over a million here); the count may only fall,
+        # as a frozen object is still freed when its last reference goes, at any moment of a test session.
+        assert gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
         sys.modules.pop("big_module", None)
