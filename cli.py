@@ -452,7 +452,15 @@ def classify(data, splits_file, with_gan, synthetic, manifest, ratio, compare, s
                             synthetic_cap=synthetic_cap, equal_share=equal_share, strategy=strategy, precision=precision,
                             external=tuple(external), backbone=backbone, weights=weights, freeze_epochs=freeze_epochs,
                             shift_suite=shift_suite, workers=workers)
-    click.echo(run_classify(config, resume=resume).summary)
+    try:
+        result = run_classify(config, resume=resume)
+    except KeyboardInterrupt as interrupt:
+        folder = getattr(interrupt, "run_folder", None)
+        if folder is None:  # before the run folder existed: nothing to resume
+            raise
+        raise UserError(f"interrupted; resume with `xgan classify --resume {folder}` and the options of the run "
+                        "(finished models are read back, the others continue from their last epoch)") from None
+    click.echo(result.summary)
 
 
 MODEL_HELP = ("Classifier run folder or its model.keras; a folder of seeds (xgan classify --seeds N) or a comparison's arms/<arm> "

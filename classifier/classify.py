@@ -10,7 +10,8 @@ comparison and its report.
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
     curation, pool = {}, None  # seed -> the baseline's score of every synthetic image (of `pool`, read once), for curated arms
     description = "classify-compare" if config.compare else f"classify-{arms[0]}"
     # A non-chief worker of a multi-worker run trains alike in a temporary folder: the chief alone writes the run.
-    with run_parent(config.out, config.strategy) as parent:
+    with run_parent(config.out, config.strategy) as parent, ExitStack() as interrupted:
         options = {**config.to_dict(), "dataset_fingerprint": experiment.dataset.fingerprint, "splits_file": str(experiment.splits.path),
                    "positive_class": experiment.positive, "arms": arms, "seeds": config.seed_list}
         if resume is not None:
@@ -104,6 +105,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         else:
             run_dir = new_run_dir(parent, description)
         write_json(run_dir / "options.json", options)
+        if config.strategy == "default":  # a non-chief worker's folder is a temporary one
+            interrupted.enter_context(_naming_the_run_on_interrupt(run_dir))
         runs = []
         workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, len(arms) * len(config.seed_list))
         run_time_arms = registered_at_run_time(arms)
@@ -174,6 +177,17 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         return ClassifyResult(run_dir, experiment, runs, report, seconds, f"{summary}{found}\nrun folder {run_dir} ({seconds:.0f} s)",
                               upstream_results)
 
+
+
+@contextmanager
+def _naming_the_run_on_interrupt(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C while the run's models train: the KeyboardInterrupt carries the run folder (`run_folder`), so the
+    command can name its resumption; a study that runs classify catches it as before and names its own."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        interrupt.run_folder = run_dir
+        raise
 
 # Options that may differ between a run and its resumption: how many processes train, where the run folder's parent is.
 RESUME_MAY_DIFFER = ("workers", "out")

@@ -161,3 +161,31 @@ def _without_timings(value):
     if isinstance(value, list):
         return [_without_timings(item) for item in value]
     return value
+
+
+def test_ctrl_c_while_models_train_names_the_resumption_in_one_line(tmp_path, monkeypatch):
+    """`xgan classify` interrupted once its run folder exists: exit 2 and one line naming `--resume FOLDER`; the
+    same interruption before that folder exists stays a plain interruption (nothing to resume)."""
+    from click.testing import CliRunner
+
+    from xgan.classifier import classify as classify_module
+    from xgan.cli import cli
+
+    from conftest import make_folder_dataset
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 12, "normal": 28}, size=16)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(classify_module, "run_arm", interrupted)
+    result = CliRunner().invoke(cli, ["classify", "--data", str(data), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "runs")])
+    (run,) = (tmp_path / "runs").iterdir()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output  # the progress bar's lines come first
+    assert result.output.strip().splitlines()[-1:] == [
+        f"Error: interrupted; resume with `xgan classify --resume {run}` and the options of the run (finished models are read "
+        "back, the others continue from their last epoch)"]
+    monkeypatch.setattr(classify_module, "prepare_experiment", interrupted)
+    result = CliRunner().invoke(cli, ["classify", "--data", str(data), "--size", "16", "--epochs", "1", "--out", str(tmp_path / "more")])
+    assert result.exit_code == 1 and "resume" not in result.output and not (tmp_path / "more").exists()
