@@ -46,7 +46,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
 
     Training saves its state in `run_dir` after every epoch and continues from it when it is there (an interrupted
-    run resumed, `epoch_checkpoint.py`); the state goes once the folder is complete, with `FINISHED_RECORD` last.
+    run resumed, `epoch_state.py`); the state goes once the folder is complete, with `FINISHED_RECORD` last.
 
     Args:
         prepared: the arm's training set for this seed when already built (`training_set`).
@@ -68,7 +68,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     validation = (experiment.validation.images, experiment.targets(experiment.validation))
     checkpoint = None
     if config.strategy == "default" and not network.freeze_epochs:
-        from .epoch_checkpoint import CHECKPOINT_FILE, training_fingerprint
+        from .epoch_state import CHECKPOINT_FILE, training_fingerprint
 
         checkpoint = (run_dir / CHECKPOINT_FILE, training_fingerprint(network.to_dict(), arm, seed, experiment.dataset.fingerprint,
                                                                       images.composition(), len(images.images), weights))

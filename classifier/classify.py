@@ -54,7 +54,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
 
     Args:
         resume: an interrupted run folder of the same options to finish instead of a new one: its finished models are
-            read back, the others continue from the end of their last epoch (`epoch_checkpoint.py`).
+            read back, the others continue from the end of their last epoch (`epoch_state.py`).
         upstream: other jobs to run in the same worker pool, before the models that wait for them (a study's GAN,
             its sampling and its quality measure); needs more than one worker.
         synthetic_after: the key of the upstream job that writes `config.synthetic`: the arms that need synthetic

@@ -264,7 +264,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
         strategy: the tf.distribute strategy to train under (`distribute.STRATEGIES`);
             `config.batch_size` is the global batch, split between the replicas.
         checkpoint: (file, fingerprint): save the training state there after every epoch, and first continue from
-            it when it holds a state of the same fingerprint (`epoch_checkpoint.py`); with the default strategy, a
+            it when it holds a state of the same fingerprint (`epoch_state.py`); with the default strategy, a
             fresh model and no head-only stage.
 
     Returns:
@@ -317,7 +317,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
             raise invalid_argument("checkpoint", "a fresh model without a head-only stage on one replica", error=ValueError,
                                    received=f"a checkpoint with initial_model={initial_model is not None}, "
                                             f"freeze_epochs={config.freeze_epochs}, {num_replicas} replicas")
-        from .epoch_checkpoint import EpochCheckpoint, read_checkpoint, skip_epochs
+        from .epoch_state import EpochCheckpoint, read_checkpoint, skip_epochs
 
         restored = read_checkpoint(*checkpoint)
         plateau = next((c for c in callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None)

@@ -14,7 +14,7 @@ import pytest
 
 from xgan.classifier.arm_run import FINISHED_RECORD
 from xgan.classifier.config import ClassifierConfig
-from xgan.classifier.epoch_checkpoint import CHECKPOINT_FILE, read_checkpoint
+from xgan.classifier.epoch_state import CHECKPOINT_FILE, read_checkpoint
 
 
 def _data(seed: int = 0):
