@@ -1,7 +1,7 @@
 """One model of one arm and seed: trained, scored on the real test split, and saved with everything that describes it."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
         from .train import predict_probabilities, train_classifier
 
     images, weights = prepared if prepared is not None else training_set(arm, config, experiment, seed)
+    del prepared  # `images` alone holds the set now: a caller that handed it over without keeping it lets it go below
     check_evaluation_set(experiment.test, experiment.splits, [images, experiment.validation])
     network = config.classifier_config(seed=seed, augment=ARMS[arm].augment, class_names=experiment.class_names,
                                        positive_class=experiment.positive)
@@ -74,6 +75,9 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
                                                                       images.composition(), len(images.images), weights))
     result = train_classifier(network, images.images, experiment.targets(images), validation, class_weight=weights,
                               tensorboard_run=run_dir if config.tensorboard else None, strategy=config.strategy, checkpoint=checkpoint)
+    # What follows needs the set's description, not its pixels (a GAN arm's copy of every image): they go before
+    # the real-only fine-tuning and the scoring, so that no later stage holds two sets' pixels at once.
+    images = replace(images, images=np.empty((0,), np.uint8))
     if ARMS[arm].fine_tune_on_real:
         result = fine_tune_on_real(result, config, experiment, seed)
     from .metrics import metrics_at_thresholds, multiclass_metrics

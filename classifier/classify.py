@@ -129,14 +129,16 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                             folder = run_dir / "arms" / arm / f"seed{seed}"
                         else:
                             folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                        arm_set = prepared.pop(arm, None) if seed == config.seed else None
+                        if seed != config.seed:
+                            prepared.pop(arm, None)
                         if ARMS[arm].curated_by_baseline:
-                            arm_set = training_set(arm, config, experiment, seed, curation[seed])
+                            prepared[arm] = training_set(arm, config, experiment, seed, curation[seed])
                             if seed == config.seed:
-                                realism[arm] = synthetic_vs_real(arm_set[0], seed=config.seed)
+                                realism[arm] = synthetic_vs_real(prepared[arm][0], seed=config.seed)
                         finished = read_finished_record(folder) if resume is not None else None
-                        runs.append(finished[0] if finished else run_arm(arm, seed, config, experiment, folder, arm_set))
-                        arm_set = None  # its training set goes before the next one is built
+                        # Handed over, not kept here: run_arm lets the pixels go once the model has trained on them.
+                        runs.append(finished[0] if finished else run_arm(arm, seed, config, experiment, folder, prepared.pop(arm, None)))
+                        prepared.pop(arm, None)
                         if arm == BASELINE_ARM and curated:
                             pool = pool or read_synthetic_pool(config.synthetic, config.size)
                             curation[seed] = _baseline_scores(folder, pool, experiment)

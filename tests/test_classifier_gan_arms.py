@@ -226,3 +226,50 @@ def test_a_comparison_holds_one_gan_training_set_at_a_time(setup, tmp_path, monk
     assert len(built) == 6  # each GAN arm's set built twice: checked up front, then again for its training
     assert alive_when_training == [0, 1, 1, 1]
 
+
+
+def test_no_gan_training_set_is_alive_while_a_model_fine_tunes_on_real_images(setup, tmp_path, monkeypatch):
+    """gan_finetune's GAN-mix pixels (a copy of every image) go once its first stage has trained on them: the real-only
+    stage, and the scoring after it, hold no GAN set."""
+    import gc
+    import types
+    import weakref
+
+    from xgan.classifier import arm_run
+    from xgan.classifier import classify as classify_module
+    from xgan.classifier import train as train_module
+
+    original = arm_run.training_set
+    built, alive_when_fine_tuning = [], []
+
+    def tracked(arm, *args, **kwargs):
+        images, weights = original(arm, *args, **kwargs)
+        if any(origin == "synthetic" for origin in images.origins):
+            built.append(weakref.ref(images.images))
+        return images, weights
+
+    class Stop(Exception):
+        pass
+
+    def trained(network, images, targets, validation, **options):
+        return train_module.TrainingResult(None, [], 1, 0.0)
+
+    def fine_tune(pretrained, config, experiment, seed):
+        gc.collect()
+        alive_when_fine_tuning.append(sum(ref() is not None for ref in built))
+        raise Stop
+
+    def run_arm(arm, *args):  # the baseline trains nothing; gan_finetune runs the real run_arm up to its fine-tuning
+        return types.SimpleNamespace(metrics={"balanced_accuracy": 0.5}) if arm == "baseline" else arm_run.run_arm(arm, *args)
+
+    monkeypatch.setattr(classify_module, "training_set", tracked)
+    monkeypatch.setattr(arm_run, "training_set", tracked)
+    monkeypatch.setattr(classify_module, "run_arm", run_arm)
+    monkeypatch.setattr(train_module, "train_classifier", trained)
+    monkeypatch.setattr(arm_run, "fine_tune_on_real", fine_tune)
+    config = ClassifyConfig(data=setup["data"], compare=True, synthetic=(setup["covid"],), size=16, arm_names=("gan_finetune",),
+                            seeds=1, out=tmp_path)
+    with pytest.raises(Stop):
+        classify_module.classify(config)
+    assert len(built) == 2  # checked up front (and let go), then built again for its training
+    assert alive_when_fine_tuning == [0]
