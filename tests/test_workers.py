@@ -128,7 +128,7 @@ def busy_writer(folder, number):
     from xgan.runs import write_text
 
     folder = Path(folder)
-    (folder / f"worker{number}.pid").write_text(str(os.getpid()))
+    write_text(folder / f"worker{number}.pid", str(os.getpid()))  # atomic: the test polls for it, never half-written
     while True:
         write_text(folder / f"output{number}.txt", "x" * 100_000)
 
