@@ -129,16 +129,16 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                             folder = run_dir / "arms" / arm / f"seed{seed}"
                         else:
                             folder = run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
-                        if seed != config.seed:
-                            prepared.pop(arm, None)
                         if ARMS[arm].curated_by_baseline:
                             prepared[arm] = training_set(arm, config, experiment, seed, curation[seed])
                             if seed == config.seed:
                                 realism[arm] = synthetic_vs_real(prepared[arm][0], seed=config.seed)
                         finished = read_finished_record(folder) if resume is not None else None
-                        # Handed over, not kept here: run_arm lets the pixels go once the model has trained on them.
+                        if finished:
+                            prepared.pop(arm, None)
+                        # Handed over, not kept here (the first seed's, built up front): run_arm lets the pixels go
+                        # once the model has trained on them.
                         runs.append(finished[0] if finished else run_arm(arm, seed, config, experiment, folder, prepared.pop(arm, None)))
-                        prepared.pop(arm, None)
                         if arm == BASELINE_ARM and curated:
                             pool = pool or read_synthetic_pool(config.synthetic, config.size)
                             curation[seed] = _baseline_scores(folder, pool, experiment)
@@ -180,7 +180,6 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                               upstream_results)
 
 
-
 @contextmanager
 def _naming_the_run_on_interrupt(run_dir: Path) -> Iterator[None]:
     """Ctrl-C while the run's models train: the KeyboardInterrupt carries the run folder (`run_folder`), so the
@@ -190,6 +189,7 @@ def _naming_the_run_on_interrupt(run_dir: Path) -> Iterator[None]:
     except KeyboardInterrupt as interrupt:
         interrupt.run_folder = run_dir
         raise
+
 
 # Options that may differ between a run and its resumption: how many processes train, where the run folder's parent is.
 RESUME_MAY_DIFFER = ("workers", "out")

@@ -227,7 +227,6 @@ def test_a_comparison_holds_one_gan_training_set_at_a_time(setup, tmp_path, monk
     assert alive_when_training == [0, 1, 1, 1]
 
 
-
 def test_no_gan_training_set_is_alive_while_a_model_fine_tunes_on_real_images(setup, tmp_path, monkeypatch):
     """gan_finetune's GAN-mix pixels (a copy of every image) go once its first stage has trained on them: the real-only
     stage, and the scoring after it, hold no GAN set."""
