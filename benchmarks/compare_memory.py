@@ -4,8 +4,12 @@ For each arm list given, runs
 
     xgan -v classify --compare --arms ARMS --data DATA [--synthetic FOLDER] --size SIZE --epochs 1 --seeds SEEDS --out OUT
 
-under a wrapper that reads the command's own peak resident memory and CPU seconds
-(`resource.getrusage(RUSAGE_CHILDREN)`: the wrapper runs nothing else). Run it once another command has
+under a wrapper that reads the peak resident memory of the largest single process it ran and their CPU seconds
+(`resource.getrusage(RUSAGE_CHILDREN)`: the wrapper runs nothing else). A comparison past classify's
+FRESH_PROCESS_PIXELS trains each model in a worker process of its own, so the whole tree is sampled too, every
+--every seconds: the sum of its processes' proportional set sizes (PSS: a page shared by a forked worker and
+its parent counted once, split between them) and of their resident sizes (shared pages counted in each); the
+run's peak is the largest sampled sum (a spike shorter than --every can be missed). Run it once another command has
 filled the decode cache for DATA at SIZE, so every measured run maps the same cached pixels. With --stop-at-training the
 command is stopped (SIGKILL) when it logs that its first model starts training: the peak then covers
 everything a comparison holds before any training (the training sets built up front), which is where
@@ -39,10 +43,10 @@ def measure(arms: str, args) -> dict:
         command += ["--synthetic", str(folder)]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    result = {"arms": arms, "load": os.getloadavg()[0]}
+    result = {"arms": arms, "load": os.getloadavg()[0], "tree_pss_gb": 0.0, "tree_rss_gb": 0.0, "max_processes": 0}
     last_line, done = [""], threading.Event()
-    if args.trace:
-        threading.Thread(target=_trace, args=(process.pid, args.trace, args.every, start, last_line, done), daemon=True).start()
+    sampler = threading.Thread(target=_sample, args=(process.pid, args.trace, args.every, start, last_line, done, result), daemon=True)
+    sampler.start()
     for line in process.stderr:
         if line.strip():
             last_line[0] = line.strip().split("\r")[-1][:160]  # a progress bar's latest state
@@ -57,36 +61,69 @@ def measure(arms: str, args) -> dict:
             result["error"] = line.strip()
     process.wait()
     done.set()
+    sampler.join()
     result["wall_s"] = time.perf_counter() - start
     return result
 
 
-def _trace(wrapper_pid: int, path: Path, every: float, start: float, last_line: list, done: threading.Event) -> None:
-    """Append `seconds  RSS GB  last log line` of the xgan command under the wrapper every `every` seconds until done."""
-    with open(path, "a") as out:
+def _sample(wrapper_pid: int, path: Path | None, every: float, start: float, last_line: list, done: threading.Event,
+            result: dict) -> None:
+    """Every `every` seconds until done: the summed PSS and RSS of every process under the wrapper (the xgan command
+    and its workers), their maxima kept in `result`; with `path`, `seconds  PSS GB  RSS GB  processes  last log line`
+    appended to it."""
+    out = open(path, "a") if path else None
+    try:
         while not done.wait(every):
-            rss = 0
-            for child in _children(wrapper_pid):
-                try:
-                    status = Path(f"/proc/{child}/status").read_text()
-                except OSError:
-                    continue
-                rss += int(next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0))
-            out.write(f"{time.perf_counter() - start:8.0f} s  {rss / 1024**2:6.2f} GB  {last_line[0]}\n")
-            out.flush()
+            pss = rss = 0
+            tree = _descendants(wrapper_pid)
+            for pid in tree:
+                pss += _kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:")
+                rss += _kilobytes(f"/proc/{pid}/status", "VmRSS:")
+            result["tree_pss_gb"] = max(result["tree_pss_gb"], pss / 1024**2)
+            result["tree_rss_gb"] = max(result["tree_rss_gb"], rss / 1024**2)
+            result["max_processes"] = max(result["max_processes"], len(tree))
+            if out:
+                out.write(f"{time.perf_counter() - start:8.0f} s  {pss / 1024**2:6.2f} GiB PSS  {rss / 1024**2:6.2f} GiB RSS  "
+                          f"{len(tree)} proc  {last_line[0]}\n")
+                out.flush()
+    finally:
+        if out:
+            out.close()
+
+
+def _kilobytes(path: str, field: str) -> int:
+    """The kB figure of `field` in a /proc file, 0 when the process is gone."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return 0
+    return int(next((line.split()[1] for line in text.splitlines() if line.startswith(field)), 0))
+
+
+def _parents() -> dict[int, int]:
+    """{pid: parent pid} of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
 def _children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (the xgan command under the wrapper)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
+    return [child for child, parent in _parents().items() if parent == pid]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`: the xgan command under the wrapper and its worker processes."""
+    parents, found, frontier = _parents(), [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
     return found
 
 
@@ -100,11 +137,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds per arm (compare's own default is 3)")
     parser.add_argument("--stop-at-training", action="store_true")
     parser.add_argument("--trace", type=Path, help="append the command's resident memory and last log line to this file")
-    parser.add_argument("--every", type=float, default=5.0, help="seconds between --trace samples")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between samples of the tree's memory")
     args = parser.parse_args(argv)
     for arms in args.arms:
         result = measure(arms, args)
-        print(f"{len(arms.split(','))} arms ({arms}): peak RSS {result.get('peak_rss_gb', float('nan')):.2f} GB, "
+        print(f"{len(arms.split(','))} arms ({arms}): peak RSS of one process {result.get('peak_rss_gb', float('nan')):.2f} GiB, "
+              f"whole tree (sampled) PSS {result['tree_pss_gb']:.2f} GiB, RSS {result['tree_rss_gb']:.2f} GiB, "
+              f"up to {result['max_processes']} processes, "
               f"CPU {result.get('cpu_s', float('nan')):.0f} s, wall {result['wall_s']:.0f} s"
               + (f", first training line at {result['to_training_s']:.0f} s" if "to_training_s" in result else "")
               + f", load {result['load']:.1f}" + (f"  {result['error']}" if "error" in result else ""), flush=True)

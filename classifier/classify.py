@@ -31,6 +31,15 @@ from .realism import synthetic_vs_real
 
 log = logging.getLogger("xgan")
 
+# A run of several models trains each in a worker process of its own, which ends with it, once its real training split
+# holds this many pixels (images x height x width; 2**26 is about 16,000 images at 64 px, 4,100 at 128 px, 1,000 at
+# 256 px). TensorFlow and Keras keep 20-35 MB of every model a process builds, even after clear_session
+# (runtime/workers.py), so a process that trains one model and ends gives it all back and the run's peak memory does
+# not grow with the number of arms; the model's Grad-CAM and external-set scores are computed in a fresh process too,
+# and the command's own process never starts TensorFlow. A process start costs about 5 CPU seconds (TensorFlow's
+# import), a few percent of a model's training at this size; below it the models share their workers (or this process).
+FRESH_PROCESS_PIXELS = 2**26
+
 # The names this module held before it was split, for callers that import them from here.
 __all__ = ["ArmRun", "ClassifyConfig", "ClassifyResult", "Experiment", "TRAINING_MANIFEST", "check_manifest_dataset", "classify",
            "default_synthetic_folders", "fine_tune_on_real", "prepare_experiment", "run_arm", "training_set"]
@@ -108,18 +117,23 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         if config.strategy == "default":  # a non-chief worker's folder is a temporary one
             interrupted.enter_context(_naming_the_run_on_interrupt(run_dir))
         runs = []
-        workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, len(arms) * len(config.seed_list))
+        num_models = len(arms) * len(config.seed_list)
+        workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, num_models)
+        fresh = config.strategy == "default" and num_models > 1 and _training_pixels(experiment) >= FRESH_PROCESS_PIXELS
         run_time_arms = registered_at_run_time(arms)
-        if workers > 1 and run_time_arms and not upstream:
+        if (workers > 1 or fresh) and run_time_arms and not upstream:
             # A worker process imports xgan afresh: it would not know an arm registered in this one.
             log.info("arm(s) %s registered at run time: every model trains in this process", ", ".join(run_time_arms))
-            workers = 1
+            workers, fresh = 1, False
         upstream_results, shift_scores = {}, {}
         if upstream and workers == 1:
             raise invalid_argument("upstream", "more than one worker to run them beside the models", received="workers=1", error=ValueError)
-        if workers > 1:
+        if fresh:
+            log.info("%d training pixels: each model trains in a process of its own, which gives back TensorFlow's memory when "
+                     "it ends", _training_pixels(experiment))
+        if workers > 1 or fresh:
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
-                                                         workers, threads, upstream, synthetic_after)
+                                                         workers, threads, upstream, synthetic_after, fresh)
         else:
             with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
                 for arm in arms:
@@ -147,6 +161,11 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
         from .report import write_compare_report, write_ensemble_report, write_single_report
 
+        plan, explained, prepared_external, external_scores = None, {}, None, {}
+        if fresh and (config.compare or externals):
+            plan, prepared_external, explained, external_scores = _report_scores_side_by_side(config, experiment, runs, externals,
+                                                                                               workers, threads)
+
         if config.compare:
             report = compare_arms(runs, experiment, config.seed, target_sensitivity=config.target_sensitivity)
             report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
@@ -157,10 +176,11 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                 report["arms"][arm]["description"] = ARMS[arm].description
             synthetic = any(ARMS[arm].needs_synthetic for arm in arms)
             report["synthetic_folders"] = [str(folder) for folder in config.synthetic] if synthetic else []
-            report["external"] = score_external_sets(externals, runs, experiment, True, config.tta, config.seed, config.target_sensitivity)
+            report["external"] = score_external_sets(externals, runs, experiment, True, config.tta, config.seed, config.target_sensitivity,
+                                                     external_scores, prepared_external)
             from .explain import explain_comparison
 
-            report["gradcam"] = explain_comparison(runs, experiment, run_dir, config.seed)
+            report["gradcam"] = explain_comparison(runs, experiment, run_dir, config.seed, explained=explained, plan=plan)
             if config.shift_suite:
                 from .shift import score_shift_suite
 
@@ -170,7 +190,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         elif len(runs) > 1:
             report = seed_ensemble(runs, experiment, config.target_sensitivity)
             report["seconds"], report["tta"] = time.perf_counter() - start, config.tta
-            report["external"] = score_external_sets(externals, runs, experiment, False, config.tta, config.seed, config.target_sensitivity)
+            report["external"] = score_external_sets(externals, runs, experiment, False, config.tta, config.seed, config.target_sensitivity,
+                                                     external_scores, prepared_external)
             summary = write_ensemble_report(run_dir, report, runs, experiment)
         else:
             report = None
@@ -250,11 +271,17 @@ def _model_folder(config: ClassifyConfig, run_dir: Path, arm: str, seed: int) ->
     return run_dir / f"seed{seed}" if len(config.seed_list) > 1 else run_dir
 
 
+def _training_pixels(experiment: Experiment) -> int:
+    """Pixels of the real training split (images x height x width), what FRESH_PROCESS_PIXELS is compared with."""
+    shape = experiment.train.images.shape
+    return int(shape[0]) * int(shape[1]) * int(shape[2]) if len(shape) >= 3 else 0
+
+
 def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: list[str], run_dir: Path, prepared: dict,
                         sizes: dict, realism: dict, shift_scores: dict, workers: int, threads: int, upstream: Sequence[Job] = (),
-                        synthetic_after=None) -> tuple[list[ArmRun], dict]:
+                        synthetic_after=None, fresh: bool = False) -> tuple[list[ArmRun], dict]:
     """Every arm x seed model trained in `workers` processes of `threads` threads; the runs in the loop's order, and
-    the results of the `upstream` jobs (see `classify`).
+    the results of the `upstream` jobs (see `classify`). `fresh`: each job in a process of its own (FRESH_PROCESS_PIXELS).
 
     The same folders and files as one after another; a curated arm's model of a seed starts once the baseline of that
     seed is saved (it scores the synthetic pool with it). The upstream jobs come first and the models that wait for
@@ -274,10 +301,11 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
         jobs.append(Job((arm, seed), train_one_model,
                         (arm, seed, str(_model_folder(config, run_dir, arm, seed)), arm_set, baseline, waits[arm] and config.compare),
                         after=after + ((synthetic_after,) if waits[arm] else ()), description=f"{arm} seed {seed}"))
-    pool = WorkerPool(workers, threads, _start_model_worker)
+    pool = WorkerPool(workers, threads, _start_model_worker, jobs_per_worker=1 if fresh else None)
     # A forked worker shares this process's data as it is; a spawned one (TensorFlow already runs here) loads it again.
     pool.initargs = (config, experiment if pool.start_method == "fork" else None)
-    log.info("training %d models side by side: %d worker processes of %d thread(s)", len(order), workers, threads)
+    log.info("training %d models side by side: %d worker process(es) of %d thread(s)%s", len(order), workers, threads,
+             ", a fresh process for each" if fresh else "")
     with pool, progress_bar(len(jobs), f"classifier ({workers} workers)", "job" if upstream else "model") as bar:
         def finished(job: Job, result) -> None:
             if job.key in order:
@@ -293,12 +321,49 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
     return [results[model][0] for model in order], {job.key: results[job.key] for job in upstream}
 
 
+def _report_scores_side_by_side(config: ClassifyConfig, experiment: Experiment, runs: list[ArmRun], externals: list,
+                                workers: int, threads: int) -> tuple:
+    """What the report needs of each saved model (its Grad-CAM record, its scores on the external sets), computed in a
+    fresh worker process per model, so that this process never loads one; (plan, prepared external sets, {(arm, seed):
+    Grad-CAM record}, {(arm, seed): external scores})."""
+    from .explain import gradcam_plan
+    from .external import unseen_external_images
+
+    plan = gradcam_plan(runs, experiment, config.seed) if config.compare else None
+    prepared = unseen_external_images(externals, runs) if externals else []
+    first_seed = {}
+    for run in runs:
+        first_seed[run.arm] = min(first_seed.get(run.arm, run.seed), run.seed)
+    jobs = [Job((run.arm, run.seed), report_scores, (str(run.run_dir), run.threshold, run.seed == first_seed[run.arm]),
+                description=f"report scores of {run.arm} seed {run.seed}") for run in runs]
+    pool = WorkerPool(min(workers, len(jobs)), threads, _start_model_worker, jobs_per_worker=1)
+    pool.initargs = (config, experiment if pool.start_method == "fork" else None, {"plan": plan, "external": prepared})
+    with pool, progress_bar(len(jobs), "report (Grad-CAM, external sets)", "model") as bar:
+        results = pool.run(jobs, lambda job, result: bar.update(1))
+    explained = {key: result[0] for key, result in results.items() if result[0] is not None}
+    external = {key: result[1] for key, result in results.items() if result[1] is not None}
+    return plan, prepared, explained, external
+
+
+def report_scores(model_dir: str, threshold: float | None, with_films: bool):
+    """In a worker process: one saved model's Grad-CAM record on the report's images (with the films' maps for an arm's
+    first seed) and its scores on the external sets; (record or None, scores or None)."""
+    from .explain import explain_model
+    from .external import external_scores
+
+    plan, prepared = _WORKER_DATA["report"]["plan"], _WORKER_DATA["report"]["external"]
+    config = _WORKER_DATA["config"]
+    explained = explain_model(model_dir, threshold, plan.images, plan.film_images if with_films else None) if plan is not None else None
+    return explained, external_scores(model_dir, prepared, config.tta) if prepared else None
+
+
 _WORKER_DATA: dict = {}  # in a worker process: the command's options and experiment, set once when it starts
 
 
-def _start_model_worker(config: ClassifyConfig, experiment: Experiment | None) -> None:
+def _start_model_worker(config: ClassifyConfig, experiment: Experiment | None, report: dict | None = None) -> None:
     _WORKER_DATA["config"] = config
     _WORKER_DATA["experiment"] = experiment if experiment is not None else prepare_experiment(config)
+    _WORKER_DATA["report"] = report
 
 
 def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: str | None, measure_realism: bool = False):

@@ -258,32 +258,84 @@ def choose_films(y_true: np.ndarray, right: np.ndarray, num_classes: int, seed: 
     return films
 
 
-def explain_comparison(runs, experiment, run_dir: Path, seed: int = 0, baseline: str = "baseline") -> dict:
+@dataclass
+class GradcamPlan:
+    """What every model of a comparison is explained on: the films of the figure and the images of the border share."""
+
+    reference: object  # the ArmRun whose calls chose the films
+    films: list  # (test index, "right" or "wrong") pairs, `choose_films`
+    scored: np.ndarray  # the test indices of the border share
+    images: np.ndarray  # their pixels
+    film_images: np.ndarray
+
+
+def gradcam_plan(runs, experiment, seed: int = 0, baseline: str = "baseline") -> GradcamPlan:
+    """The films (chosen by the baseline's first seed: per class one it called right and one wrong) and the seeded subset
+    of test images every model of `runs` is explained on."""
+    from .compare import correct_calls, test_targets
+
+    y_true = test_targets(experiment)
+    arms = list(dict.fromkeys(run.arm for run in runs))
+    first = {arm: min((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
+    reference = first.get(baseline, first[arms[0]])
+    classes = experiment.class_names if experiment.positive is None else [experiment.negative, experiment.positive]
+    films = choose_films(y_true, correct_calls(reference.probabilities, y_true, reference.threshold or 0.5), len(classes), seed)
+    scored = np.sort(np.random.default_rng(seed).permutation(len(y_true))[:MAX_SCORED_IMAGES])
+    images = np.asarray(experiment.test.images[scored])
+    film_images = np.asarray(experiment.test.images[np.array([i for i, _ in films], np.int64)]) if films else images[:0]
+    return GradcamPlan(reference, films, scored, images, film_images)
+
+
+def explain_model(model_dir, threshold: float | None, images: np.ndarray, film_images: np.ndarray | None) -> dict:
+    """One saved model's Grad-CAM record: its last convolution layer, whether its maps have a location, the mean border
+    share over `images`, and with `film_images` the maps, calls and scores on those films (else None).
+
+    Loads the model and clears Keras's session after: run it in the process that should hold the model (a worker of a
+    comparison whose models each live in a process of their own, or the command's own).
+    """
+    import keras
+
+    from .saving import load_classifier
+
+    model = load_classifier(model_dir)
+    record = {"layer": last_convolution_layer(model).name, "location": has_location(model), "share": None, "films": None}
+    maps, _, _ = gradcam(model, images, threshold)
+    if len(maps) and record["location"]:
+        record["share"] = float(np.nanmean(border_share(maps)))
+    if film_images is not None and len(film_images):
+        record["films"] = gradcam(model, film_images, threshold)
+    keras.backend.clear_session()
+    return record
+
+
+def explain_comparison(runs, experiment, run_dir: Path, seed: int = 0, baseline: str = "baseline", explained: dict | None = None,
+                       plan: GradcamPlan | None = None) -> dict:
     """Each arm's Grad-CAM border share (mean over its seeds' models) and the figure of its first seed's maps on the same films.
 
     The films are chosen by the baseline's first seed (per class one it called right and one wrong), so every arm is
     shown the same images. Written: `run_dir/gradcam.png`.
 
+    Args:
+        explained: {(arm, seed): `explain_model` record} computed elsewhere (each in its model's worker process, on the
+            images of `plan`); the models missing from it are loaded and explained here.
+        plan: the `gradcam_plan` those records were computed on (None: made here).
+
     Returns:
         The JSON-ready record of report.json's `gradcam`.
     """
-    import keras
     from matplotlib.figure import Figure
 
-    from .compare import correct_calls, test_targets
-    from .saving import load_classifier
+    from .compare import test_targets
 
+    plan = plan or gradcam_plan(runs, experiment, seed, baseline)
+    explained = explained or {}
     y_true = test_targets(experiment)
     arms = list(dict.fromkeys(run.arm for run in runs))
     by_arm = {arm: sorted((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
-    reference = by_arm.get(baseline, by_arm[arms[0]])[0]
+    films, reference = plan.films, plan.reference
     multiclass = experiment.positive is None
     classes = experiment.class_names if multiclass else [experiment.negative, experiment.positive]
-    films = choose_films(y_true, correct_calls(reference.probabilities, y_true, reference.threshold or 0.5), len(classes), seed)
-    scored = np.sort(np.random.default_rng(seed).permutation(len(y_true))[:MAX_SCORED_IMAGES])
-    images = np.asarray(experiment.test.images[scored])
-    film_images = np.asarray(experiment.test.images[np.array([i for i, _ in films], np.int64)]) if films else images[:0]
-    record = {"border_fraction": BORDER_FRACTION, "uniform_border_share": UNIFORM_BORDER_SHARE, "num_images": int(len(scored)),
+    record = {"border_fraction": BORDER_FRACTION, "uniform_border_share": UNIFORM_BORDER_SHARE, "num_images": int(len(plan.scored)),
               "reference": reference.arm, "films": [{"key": experiment.test.keys[i], "label": classes[y_true[i]], reference.arm: word}
                                                       for i, word in films], "arms": {}, "figure": GRADCAM_FILE}
     figure = Figure(figsize=(2.6 * max(1, len(films)), 2.3 * len(arms)))
@@ -291,17 +343,17 @@ def explain_comparison(runs, experiment, run_dir: Path, seed: int = 0, baseline:
     for row, arm in enumerate(arms):
         shares = []
         for k, run in enumerate(by_arm[arm]):
-            model = load_classifier(run.run_dir)
-            record.setdefault("layer", last_convolution_layer(model).name)
-            record.setdefault("location", has_location(model))
-            maps, _, _ = gradcam(model, images, run.threshold)
-            shares.append(float(np.nanmean(border_share(maps))) if len(maps) and record["location"] else None)
+            model = explained.get((run.arm, run.seed))
+            if model is None or (k == 0 and films and model["films"] is None):
+                model = explain_model(run.run_dir, run.threshold, plan.images, plan.film_images if k == 0 else None)
+            record.setdefault("layer", model["layer"])
+            record.setdefault("location", model["location"])
+            shares.append(model["share"])
             if k == 0 and films:
-                film_maps, called, scores = gradcam(model, film_images, run.threshold)
-                for column, ((index, word), image, heatmap) in enumerate(zip(films, film_images, film_maps)):
+                film_maps, called, scores = model["films"]
+                for column, ((index, word), image, heatmap) in enumerate(zip(films, plan.film_images, film_maps)):
                     mark = "right" if called[column] == y_true[index] else "wrong"
                     _overlay(axes[row, column], image, heatmap, f"{arm}: {classes[called[column]]} {scores[column]:.2f} ({mark})")
-            keras.backend.clear_session()
         measured = [share for share in shares if share is not None]
         record["arms"][arm] = {"border_share": {"mean": float(np.mean(measured)) if measured else None,
                                                 "std": float(np.std(measured, ddof=1)) if len(measured) > 1 else (0.0 if measured else None)},

@@ -84,9 +84,9 @@ def load_external_sets(specs, class_names: list[str], size: int) -> list[Externa
     Raises:
         UserError: an unreadable set, or one holding a class the models will not know.
     """
-    if not specs:  # nothing to import: TensorFlow must not start here before classify's workers fork
+    if not specs:
         return []
-    from .evaluate import known_classes  # evaluate imports Keras (saving.py): not before classify imports it its own way
+    from .evaluate import known_classes  # imports no Keras: TensorFlow must not start here before classify's workers fork
 
     loaded = []
     for spec in specs:
@@ -95,8 +95,38 @@ def load_external_sets(specs, class_names: list[str], size: int) -> list[Externa
     return loaded
 
 
+def unseen_external_images(sets: list[ExternalSet], runs) -> list[tuple[ExternalSet, object, int]]:
+    """(set, its images no compared model trained or stopped early on, how many were left out) for every set.
+
+    Every arm's models saw the same real training and validation images (the arms differ in synthetic, repeated or
+    weighted images), so each set is what `xgan evaluate` scores.
+    """
+    from .evaluate import seen_hashes, unseen_images
+
+    seen = set().union(*(seen_hashes(run.run_dir) for run in runs))
+    prepared = []
+    for external in sets:
+        images, num_excluded = unseen_images(external.dataset, seen, f"--external {external.spec}")
+        prepared.append((external, images, num_excluded))
+    return prepared
+
+
+def external_scores(model_dir, prepared: list, tta: bool = False) -> dict:
+    """{set name: `score_images` result} of one saved model on every prepared set (`unseen_external_images`); loads the
+    model and clears Keras's session after, in the process that should hold it."""
+    import keras
+
+    from .ensemble import load_ensemble
+    from .evaluate import score_images
+
+    ensemble = load_ensemble([model_dir])
+    results = {external.spec.name: score_images(ensemble, images, tta) for external, images, _ in prepared}
+    keras.backend.clear_session()
+    return results
+
+
 def score_external_sets(sets: list[ExternalSet], runs, experiment, compare: bool, tta: bool = False, seed: int = 0,
-                        target_sensitivity: float | None = None) -> dict:
+                        target_sensitivity: float | None = None, scores: dict | None = None, prepared: list | None = None) -> dict:
     """Score every run's saved model on every external set and compare the arms there as on the test split.
 
     Args:
@@ -104,6 +134,9 @@ def score_external_sets(sets: list[ExternalSet], runs, experiment, compare: bool
         runs: the comparison's (or seed ensemble's) ArmRun objects, each with its saved model in `run_dir`.
         experiment: the internal experiment (validation split for the ensembles' thresholds, class names).
         compare: True for an arms comparison (`compare_arms`), False for one arm's seeds (`seed_ensemble`).
+        scores: {(arm, seed): `external_scores` of that run's model} computed elsewhere (each in its model's worker
+            process, on `prepared`); the runs missing from it are loaded and scored here.
+        prepared: the `unseen_external_images` those scores were computed on (None: made here).
 
     Returns:
         {set name: record}: the set's source, counts, images left out, and the comparison (or seed ensemble)
@@ -112,26 +145,16 @@ def score_external_sets(sets: list[ExternalSet], runs, experiment, compare: bool
     if not sets:
         return {}
     from .compare import _test_counts, compare_arms, seed_ensemble, test_targets
-    from .ensemble import load_ensemble
-    from .evaluate import score_images, seen_hashes, unseen_images
     from .metrics import METRICS, summarize_runs
 
-    import keras
-
-    # The images no compared model trained or stopped early on: every arm's models saw the same real training and
-    # validation images (the arms differ in synthetic, repeated or weighted images), so each set is what evaluate scores.
-    seen = set().union(*(seen_hashes(run.run_dir) for run in runs))
-    prepared = []
-    for external in sets:
-        images, num_excluded = unseen_images(external.dataset, seen, f"--external {external.spec}")
-        prepared.append((external, images, num_excluded))
+    prepared = prepared if prepared is not None else unseen_external_images(sets, runs)
+    scores = scores or {}
     scored = {external.spec.name: [] for external in sets}
     for run in runs:
-        ensemble = load_ensemble([run.run_dir])
-        for external, images, _ in prepared:
-            result = score_images(ensemble, images, tta)
+        results = scores.get((run.arm, run.seed)) or external_scores(run.run_dir, prepared, tta)
+        for external, _, _ in prepared:
+            result = results[external.spec.name]
             scored[external.spec.name].append(replace(run, probabilities=result.probabilities, metrics=result.metrics))
-        keras.backend.clear_session()
     records = {}
     for external, images, num_excluded in prepared:
         external_runs = scored[external.spec.name]

@@ -7,23 +7,27 @@ nothing but the folder or the model file.
 
 import os
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..runs import CONFIG_FILE, read_json, write_json
 from .config import ClassifierConfig
 
+if TYPE_CHECKING:
+    import keras
+
 MODEL_FILE = "model.keras"
 VALIDATION_PREDICTIONS = "validation_predictions.csv"  # beside them: the validation split's probabilities, for ensembles' thresholds
 
 
-def save_classifier(run_dir: Path, model: keras.Model, config: ClassifierConfig, **details) -> Path:
+def save_classifier(run_dir: Path, model: "keras.Model", config: ClassifierConfig, **details) -> Path:
     """Write `model.keras` and `config.json` (config fields plus `details`) into `run_dir`, atomically.
 
     Returns:
         The path of the model file.
     """
+    import keras  # here, not above: reading a run's files (evaluate's helpers, external sets) must not start TensorFlow
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / MODEL_FILE
@@ -60,8 +64,10 @@ def model_files(path: Path) -> tuple[Path, Path]:
     return model_path, config_path
 
 
-def load_classifier(path: Path) -> keras.Model:
+def load_classifier(path: Path) -> "keras.Model":
     """Load a saved classifier (a run folder or its model.keras) in Keras' safe mode, uncompiled."""
+    import keras
+
     model_path, _ = model_files(path)
     try:
         return keras.saving.load_model(model_path, compile=False, safe_mode=True)

@@ -91,13 +91,9 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
         the per-seed summaries and their mean ± std, and `comparisons`: per non-baseline arm the paired interval of
         the primary metric averaged over every copy, with the Holm-adjusted verdict over those comparisons.
     """
-    import keras
-
     from .compare import SIGNIFICANCE, test_targets
     from .metrics import holm_adjust
-    from .saving import load_classifier
     from .threshold import batched_thresholds
-    from .train import predict_probabilities
 
     start = time.perf_counter()
     images = np.asarray(experiment.test.images)
@@ -111,7 +107,12 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     for run in sorted(runs, key=lambda r: r.seed):
         if scores is not None and (run.arm, run.seed) in scores:
             run_scores = scores[(run.arm, run.seed)]
-        else:
+        else:  # Keras only here: with every model scored in its worker, this process never starts TensorFlow
+            import keras
+
+            from .saving import load_classifier
+            from .train import predict_probabilities
+
             model = load_classifier(run.run_dir)
             run_scores = np.stack([predict_probabilities(model, kept[index] if kept else corrupt(images, name, severity, seed), tta=tta)
                                    for index, (name, severity) in enumerate(keys)])

@@ -21,6 +21,11 @@ workers do (tests/test_workers.py, tests/test_classify_workers.py).
 
 Worker processes start with `fork` while TensorFlow is not loaded in the parent (fast, and the parent's
 data is shared as it is), else with `spawn` (a fork of a process running TensorFlow's threads is unsafe).
+
+With `jobs_per_worker`, a worker exits after that many jobs and a fresh one takes its place: TensorFlow and
+Keras keep some memory from every model a process builds, even after `clear_session` (about 20-35 MB a
+model, benchmarks/memory_per_model.py; tensorflow#43702), so a process that trains one model and ends gives
+it all back, and a comparison's peak stays that of one model whatever the number of arms.
 """
 
 import contextlib
@@ -130,6 +135,7 @@ class _Worker:
     connection: object
     job: Job | None = None
     stopping: bool = False
+    jobs_done: int = 0
 
 
 class WorkerStopped(BaseException):
@@ -140,7 +146,8 @@ def _stop_handler(signum, frame):
     raise WorkerStopped()
 
 
-def _worker_main(connection, threads: int, initializer, initargs, log_level: int, quiet_tensorflow: bool) -> None:
+def _worker_main(connection, threads: int, initializer, initargs, log_level: int, quiet_tensorflow: bool,
+                 jobs_per_worker: int | None = None) -> None:
     global _IN_WORKER
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -156,7 +163,8 @@ def _worker_main(connection, threads: int, initializer, initargs, log_level: int
     try:
         if initializer is not None:
             initializer(*initargs)
-        while True:
+        done = 0
+        while jobs_per_worker is None or done < jobs_per_worker:
             message = connection.recv()
             if message is None:
                 return
@@ -168,6 +176,7 @@ def _worker_main(connection, threads: int, initializer, initargs, log_level: int
             except Exception as error:  # noqa: BLE001 - every failure goes back to the parent
                 result = ("error", _picklable(error), traceback.format_exc())
             connection.send((key, *result))
+            done += 1
     except (WorkerStopped, EOFError, BrokenPipeError):
         return
 
@@ -202,32 +211,60 @@ def _picklable(error: BaseException) -> BaseException:
 class WorkerPool:
     """`workers` processes of `threads` threads each that run `Job`s (see the module's docstring).
 
-    Use as a context manager; `run` may be called several times while it is open.
+    Use as a context manager; `run` may be called several times while it is open. `jobs_per_worker`: each worker
+    exits after that many jobs and a fresh one replaces it when jobs remain (None: workers live as long as the pool).
     """
 
-    def __init__(self, workers: int, threads: int, initializer: Callable | None = None, initargs: tuple = ()):
+    def __init__(self, workers: int, threads: int, initializer: Callable | None = None, initargs: tuple = (),
+                 jobs_per_worker: int | None = None):
         if workers < 1 or threads < 1:
             raise invalid_argument("workers", "at least 1 worker and thread", received=f"workers={workers}, threads={threads}", error=ValueError)
+        if jobs_per_worker is not None and jobs_per_worker < 1:
+            raise invalid_argument("jobs_per_worker", "a positive integer or None", jobs_per_worker, error=ValueError)
         self.workers_wanted, self.threads = workers, threads
         self.initializer, self.initargs = initializer, initargs
+        self.jobs_per_worker = jobs_per_worker
         self.workers: list[_Worker] = []
+        self._method: str | None = None  # chosen when the pool opens, kept for the workers that replace finished ones
+        self.started = 0  # worker processes started, replacements included
 
     @property
     def start_method(self) -> str:
+        if self._method is not None:
+            return self._method
         return "spawn" if "tensorflow" in sys.modules else "fork"
 
     def __enter__(self) -> "WorkerPool":
-        context = multiprocessing.get_context(self.start_method)
+        self._method = self.start_method
+        for _ in range(self.workers_wanted):
+            self.workers.append(self._start_worker())
+        return self
+
+    def _start_worker(self) -> _Worker:
+        context = multiprocessing.get_context(self._method)
         quiet = any(type(finder).__name__ == "QuietImportFinder" for finder in sys.meta_path)
         with thread_environment(self.threads):
-            for _ in range(self.workers_wanted):
-                parent_end, child_end = context.Pipe()
-                process = context.Process(target=_worker_main, args=(child_end, self.threads, self.initializer, self.initargs,
-                                                                       logging.getLogger("xgan").getEffectiveLevel(), quiet), daemon=True)
-                process.start()
-                child_end.close()
-                self.workers.append(_Worker(process, parent_end))
-        return self
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_worker_main, args=(child_end, self.threads, self.initializer, self.initargs,
+                                                                   logging.getLogger("xgan").getEffectiveLevel(), quiet,
+                                                                   self.jobs_per_worker), daemon=True)
+            process.start()
+        child_end.close()
+        self.started += 1
+        return _Worker(process, parent_end)
+
+    def _retire(self, worker: _Worker, replace: bool) -> None:
+        """A worker that ran its `jobs_per_worker` jobs and exits: reaped, and a fresh one put in its place if `replace`
+        (jobs wait), else left out until the next `run`."""
+        worker.process.join(STOP_SECONDS)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.connection.close()
+        if replace:
+            self.workers[self.workers.index(worker)] = self._start_worker()
+        else:
+            self.workers.remove(worker)
 
     def __exit__(self, kind, value, trace) -> None:
         self.close(graceful=kind is None)
@@ -262,6 +299,8 @@ class WorkerPool:
         if len(set(keys)) != len(keys):
             raise invalid_argument("jobs", "distinct keys", received="a repeated key", error=ValueError)
         waiting, results = list(jobs), {}
+        while len(self.workers) < min(self.workers_wanted, len(jobs)):  # workers retired by the last run
+            self.workers.append(self._start_worker())
         unknown = [k for job in jobs for k in job.after if k not in keys]
         if unknown:
             raise invalid_argument("jobs", "`after` to name jobs of this run", received=f"{unknown[0]!r}", error=ValueError)
@@ -286,12 +325,16 @@ class WorkerPool:
                         except (EOFError, OSError):
                             raise _died(worker) from None
                         job, worker.job = worker.job, None
+                        worker.jobs_done += 1
                         if status == "error":
                             error, trace = payload
                             if not _is_user_error(error):
                                 error.add_note(f"in a worker process, running {job.description or job.key!r}:\n{trace}")
                             raise error
                         results[key] = payload[0]
+                        if self.jobs_per_worker is not None and worker.jobs_done >= self.jobs_per_worker:
+                            idle = sum(1 for other in self.workers if other.job is None and other is not worker)
+                            self._retire(worker, replace=len(waiting) > idle)  # a fresh worker for each job no idle one will take
                         if on_result is not None:
                             on_result(job, payload[0])
                     elif worker.process.sentinel in ready_objects:

@@ -72,3 +72,36 @@ def _without_seconds(value):
     if isinstance(value, list):
         return [_without_seconds(item) for item in value]
     return value
+
+
+FRESH_SCRIPT = ("import sys; import xgan.classifier.classify as classify; classify.FRESH_PROCESS_PIXELS = int(sys.argv[1]); "
+                "from xgan.cli import cli; cli.main(sys.argv[2:], standalone_mode=False); "
+                "print('TENSORFLOW_IN_COMMAND', 'tensorflow' in sys.modules)")
+
+
+def test_models_in_processes_of_their_own_give_the_same_report_and_the_command_never_starts_tensorflow(tmp_path):
+    """Past FRESH_PROCESS_PIXELS each model trains, and is explained and scored on the external set, in a process that ends
+    with it (so TensorFlow's memory goes back): the same numbers and figure as every model in one process of as many
+    threads, and the command's own process never imports TensorFlow."""
+    import json
+
+    from conftest import make_folder_dataset
+
+    data = make_folder_dataset(tmp_path / "xrays", {"covid": 12, "normal": 28}, size=16)
+    site = make_folder_dataset(tmp_path / "site_b", {"covid": 6, "normal": 9}, size=24, seed=5)
+    folders, reports = {}, {}
+    for name, pixels in (("fresh", 0), ("shared", 2**62)):
+        out = tmp_path / name
+        result = subprocess.run([sys.executable, "-c", FRESH_SCRIPT, str(pixels), "-v", "classify", "--data", str(data), "--compare",
+                                 "--arms", "baseline,class_weights", "--seeds", "1", "--external", str(site), "--size", "16",
+                                 "--epochs", "1", "--batch-size", "16", "--out", str(out)],
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert ("a process of its own" in result.stderr) == (name == "fresh")
+        assert f"TENSORFLOW_IN_COMMAND {name == 'shared'}" in result.stdout
+        (folders[name],) = out.iterdir()
+        reports[name] = json.loads((folders[name] / "report.json").read_text())
+    for key in ("arms", "comparisons", "shift_suite", "external", "gradcam"):
+        assert _without_seconds(reports["fresh"][key]) == _without_seconds(reports["shared"][key]), key
+    assert reports["fresh"]["external"]["site_b"]["num_images"] == 15 and reports["fresh"]["gradcam"]["films"]
+    assert (folders["fresh"] / "gradcam.png").read_bytes() == (folders["shared"] / "gradcam.png").read_bytes()

@@ -86,6 +86,32 @@ def test_a_job_waits_for_the_jobs_it_runs_after(tmp_path):
     assert run_jobs(jobs, workers=2, threads=1) == {"late": True, "early": True, "free": True}
 
 
+def process_id(_):
+    return os.getpid()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_with_one_job_per_worker_every_job_runs_in_a_fresh_process(workers):
+    """What TensorFlow keeps from a model stays with the process that built it: one job per process gives it all back."""
+    with WorkerPool(workers, 1, jobs_per_worker=1) as pool:
+        first = pool.run([Job(n, process_id, (n,)) for n in range(5)])
+        assert len(set(first.values())) == 5 and os.getpid() not in first.values()
+        assert pool.started == 5 and len(pool.workers) <= workers  # no process started for a job that never came
+        again = pool.run([Job(n, process_id, (n,)) for n in range(3)])  # a later run gets fresh workers too
+    assert len(set(again.values())) == 3 and not set(again.values()) & set(first.values())
+
+
+def test_without_a_job_limit_a_worker_runs_job_after_job():
+    with WorkerPool(1, 1) as pool:
+        results = pool.run([Job(n, process_id, (n,)) for n in range(3)])
+    assert len(set(results.values())) == 1 and pool.started == 1
+
+
+def test_a_job_limit_below_one_is_refused():
+    with pytest.raises(ValueError, match="jobs_per_worker"):
+        WorkerPool(1, 1, jobs_per_worker=0)
+
+
 def test_an_unknown_dependency_is_refused():
     with WorkerPool(1, 1) as pool, pytest.raises(ValueError, match="Expected `after` to name jobs of this run. Received: 'nope'"):
         pool.run([Job(1, square, (1,), after=("nope",))])
