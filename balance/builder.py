@@ -133,6 +133,11 @@ def _choose_synthetic(folders: list[SyntheticFolder], needed: dict[str, int], wa
     rows = []
     for label, count in needed.items():
         pool = pools.get(label, [])
+        if not pool:  # no GAN of these folders makes this class: sampling one of them again cannot help
+            held = ", ".join(sorted(pools)) or "none"
+            raise UserError(f"class {label} needs {count} synthetic images to reach {wanted[label]}, the synthetic folder(s) hold none "
+                            f"(their classes: {held}): train a GAN on it (`xgan train --data DATA --class {label}`) or on every class "
+                            "(`xgan train --data DATA --conditional`), sample it, and pass that folder too")
         if len(pool) < count:
             runs = sorted({str(image.run) for image in pool})
             run = runs[0] if runs else "RUN"

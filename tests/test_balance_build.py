@@ -221,6 +221,15 @@ def test_not_enough_synthetic_images(study):
     assert len(origins(rows, "covid", "synthetic")) == 12
 
 
+def test_a_class_no_synthetic_folder_holds_points_to_training_a_gan_on_it(study):
+    """The folders hold covid images only and the target asks for more normal ones: sampling the covid GAN again cannot
+    help, so the error names the class and how to get a GAN of it (the training split holds 20 real normal images)."""
+    with pytest.raises(UserError, match=(r"^class normal needs 3 synthetic images to reach \d+, the synthetic folder\(s\) hold none "
+                                         r"\(their classes: covid\): train a GAN on it \(`xgan train --data DATA --class normal`\) or on "
+                                         r"every class \(`xgan train --data DATA --conditional`\)")):
+        build_training_set(study.dataset, study.splits, "covid=20,normal=23", synthetic_dirs=[study.synthetic])
+
+
 def test_synthetic_folder_refusals(study):
     def build(folder, target=0.5):
         return build_training_set(study.dataset, study.splits, target, synthetic_dirs=[folder])
