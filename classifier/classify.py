@@ -393,16 +393,17 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
 
 
 def _shift_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun):
-    """In a worker: the shift suite's probabilities of the model just saved (the copies made once per worker), so that
-    the parent's report need not load and score every model again one after another."""
+    """In a worker: the shift suite's probabilities of the model just saved (the copies made once per worker when they fit
+    shift.KEEP_COPIES_BYTES, else one at a time), so that the parent's report need not load and score every model again."""
     import keras
     import numpy as np
 
     from .saving import load_classifier
-    from .shift import shift_scores, suite_copies
+    from .shift import keep_copies, shift_scores
 
+    images = np.asarray(experiment.test.images)
     if "shift_copies" not in _WORKER_DATA:
-        _WORKER_DATA["shift_copies"] = list(suite_copies(np.asarray(experiment.test.images), config.seed)[1])
-    scores = shift_scores(load_classifier(run.run_dir), _WORKER_DATA["shift_copies"], config.tta)
+        _WORKER_DATA["shift_copies"] = keep_copies(images, config.seed)
+    scores = shift_scores(load_classifier(run.run_dir), images, config.seed, config.tta, _WORKER_DATA["shift_copies"])
     keras.backend.clear_session()
     return scores

@@ -65,11 +65,25 @@ def summarize_copies(keys, values: dict[str, np.ndarray], clean: dict) -> dict:
             "drop": {m: float(clean[m] - mean[m]) for m in values if m in clean}}
 
 
-def shift_scores(model, copies: list[np.ndarray], tta: bool = False) -> np.ndarray:
-    """One model's probabilities on the suite's copies (`suite_copies`), stacked (copies, images[, classes])."""
+def keep_copies(images: np.ndarray, seed: int = 0, severities=SUITE_SEVERITIES) -> list[np.ndarray] | None:
+    """The suite's copies of `images`, made once to score several models on, when together they fit KEEP_COPIES_BYTES;
+    None when they do not (each model then corrupts one copy at a time, `shift_scores`)."""
+    keys = suite_keys(severities)
+    if len(keys) * images.nbytes > KEEP_COPIES_BYTES:
+        return None
+    return [corrupt(images, name, severity, seed) for name, severity in keys]
+
+
+def shift_scores(model, images: np.ndarray, seed: int = 0, tta: bool = False, kept: list[np.ndarray] | None = None,
+                 severities=SUITE_SEVERITIES) -> np.ndarray:
+    """One model's probabilities on the suite's copies of `images`, stacked (copies, images[, classes]): the `kept` copies
+    (`keep_copies`), or each copy made, scored and let go in turn, so that a large test split's 48 copies are never held
+    at once."""
     from .train import predict_probabilities
 
-    return np.stack([predict_probabilities(model, copy, tta=tta) for copy in copies])
+    keys = suite_keys(severities)
+    return np.stack([predict_probabilities(model, kept[index] if kept is not None else corrupt(images, name, severity, seed), tta=tta)
+                     for index, (name, severity) in enumerate(keys)])
 
 
 def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target_sensitivity: float | None = None,
@@ -100,8 +114,7 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     keys = suite_keys(severities)
     num_copies, num_images = len(keys), len(images)
     scored_here = [run for run in runs if scores is None or (run.arm, run.seed) not in scores]
-    kept = ([corrupt(images, name, severity, seed) for name, severity in keys]
-            if scored_here and len(keys) * images.nbytes <= KEEP_COPIES_BYTES else None)
+    kept = keep_copies(images, seed, severities) if scored_here else None
     y_true = test_targets(experiment)
     probabilities, per_seed = {}, {}
     for run in sorted(runs, key=lambda r: r.seed):
@@ -111,11 +124,8 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
             import keras
 
             from .saving import load_classifier
-            from .train import predict_probabilities
 
-            model = load_classifier(run.run_dir)
-            run_scores = np.stack([predict_probabilities(model, kept[index] if kept else corrupt(images, name, severity, seed), tta=tta)
-                                   for index, (name, severity) in enumerate(keys)])
+            run_scores = shift_scores(load_classifier(run.run_dir), images, seed, tta, kept, severities)
             keras.backend.clear_session()
         probabilities.setdefault(run.arm, []).append(run_scores)
         record = summarize_copies(keys, copy_metrics(y_true, run_scores, run.threshold), {m: run.metrics[m] for m in METRICS})
