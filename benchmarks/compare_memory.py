@@ -8,8 +8,11 @@ under a wrapper that reads the peak resident memory of the largest single proces
 (`resource.getrusage(RUSAGE_CHILDREN)`: the wrapper runs nothing else). A comparison past classify's
 FRESH_PROCESS_PIXELS trains each model in a worker process of its own, so the whole tree is sampled too, every
 --every seconds: the sum of its processes' proportional set sizes (PSS: a page shared by a forked worker and
-its parent counted once, split between them) and of their resident sizes (shared pages counted in each); the
-run's peak is the largest sampled sum (a spike shorter than --every can be missed). Run it once another command has
+its parent counted once, split between them), of their anonymous part (Pss_Anon: heap and arrays, what TensorFlow
+keeps of each model; without the shared libraries, whose pages PSS also splits with every other process that maps
+them, so that it does not depend on what else runs, nor the memory-mapped decode cache, the same for every arm
+list) and of their resident sizes (shared pages counted in each); the run's peak is the largest sampled sum (a
+spike shorter than --every can be missed). Run it once another command has
 filled the decode cache for DATA at SIZE, so every measured run maps the same cached pixels. With --stop-at-training the
 command is stopped (SIGKILL) when it logs that its first model starts training: the peak then covers
 everything a comparison holds before any training (the training sets built up front), which is where
@@ -43,7 +46,7 @@ def measure(arms: str, args) -> dict:
         command += ["--synthetic", str(folder)]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    result = {"arms": arms, "load": os.getloadavg()[0], "tree_pss_gb": 0.0, "tree_rss_gb": 0.0, "max_processes": 0}
+    result = {"arms": arms, "load": os.getloadavg()[0], "tree_pss_gb": 0.0, "tree_anon_gb": 0.0, "tree_rss_gb": 0.0, "max_processes": 0}
     last_line, done = [""], threading.Event()
     sampler = threading.Thread(target=_sample, args=(process.pid, args.trace, args.every, start, last_line, done, result), daemon=True)
     sampler.start()
@@ -74,30 +77,37 @@ def _sample(wrapper_pid: int, path: Path | None, every: float, start: float, las
     out = open(path, "a") if path else None
     try:
         while not done.wait(every):
-            pss = rss = 0
+            pss = anon = rss = 0
             tree = _descendants(wrapper_pid)
             for pid in tree:
-                pss += _kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:")
-                rss += _kilobytes(f"/proc/{pid}/status", "VmRSS:")
+                rollup = _fields(f"/proc/{pid}/smaps_rollup")
+                pss, anon = pss + rollup.get("Pss:", 0), anon + rollup.get("Pss_Anon:", 0)
+                rss += _fields(f"/proc/{pid}/status").get("VmRSS:", 0)
             result["tree_pss_gb"] = max(result["tree_pss_gb"], pss / 1024**2)
+            result["tree_anon_gb"] = max(result["tree_anon_gb"], anon / 1024**2)
             result["tree_rss_gb"] = max(result["tree_rss_gb"], rss / 1024**2)
             result["max_processes"] = max(result["max_processes"], len(tree))
             if out:
-                out.write(f"{time.perf_counter() - start:8.0f} s  {pss / 1024**2:6.2f} GiB PSS  {rss / 1024**2:6.2f} GiB RSS  "
-                          f"{len(tree)} proc  {last_line[0]}\n")
+                out.write(f"{time.perf_counter() - start:8.0f} s  {pss / 1024**2:6.2f} GiB PSS  {anon / 1024**2:6.2f} GiB anon  "
+                          f"{rss / 1024**2:6.2f} GiB RSS  {len(tree)} proc  {last_line[0]}\n")
                 out.flush()
     finally:
         if out:
             out.close()
 
 
-def _kilobytes(path: str, field: str) -> int:
-    """The kB figure of `field` in a /proc file, 0 when the process is gone."""
+def _fields(path: str) -> dict[str, int]:
+    """{"Name:": kB} of a /proc file of kB figures (status, smaps_rollup); empty when the process is gone."""
     try:
         text = Path(path).read_text()
     except OSError:
-        return 0
-    return int(next((line.split()[1] for line in text.splitlines() if line.startswith(field)), 0))
+        return {}
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            found[parts[0]] = int(parts[1])
+    return found
 
 
 def _parents() -> dict[int, int]:
@@ -142,7 +152,8 @@ def main(argv=None) -> int:
     for arms in args.arms:
         result = measure(arms, args)
         print(f"{len(arms.split(','))} arms ({arms}): peak RSS of one process {result.get('peak_rss_gb', float('nan')):.2f} GiB, "
-              f"whole tree (sampled) PSS {result['tree_pss_gb']:.2f} GiB, RSS {result['tree_rss_gb']:.2f} GiB, "
+              f"whole tree (sampled) PSS {result['tree_pss_gb']:.2f} GiB, anonymous PSS {result['tree_anon_gb']:.2f} GiB, "
+              f"RSS {result['tree_rss_gb']:.2f} GiB, "
               f"up to {result['max_processes']} processes, "
               f"CPU {result.get('cpu_s', float('nan')):.0f} s, wall {result['wall_s']:.0f} s"
               + (f", first training line at {result['to_training_s']:.0f} s" if "to_training_s" in result else "")

@@ -129,8 +129,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         if upstream and workers == 1:
             raise invalid_argument("upstream", "more than one worker to run them beside the models", received="workers=1", error=ValueError)
         if fresh:
-            log.info("%d training pixels: each model trains in a process of its own, which gives back TensorFlow's memory when "
-                     "it ends", _training_pixels(experiment))
+            log.info("%s training pixels: each model trains in a process of its own, which gives back TensorFlow's memory when "
+                     "it ends", f"{_training_pixels(experiment):,}")
         if workers > 1 or fresh:
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
                                                          workers, threads, upstream, synthetic_after, fresh)
