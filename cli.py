@@ -239,9 +239,10 @@ def precision_option(config: tuple[str, str]):
 
 
 workers_option = click.option(
-    "--workers", type=click.IntRange(min=1), default=1, show_default=True,
-    help="Models trained side by side, each in a process of its own with cores / workers threads (2 on a 2-core machine); "
-         "1: one after another in this process. A model's numbers depend on its thread count: the same with any workers of the same threads.")
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Models (and a study's stages) trained side by side, each in a process of its own with cores / workers threads "
+         "[default: one per core, or $XGAN_WORKERS]; 1: one after another in this process. A model's numbers depend on its "
+         "thread count: the same with any workers of the same threads.")
 data_argument = click.argument("data", required=False, type=DATA)
 splits_option = click.option("--splits", "splits_file", type=click.Path(dir_okay=False, path_type=Path),
                              help="splits.json to use or create [default: beside the dataset].")

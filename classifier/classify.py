@@ -61,6 +61,10 @@ class ClassifyResult:
 def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_after=None, resume: Path | None = None) -> ClassifyResult:
     """Train one model, or with `config.compare` every arm over every seed, and write the run folder.
 
+    Several models train one after another in this process, or side by side in `config.workers` worker processes; past
+    FRESH_PROCESS_PIXELS each in a worker process of its own, with its report scores (Grad-CAM, external sets, shift
+    suite), so that the run's memory does not grow with the number of models.
+
     Args:
         resume: an interrupted run folder of the same options to finish instead of a new one: its finished models are
             read back, the others continue from the end of their last epoch (`epoch_state.py`).
@@ -306,7 +310,7 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
     pool.initargs = (config, experiment if pool.start_method == "fork" else None)
     log.info("training %d models side by side: %d worker process(es) of %d thread(s)%s", len(order), workers, threads,
              ", a fresh process for each" if fresh else "")
-    with pool, progress_bar(len(jobs), f"classifier ({workers} workers)", "job" if upstream else "model") as bar:
+    with pool, progress_bar(len(jobs), f"classifier ({workers} worker{'s' if workers > 1 else ''})", "job" if upstream else "model") as bar:
         def finished(job: Job, result) -> None:
             if job.key in order:
                 bar.set_postfix({"last": job.description, "balanced_acc": f"{result[0].metrics['balanced_accuracy']:.3f}"}, refresh=False)

@@ -50,7 +50,7 @@ class ClassifyConfig:
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs before fine-tuning; None: 3 with pretrained weights, else 0
     shift_suite: bool = True  # with `compare`: score every model on corrupted copies of the test split (shift.py), a robustness proxy
-    workers: int | None = 1  # models trained side by side, each in its own process (threads = cores // workers); None: one per core; 1: in this process
+    workers: int | None = None  # models trained side by side, each in its own process (threads = cores // workers); None: one per core ($XGAN_WORKERS if set); 1: in this process
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:

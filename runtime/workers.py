@@ -46,6 +46,7 @@ log = logging.getLogger("xgan")
 
 _IN_WORKER = False  # True in a worker process: it runs its jobs one after another and starts no workers of its own
 
+WORKERS_VARIABLE = "XGAN_WORKERS"  # when set, a positive integer: the workers of a command given no --workers (else one per core)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 STOP_SECONDS = 20.0  # how long a stopped worker may take to unwind before it is killed
 
@@ -58,8 +59,25 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_workers(cores: int) -> int:
+    """The workers of a command given no --workers: $XGAN_WORKERS when set, else `cores` (one per core).
+
+    Raises:
+        UserError: $XGAN_WORKERS is not a positive integer.
+    """
+    value = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not value:
+        return cores
+    if not value.isdigit() or int(value) < 1:
+        from ..errors import UserError
+
+        raise UserError(f"${WORKERS_VARIABLE}={value!r}: expected a positive integer (the default of --workers), or unset it")
+    return int(value)
+
+
 def plan_workers(workers: int | None, num_jobs: int | None = None, cores: int | None = None) -> tuple[int, int]:
-    """(workers, threads per worker) for `workers` asked (None: one per core) on `cores` (None: this process's).
+    """(workers, threads per worker) for `workers` asked (None: `default_workers`, one per core unless $XGAN_WORKERS says)
+    on `cores` (None: this process's).
 
     Never more workers than jobs; threads = cores // workers, at least 1, so workers x threads <= cores
     (more workers than cores are allowed, one thread each). In a worker process: (1, 1), whatever is asked: a job
@@ -73,7 +91,7 @@ def plan_workers(workers: int | None, num_jobs: int | None = None, cores: int | 
     if _IN_WORKER:
         return 1, 1
     cores = cores or available_cores()
-    workers = workers or cores
+    workers = workers or default_workers(cores)
     if num_jobs is not None:
         workers = max(1, min(workers, num_jobs))
     return workers, max(1, cores // workers)

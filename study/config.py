@@ -59,7 +59,7 @@ class StudyConfig:
     weights: str = "none"  # the backbone's starting weights: "none", "imagenet" or a .h5 weights file of its family
     freeze_epochs: int | None = None  # head-only epochs of a pretrained backbone; None: 3 with pretrained weights, else 0
     gan_variant: str = "dcgan"  # the GAN stage's generator: "dcgan" (the card's) or a name of gan.config.GAN_VARIANTS ("ada")
-    workers: int | None = 1  # worker processes for models and stages side by side (threads = cores // workers); None: one per core; 1: one after another
+    workers: int | None = None  # worker processes for models and stages side by side (threads = cores // workers); None: one per core ($XGAN_WORKERS if set); 1: one after another
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:

@@ -88,6 +88,20 @@ def private_image_cache(tmp_path_factory):
         os.environ["XGAN_CACHE_DIR"] = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def models_one_after_another():
+    """Commands given no --workers train their models one after another in their own process ($XGAN_WORKERS=1, for CLI
+    subprocesses too), as the suite's timings assume: a worker process under pytest is spawned and imports TensorFlow
+    afresh. The tests of the side-by-side path pass --workers (or `workers=`) themselves."""
+    previous = os.environ.get("XGAN_WORKERS")
+    os.environ["XGAN_WORKERS"] = "1"
+    yield
+    if previous is None:
+        os.environ.pop("XGAN_WORKERS", None)
+    else:
+        os.environ["XGAN_WORKERS"] = previous
+
+
 _XGAN_LOGGER = logging.getLogger("xgan")
 _PRISTINE_LOGGER_STATE = (_XGAN_LOGGER.handlers[:], _XGAN_LOGGER.level, _XGAN_LOGGER.propagate)
 

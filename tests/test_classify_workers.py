@@ -24,7 +24,10 @@ def test_a_bad_worker_count_is_refused(workers):
 def test_workers_with_a_multi_device_strategy_are_refused():
     with pytest.raises(UserError, match="--workers 2 trains models side by side .* pass --workers 1 with it"):
         ClassifyConfig(workers=2, strategy="mirrored")
-    assert ClassifyConfig(strategy="mirrored").workers == 1  # the default: one model at a time
+    assert ClassifyConfig(strategy="mirrored").workers is None  # the default (one per core) is one with a multi-device strategy
+    from xgan.study.config import StudyConfig
+
+    assert ClassifyConfig().workers is None and StudyConfig().workers is None
 
 
 def test_the_cli_refuses_zero_workers():

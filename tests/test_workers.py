@@ -44,8 +44,18 @@ def die():
     (None, None, 2, (2, 1)), (1, None, 2, (1, 2)), (2, None, 2, (2, 1)), (None, None, 16, (16, 1)), (4, None, 16, (4, 4)),
     (3, None, 2, (3, 1)), (None, 1, 2, (1, 2)), (8, 3, 16, (3, 5)),
 ])
-def test_plan_workers_fills_the_cores(workers, jobs, cores, expected):
+def test_plan_workers_fills_the_cores(workers, jobs, cores, expected, monkeypatch):
+    monkeypatch.delenv("XGAN_WORKERS", raising=False)  # the suite sets it to 1
     assert plan_workers(workers, jobs, cores) == expected
+
+
+def test_xgan_workers_is_the_default_of_a_command_given_no_workers(monkeypatch):
+    monkeypatch.setenv("XGAN_WORKERS", "3")
+    assert plan_workers(None, None, 2) == (3, 1) and plan_workers(2, None, 2) == (2, 1)  # --workers wins
+    for value in ("0", "two", "-1"):
+        monkeypatch.setenv("XGAN_WORKERS", value)
+        with pytest.raises(UserError, match=rf"^\$XGAN_WORKERS='{value}': expected a positive integer \(the default of --workers\)"):
+            plan_workers(None, None, 2)
 
 
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5])
