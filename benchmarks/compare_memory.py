@@ -44,6 +44,8 @@ def measure(arms: str, args) -> dict:
                "--data", str(args.data), "--size", str(args.size), "--epochs", "1", "--seeds", str(args.seeds), "--out", str(args.out)]
     for folder in args.synthetic:
         command += ["--synthetic", str(folder)]
+    if args.workers is not None:
+        command += ["--workers", str(args.workers)]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     result = {"arms": arms, "load": os.getloadavg()[0], "tree_pss_gb": 0.0, "tree_anon_gb": 0.0, "tree_rss_gb": 0.0, "max_processes": 0}
@@ -145,6 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--arms", action="append", required=True, help="comma-separated arms; repeat for each list")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=1, help="seeds per arm (compare's own default is 3)")
+    parser.add_argument("--workers", type=int, help="classify's --workers (default: classify's own, one per core)")
     parser.add_argument("--stop-at-training", action="store_true")
     parser.add_argument("--trace", type=Path, help="append the command's resident memory and last log line to this file")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between samples of the tree's memory")
