@@ -55,8 +55,7 @@ class ClassifyConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
-        if self.workers is not None:
-            plan_workers(self.workers)  # refuses anything but a positive integer
+        plan_workers(self.workers)  # refuses anything but a positive integer, and a bad $XGAN_WORKERS before a run folder exists
         if self.strategy != "default" and (self.workers or 1) > 1:
             raise UserError(f"--workers {self.workers} trains models side by side on this machine's cores, each on one device; "
                             f"--strategy {self.strategy} spreads one model over devices: pass --workers 1 with it")

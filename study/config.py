@@ -66,10 +66,9 @@ class StudyConfig:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)} (option --strategy)", self.strategy)
         if self.strategy == "multi-worker":
             raise UserError(MULTI_WORKER_REFUSAL)
-        if self.workers is not None:
-            from ..runtime.workers import plan_workers
+        from ..runtime.workers import plan_workers
 
-            plan_workers(self.workers)  # refuses anything but a positive integer
+        plan_workers(self.workers)  # refuses anything but a positive integer, and a bad $XGAN_WORKERS before a study folder exists
         if self.strategy != "default" and (self.workers or 1) > 1:
             raise UserError(f"--workers {self.workers} trains models side by side on this machine's cores, each on one device; "
                             f"--strategy {self.strategy} spreads one model over devices: pass --workers 1 with it")

@@ -58,6 +58,19 @@ def test_xgan_workers_is_the_default_of_a_command_given_no_workers(monkeypatch):
             plan_workers(None, None, 2)
 
 
+def test_a_bad_xgan_workers_fails_before_a_run_folder_is_made(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from xgan.cli import cli
+
+    monkeypatch.setenv("XGAN_WORKERS", "abc")
+    tiny = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tiny"
+    for command in (["classify", "--data", str(tiny), "--compare", "--seeds", "2"], ["run", "--data", str(tiny)]):
+        result = CliRunner().invoke(cli, [*command, "--size", "32", "--out", str(tmp_path / command[0])])
+        assert result.exit_code == 2 and "$XGAN_WORKERS='abc': expected a positive integer" in result.output, result.output
+        assert not (tmp_path / command[0]).exists() or not any((tmp_path / command[0]).iterdir())
+
+
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5])
 def test_plan_workers_refuses_a_bad_count(workers):
     with pytest.raises(UserError, match="Invalid value received for argument `workers`. Expected a positive integer"):
