@@ -9,6 +9,7 @@ comparison and its report.
 """
 
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -33,7 +34,7 @@ log = logging.getLogger("xgan")
 
 # A run of several models trains each in a worker process of its own, which ends with it, once its real training split
 # holds this many pixels (images x height x width; 2**26 is about 16,000 images at 64 px, 4,100 at 128 px, 1,000 at
-# 256 px). TensorFlow and Keras keep 20-35 MB of every model a process builds, even after clear_session
+# 256 px). TensorFlow and Keras keep 25-40 MB of every model a process builds, even after clear_session
 # (runtime/workers.py), so a process that trains one model and ends gives it all back and the run's peak memory does
 # not grow with the number of arms; the model's Grad-CAM and external-set scores are computed in a fresh process too,
 # and the command's own process never starts TensorFlow. A process start costs about 5 CPU seconds (TensorFlow's
@@ -123,7 +124,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         runs = []
         num_models = len(arms) * len(config.seed_list)
         workers, threads = plan_workers(config.workers if config.strategy == "default" else 1, num_models)
-        fresh = config.strategy == "default" and num_models > 1 and _training_pixels(experiment) >= FRESH_PROCESS_PIXELS
+        pixels = _training_pixels(experiment)
+        fresh = config.strategy == "default" and num_models > 1 and pixels >= FRESH_PROCESS_PIXELS
         run_time_arms = registered_at_run_time(arms)
         if (workers > 1 or fresh) and run_time_arms and not upstream:
             # A worker process imports xgan afresh: it would not know an arm registered in this one.
@@ -134,7 +136,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
             raise invalid_argument("upstream", "more than one worker to run them beside the models", received="workers=1", error=ValueError)
         if fresh:
             log.info("%s training pixels: each model trains in a process of its own, which gives back TensorFlow's memory when "
-                     "it ends", f"{_training_pixels(experiment):,}")
+                     "it ends", f"{pixels:,}")
         if workers > 1 or fresh:
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
                                                          workers, threads, upstream, synthetic_after, fresh)
@@ -277,8 +279,7 @@ def _model_folder(config: ClassifyConfig, run_dir: Path, arm: str, seed: int) ->
 
 def _training_pixels(experiment: Experiment) -> int:
     """Pixels of the real training split (images x height x width), what FRESH_PROCESS_PIXELS is compared with."""
-    shape = experiment.train.images.shape
-    return int(shape[0]) * int(shape[1]) * int(shape[2]) if len(shape) >= 3 else 0
+    return math.prod(experiment.train.images.shape[:3])
 
 
 def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: list[str], run_dir: Path, prepared: dict,

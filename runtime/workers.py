@@ -23,7 +23,7 @@ Worker processes start with `fork` while TensorFlow is not loaded in the parent 
 data is shared as it is), else with `spawn` (a fork of a process running TensorFlow's threads is unsafe).
 
 With `jobs_per_worker`, a worker exits after that many jobs and a fresh one takes its place: TensorFlow and
-Keras keep some memory from every model a process builds, even after `clear_session` (about 20-35 MB a
+Keras keep some memory from every model a process builds, even after `clear_session` (about 25-40 MB a
 model, benchmarks/memory_per_model.py; tensorflow#43702), so a process that trains one model and ends gives
 it all back, and a comparison's peak stays that of one model whatever the number of arms.
 """
