@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .classifier.backbones import BACKBONES
 from .errors import UserError
-from .gan.config import DEFAULT_KID_EVERY
+from .gan.config import DDIM_KID_EVERY, DEFAULT_KID_EVERY, GAN_VARIANTS
 
 # Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
 SEED = click.IntRange(0, 2**32 - 1)
@@ -171,6 +171,16 @@ def _presets_help() -> str:
 def _optimizer_default(optimizer: str, name: str) -> float:
     """The classifier optimizer's own default learning rate or decay (`classifier.config.optimizer_defaults`)."""
     return _library("classifier.config", "optimizer_defaults")(optimizer)[name]
+
+
+def _family_default(field: str) -> dict:
+    """click.option keywords for a GanConfig option whose default depends on --model (None: the family's, shown in the help)."""
+    def shown() -> str:
+        defaults = _library("gan.config", "MODEL_DEFAULTS")
+        return "; ".join(f"{defaults[model][field]!r} with {model}" if isinstance(defaults[model][field], str)
+                         else f"{defaults[model][field]:g} with {model}" for model in defaults)
+
+    return {"cls": LazyOption, "default": None, "shown": shown}
 
 
 def default_from(config: tuple[str, str], field: str, show_only: bool = False) -> dict:
@@ -556,13 +566,23 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
               help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=None, help="Train for this many thousand real images instead of --epochs.")
 @click.option("--batch-size", type=click.IntRange(min=2), **default_from(GAN, "batch_size"), help="Images per step (the study's 32; batch norm needs two).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), **default_from(GAN, "learning_rate"), help="Adam learning rate of both networks.")
-@click.option("--beta-1", type=click.FloatRange(0, 1, max_open=True), **default_from(GAN, "beta_1"), help="Adam's beta_1.")
-@click.option("--latent-dim", type=click.IntRange(min=1), **default_from(GAN, "latent_dim"), help="Length of the generator's input vector.")
-@click.option("--width", type=click.IntRange(min=1), **default_from(GAN, "width"), help="Channels of the generator's last hidden layer; doubled per layer towards 4x4.")
-@click.option("--augment", **default_from(GAN, "augment"),
+@click.option("--model", type=click.Choice(["dcgan", "ddim"]), **default_from(GAN, "model"),
+              help="Generator family: the card's DCGAN, or ddim, a small denoising diffusion model (residual U-Net) drawn by DDIM "
+                   "in --sampling-steps network calls an image: no discriminator, so the adversarial options do not apply; "
+                   "its own defaults for --learning-rate, --beta-1, --width, --augment and --ema-kimg.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), **_family_default("learning_rate"),
+              help="Learning rate: Adam's of both networks (AdamW's for ddim).")
+@click.option("--beta-1", type=click.FloatRange(0, 1, max_open=True), **_family_default("beta_1"), help="Adam's beta_1.")
+@click.option("--latent-dim", type=click.IntRange(min=1), default=None, cls=LazyOption,
+              shown=lambda: f"{_library('gan.config', 'DCGAN_LATENT_DIM')}; the pixel count with --model ddim",
+              help="Length of the generator's input vector (ddim: its starting noise, one value per pixel).")
+@click.option("--width", type=click.IntRange(min=1), **_family_default("width"),
+              help="Channels of the DCGAN generator's last hidden layer, doubled per layer towards 4x4; ddim: of the U-Net's first level.")
+@click.option("--augment", **_family_default("augment"),
               help='DiffAugment policy for real and fake images alike: any of translation, cutout, brightness, contrast; "" for none.')
-@click.option("--ema-kimg", type=click.FloatRange(min=0), **default_from(GAN, "ema_kimg"), help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
+@click.option("--ema-kimg", type=click.FloatRange(min=0), **_family_default("ema_kimg"), help="Half-life in thousand images of the generator weight average used for sampling; 0 = none.")
+@click.option("--sampling-steps", type=click.IntRange(min=1), **default_from(GAN, "sampling_steps"),
+              help="ddim: denoising steps (network calls) per drawn image, previews, `xgan sample` and quality alike.")
 @click.option("--ema-rampup", type=click.FloatRange(min=0), **default_from(GAN, "ema_rampup"), help="Cap the half-life at this fraction of the images seen so far, for short runs; 0 = no cap.")
 @click.option("--preview-every", type=click.IntRange(min=1), **default_from(GAN, "preview_every"), help="Epochs between preview grids and loss plots.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), **default_from(GAN, "checkpoint_every"), help="Epochs between resume checkpoints (also written at the end and on Ctrl-C/SIGTERM).")
@@ -571,7 +591,8 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue a run from its last checkpoint, exactly: the latest GAN run under --out, or DIR. "
                    "Its own options are kept; only --epochs/--kimg may extend it.")
-@click.option("--kid-every", type=click.IntRange(min=0), default=DEFAULT_KID_EVERY,
+@click.option("--kid-every", type=click.IntRange(min=0), default=None, cls=LazyOption,
+              shown=lambda: f"{DEFAULT_KID_EVERY}; {DDIM_KID_EVERY} with --model ddim",
               help="Epochs between cheap KID estimates (128 generated vs the training images, 16x16-pixel features), "
                    "logged as `kid` in history.json and losses.png; 0 = off.")
 @click.option("--tensorboard", is_flag=True, default=False, help="Also write TensorBoard logs (every scalar of history.json, and the preview grids) to <run>/tensorboard.")
@@ -602,16 +623,18 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
 def train(ctx, data, class_name, conditional, splits_file, split_seed, image_size, epochs, kimg, batch_size, learning_rate, beta_1,
           latent_dim, width, augment, ema_kimg, ema_rampup, preview_every, checkpoint_every, snapshot_every, out, resume,
           kid_every, tensorboard, seed, strategy, precision, upsample, loss, r1_gamma, spectral_norm, minibatch_std, ada_target,
-          ada_kimg, init_from, freeze_d, every_class):
+          ada_kimg, init_from, freeze_d, every_class, model, sampling_steps):
     """Train a DCGAN on one class of the training split (never on validation or test images), or with
-    --conditional one class-conditional DCGAN on every class of it (previews: one row per class).
+    --conditional one class-conditional DCGAN on every class of it (previews: one row per class), or with
+    --model ddim a denoising diffusion model of the class.
 
     Writes a run folder under --out (samples/00000-gan-covid/): config.json, the keys of the real images it read,
     reals.png, previews/, losses.png, history.json, checkpoints/ and snapshots/. Ctrl-C or SIGTERM
     saves a checkpoint after the current epoch; continue with --resume.
     """
     from .gan import GanConfig, TrainingStopped, resume_gan, train_gan
-    from .gan.train import run_summary
+    from .gan.train import find_resumable_run, run_summary
+    from .runs import read_gan_config
 
     try:
         if resume is not None:
@@ -621,8 +644,10 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
             if fixed:
                 raise UserError(f"--resume keeps the run's own options; drop {', '.join(fixed)} (only --epochs and --kimg can change)")
             chosen = ctx.get_parameter_source("strategy") == click.core.ParameterSource.COMMANDLINE
-            run_dir = resume_gan(None if resume == "latest" else Path(resume), parent=out, epochs=epochs, kimg=kimg,
-                                 strategy=strategy if chosen else None, callbacks=_kid_callbacks(kid_every))
+            resumed = find_resumable_run(None if resume == "latest" else Path(resume), out)
+            every = kid_default(kid_every, read_gan_config(resumed).get("model", "dcgan"))
+            run_dir = resume_gan(resumed, parent=out, epochs=epochs, kimg=kimg, strategy=strategy if chosen else None,
+                                 callbacks=_kid_callbacks(every))
         else:
             config = GanConfig(
                 data=str(data) if data else None, class_name=class_name, conditional=conditional,
@@ -634,14 +659,21 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
                 out=str(out), tensorboard=tensorboard, seed=seed, strategy=strategy, precision=precision,
                 upsample=upsample, loss=loss, r1_gamma=r1_gamma, spectral_norm=spectral_norm, minibatch_std=minibatch_std,
                 ada_target=ada_target, ada_kimg=ada_kimg, init_from=str(init_from) if init_from else None, freeze_d=freeze_d,
-                every_class=every_class)
-            run_dir = train_gan(config, callbacks=_kid_callbacks(kid_every))
+                every_class=every_class, model=model, sampling_steps=sampling_steps)
+            run_dir = train_gan(config, callbacks=_kid_callbacks(kid_default(kid_every, config.model)))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:
             raise
         click.echo(f"Error: {stopped}", err=True)
         sys.exit(128 + stopped.signal_number)
     click.echo(run_summary(run_dir))
+
+
+def kid_default(every: int | None, model: str) -> int:
+    """--kid-every's value: as given, or the family's default (a diffusion model draws in many network calls)."""
+    if every is not None:
+        return every
+    return DDIM_KID_EVERY if model == "ddim" else DEFAULT_KID_EVERY
 
 
 def _kid_callbacks(every: int) -> list:
@@ -716,9 +748,10 @@ def sample(run_dir, num_images, out, overwrite, checkpoint, class_name, seed):
 @freeze_epochs_option
 @workers_option
 @click.option("--external", multiple=True, metavar="[NAME=]DATA", help=EXTERNAL_HELP + " Kept in study.json, so --resume keeps it.")
-@click.option("--gan-variant", type=click.Choice(["dcgan", "ada"]), **default_from(STUDY, "gan_variant"),
-              help="The GAN stage's generator: the card's DCGAN, or ada: the same with adaptive augmentation (xgan train "
-                   "--ada-target 0.6), which narrowed the held-out realism gap in benchmarks/bench_generator.py.")
+@click.option("--gan-variant", type=click.Choice(list(GAN_VARIANTS)), **default_from(STUDY, "gan_variant"),
+              help="The GAN stage's generator: the card's DCGAN; ada: the same with adaptive augmentation (xgan train "
+                   "--ada-target 0.6), which narrowed the held-out realism gap in benchmarks/bench_generator.py; ddim: a "
+                   "small diffusion model (xgan train --model ddim --width 16), a closer match in pixels, smoother in texture.")
 @click.pass_context
 def run_command(ctx, data, class_name, ratio, minority_train, seeds, preset, size, num_synthetic, gan_epochs, classifier_epochs,
                 quality, accept_failed_gan, splits_file, out, resume, study_dir, tensorboard, conditional, seed, strategy, precision, external,

@@ -60,6 +60,8 @@ VARIANTS = {
     "transfer_freezed": ({"epochs": 350, "freeze_d": 1}, {"every_class": True, "kimg": 67.2},
                          "as transfer, the discriminator's first layer frozen (FreezeD)"),
     "resize_mbstd": ({"upsample": "resize", "minibatch_std": True}, None, "resize + minibatch std"),
+    "ddim": ({"model": "ddim", "width": 16}, None, "xgan train --model ddim: the diffusion model (U-Net widths 16/32/64 at 32 px), "
+             "the preset's epochs, 20 DDIM steps"),
 }
 
 

@@ -153,7 +153,7 @@ class ProgressBar(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.bar is None:
             return
-        shown = {key: f"{float(logs[key]):.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc") if logs and key in logs}
+        shown = {key: f"{float(logs[key]):.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "noise_loss") if logs and key in logs}
         self.bar.set_postfix(shown, refresh=False)
         self.bar.update(1)
 

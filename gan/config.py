@@ -12,6 +12,7 @@ DEFAULT_EPOCHS = 1000  # the study's length
 # Epochs between the cheap KID estimates that `xgan train` (and `xgan.train_gan`) log in history.json through
 # quality's KidMonitor, a callback this package does not import; 0 = none.
 DEFAULT_KID_EVERY = 10
+DDIM_KID_EVERY = 100  # a diffusion model draws the monitor's 128 images in sampling_steps network calls each
 
 # Augmentation operations (implemented in augment.py) in the order they are applied, whatever
 # order the policy names them in.
@@ -19,9 +20,29 @@ AUGMENT_OPERATIONS = ("brightness", "contrast", "translation", "cutout")
 DEFAULT_POLICY = "translation,cutout,brightness,contrast"
 UPSAMPLINGS = ("transpose", "resize")
 LOSSES = ("bce", "hinge")
+# Generator families (`xgan train --model`): "dcgan", the card's adversarial network; "ddim", a small denoising
+# diffusion model sampled by DDIM (gan/diffusion.py). Each family's defaults for the options left at None: the
+# DCGAN's are the study's (Adam 2e-4, beta_1 0.5, latent 100); the diffusion model's follow keras-io's
+# "Denoising Diffusion Implicit Models" (AdamW 1e-3, a weight average of about 0.995 a step: a half-life of
+# 138 steps of 32 images, 4.4 thousand images), at the width benchmarks/bench_diffusion.py measured (16: U-Net
+# widths 16/32/64 at 32 px); its latent is the starting noise, one value per pixel, and it learns the images as
+# they are (no DiffAugment: a diffusion model would learn the augmentations and draw them).
+MODELS = ("dcgan", "ddim")
+MODEL_DEFAULTS = {
+    "dcgan": {"width": 64, "learning_rate": 2e-4, "beta_1": 0.5, "augment": DEFAULT_POLICY, "ema_kimg": 1.0},
+    "ddim": {"width": 16, "learning_rate": 1e-3, "beta_1": 0.9, "augment": "", "ema_kimg": 4.4},
+}
+DCGAN_LATENT_DIM = 100
+DEFAULT_SAMPLING_STEPS = 20  # DDIM steps (network calls) per image
 # Named generator variants a study can pick (`xgan run --gan-variant`): GanConfig changes from the card's DCGAN.
 # "ada": adaptive augmentation, the one variant that clearly narrowed the held-out gap in benchmarks/bench_generator.py.
-GAN_VARIANTS = {"dcgan": {}, "ada": {"ada_target": 0.6}}
+# "ddim": the diffusion model, at its own width (the preset's GAN width is the DCGAN's).
+GAN_VARIANTS = {"dcgan": {}, "ada": {"ada_target": 0.6}, "ddim": {"model": "ddim", "width": MODEL_DEFAULTS["ddim"]["width"]}}
+# Options of the DCGAN alone (its adversarial training, transfer, tf.distribute and float16), with the value that
+# means "off": a diffusion run refuses any other.
+DCGAN_ONLY = (("conditional", False), ("upsample", "transpose"), ("loss", "bce"), ("r1_gamma", 0.0),
+                    ("spectral_norm", False), ("minibatch_std", False), ("ada_target", None), ("init_from", None),
+                    ("freeze_d", 0), ("every_class", False), ("strategy", "default"), ("precision", "float32"))
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
@@ -47,11 +68,12 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 @dataclass
 class GanConfig:
-    """Options of one DCGAN training run; each maps to one `xgan train` option.
+    """Options of one generator training run; each maps to one `xgan train` option.
 
     Defaults follow the study this toolkit reproduces (Adam 2e-4, beta_1 0.5, batch 32) and the
     DCGAN paper (latent 100, width 64 at 64 px); the small-data settings (augmentation, EMA) follow
-    DiffAugment and StyleGAN2-ADA.
+    DiffAugment and StyleGAN2-ADA. Options left at None take the family's default (`MODEL_DEFAULTS`;
+    the latent length: 100, or the pixel count for "ddim"), so config.json always holds the values used.
     """
 
     data: str | None = None  # dataset source (folder, manifest.csv or .npz); None = the bundled set
@@ -60,15 +82,16 @@ class GanConfig:
     splits: str | None = None  # splits.json to use or create; None = beside the dataset
     split_seed: int | None = None  # seed of the split when it is first made
     image_size: int = 64  # 32, 64 or 128 pixels, one gray channel
-    latent_dim: int = 100  # length of the generator's input vector
-    width: int = 64  # channels of the generator's last hidden layer (doubled per layer towards 4x4)
+    model: str = "dcgan"  # generator family: "dcgan" or "ddim" (a denoising diffusion model sampled by DDIM)
+    latent_dim: int | None = None  # length of the generator's input vector; None = 100, or the pixel count for "ddim"
+    width: int | None = None  # DCGAN: channels of the generator's last hidden layer (doubled per layer towards 4x4); ddim: the U-Net's first level; None = the family's
     epochs: int = DEFAULT_EPOCHS  # passes over the training images; one epoch = max(1, n // batch) steps
     kimg: float | None = None  # when set, train for this many thousand real images instead of `epochs`
     batch_size: int = 32
-    learning_rate: float = 2e-4  # Adam, both networks
-    beta_1: float = 0.5  # Adam's first-moment decay
-    augment: str = DEFAULT_POLICY  # DiffAugment policy, applied to real and fake; "" = none
-    ema_kimg: float = 1.0  # half-life of the generator's weight average, in thousand images; 0 = no averaging
+    learning_rate: float | None = None  # Adam (both networks), AdamW for ddim; None = the family's
+    beta_1: float | None = None  # Adam's first-moment decay; None = the family's
+    augment: str | None = None  # DiffAugment policy, applied to real and fake; "" = none; None = the family's (none for ddim)
+    ema_kimg: float | None = None  # half-life of the generator's weight average, in thousand images; 0 = no averaging; None = the family's
     ema_rampup: float = 0.05  # half-life is at most this fraction of the images seen so far; 0 = no cap
     preview_every: int = 25  # epochs between preview grids (and loss plots)
     checkpoint_every: int = 50  # epochs between resume checkpoints (also at the end and on interrupt)
@@ -89,10 +112,23 @@ class GanConfig:
     init_from: str | None = None  # transfer: a GAN run folder whose last checkpoint's networks this run starts from (same architecture)
     freeze_d: int = 0  # FreezeD: the discriminator's first N downsampling layers are not trained (with init_from)
     every_class: bool = False  # learn the training images of every class as one set (pre-training for init_from); class_name must be None
+    sampling_steps: int = DEFAULT_SAMPLING_STEPS  # ddim: denoising steps per drawn image (network calls)
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
             raise invalid_argument("image_size", "one of 32, 64 or 128 (option --size)", self.image_size)
+        if self.model not in MODELS:
+            raise invalid_argument("model", f"one of {', '.join(MODELS)}", self.model, option="--model")
+        for name, value in MODEL_DEFAULTS[self.model].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.latent_dim is None:
+            self.latent_dim = self.image_size ** 2 if self.model == "ddim" else DCGAN_LATENT_DIM
+        if self.model == "ddim":
+            self._check_diffusion_options()
+        elif self.sampling_steps != DEFAULT_SAMPLING_STEPS:
+            raise invalid_argument("sampling_steps", f"its default ({DEFAULT_SAMPLING_STEPS}) without --model ddim: a GAN draws "
+                                   "an image in one step", self.sampling_steps, option="--sampling-steps")
         for name in ("latent_dim", "width", "epochs", "preview_every", "checkpoint_every", "snapshot_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -150,6 +186,22 @@ class GanConfig:
         if self.strategy not in STRATEGIES:
             raise invalid_argument("strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
         check_precision(self.precision)
+
+    def _check_diffusion_options(self) -> None:
+        """The diffusion model's own constraints: its latent is one noise value per pixel, and it has no discriminator."""
+        pixels = self.image_size ** 2
+        if self.latent_dim != pixels:
+            raise invalid_argument("latent_dim", f"{pixels} with --model ddim at {self.image_size} px (its latent is the "
+                                   "starting noise, one value per pixel), or left out", self.latent_dim, option="--latent-dim")
+        if self.augment:
+            raise invalid_argument("augment", 'none ("") with --model ddim: a diffusion model learns the augmented images and '
+                                   "would draw translations and cutouts", self.augment, option="--augment")
+        for name, off in DCGAN_ONLY:
+            if getattr(self, name) != off:
+                raise invalid_argument(name, f"{off!r} with --model ddim (an option of the DCGAN alone)",
+                                       getattr(self, name), option="--" + name.replace("_", "-"))
+        if not isinstance(self.sampling_steps, int) or isinstance(self.sampling_steps, bool) or self.sampling_steps < 1:
+            raise invalid_argument("sampling_steps", "a positive integer", self.sampling_steps, option="--sampling-steps")
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict."""

@@ -97,12 +97,7 @@ class DCGAN(keras.Model):
 
     def sample_real_batch(self):
         """A batch of training images in [-1, 1]: a random permutation, repeated if there are fewer images than the batch."""
-        num_images = len(self.training_images)
-        repeats = math.ceil(self.batch_size / num_images)
-        keys = keras.random.uniform((repeats, num_images), seed=self.seed_generator)
-        indices = tf.reshape(tf.argsort(keys, axis=-1), [-1])[: self.batch_size]
-        real = tf.cast(tf.gather(self._real_pool, indices), "float32")
-        return real / 127.5 - 1.0
+        return draw_real_batch(self._real_pool, len(self.training_images), self.batch_size, self.seed_generator)
 
     def sample_training_batch(self):
         """(real images, their labels): labels are None for this unconditional model."""
@@ -237,13 +232,31 @@ class DCGAN(keras.Model):
         The half-life is `ema_kimg` thousand images, capped at `ema_rampup` times the images seen
         so far, so that a short run is not dominated by its random start (StyleGAN2-ADA's rule).
         """
-        images_seen = tf.cast(self.g_optimizer.iterations, "float32") * self.batch_size
-        half_life = tf.constant(self.ema_kimg * 1000.0)
-        if self.ema_rampup > 0:
-            half_life = tf.minimum(half_life, images_seen * self.ema_rampup)
-        beta = tf.where(half_life > 0, 0.5 ** (self.batch_size / tf.maximum(half_life, 1e-8)), 0.0)
-        for average, current in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(current + (average - current) * tf.cast(beta, average.dtype))
+        move_average(self.ema_generator.weights, self.generator.weights, self.g_optimizer.iterations, self.batch_size,
+                     self.ema_kimg, self.ema_rampup)
+
+
+def draw_real_batch(pool, num_images: int, batch_size: int, seed_generator):
+    """`batch_size` images of `pool` ((N, S, S, 1) uint8) in [-1, 1]: a random permutation, repeated if N < batch_size."""
+    repeats = math.ceil(batch_size / num_images)
+    keys = keras.random.uniform((repeats, num_images), seed=seed_generator)
+    indices = tf.reshape(tf.argsort(keys, axis=-1), [-1])[:batch_size]
+    return tf.cast(tf.gather(pool, indices), "float32") / 127.5 - 1.0
+
+
+def move_average(averages, currents, iterations, batch_size: int, ema_kimg: float, ema_rampup: float) -> None:
+    """Move each average variable towards its current one after `iterations` steps of `batch_size` images.
+
+    The half-life is `ema_kimg` thousand images, capped at `ema_rampup` times the images seen so far
+    (StyleGAN2-ADA's rule; 0 = no cap).
+    """
+    images_seen = tf.cast(iterations, "float32") * batch_size
+    half_life = tf.constant(ema_kimg * 1000.0)
+    if ema_rampup > 0:
+        half_life = tf.minimum(half_life, images_seen * ema_rampup)
+    beta = tf.where(half_life > 0, 0.5 ** (batch_size / tf.maximum(half_life, 1e-8)), 0.0)
+    for average, current in zip(averages, currents):
+        average.assign(current + (average - current) * tf.cast(beta, average.dtype))
 
 
 def _replica():

@@ -9,12 +9,14 @@ from .config import GanConfig
 from .conditional import ConditionalDCGAN
 from .conditional_models import build_conditional_generator, build_projection_discriminator
 from .dcgan import DCGAN
+from .diffusion import WEIGHT_DECAY, DiffusionModel, build_unet
 from .models import build_discriminator, build_generator
 
 
 def build_model(config: GanConfig, training_images: np.ndarray, training_labels: np.ndarray | None = None,
-                class_names: list[str] | None = None) -> DCGAN:
-    """The networks, the DCGAN around them and its optimizers, all created from the config's seed.
+                class_names: list[str] | None = None) -> DCGAN | DiffusionModel:
+    """The networks, the DCGAN (or with `--model ddim` the diffusion model) around them and its optimizers, all
+    created from the config's seed.
 
     With `config.conditional`, a `ConditionalDCGAN` on `training_labels` (indices into `class_names`).
     The optimizers' variables exist on return, so a checkpoint can be restored into them. Called
@@ -23,6 +25,8 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
     (`precision.py`); the global dtype policy is left as it was.
     """
     keras.utils.set_random_seed(config.seed)
+    if config.model == "ddim":
+        return _build_diffusion(config, training_images)
     with precision_policy(config.precision):
         model = _build_dcgan(config, training_images, training_labels, class_names)
     model.compile(
@@ -32,6 +36,19 @@ def build_model(config: GanConfig, training_images: np.ndarray, training_labels:
         # runs oneDNN's kernels instead (see benchmarks/bench_gan.py).
         jit_compile=False,
     )
+    model.build_optimizers()
+    return model
+
+
+def _build_diffusion(config: GanConfig, training_images: np.ndarray) -> DiffusionModel:
+    """The diffusion model of `--model ddim`, compiled with AdamW (keras-io's weight decay), its variables built."""
+    network = build_unet(config.image_size, config.width, name="unet")
+    ema_network = build_unet(config.image_size, config.width, name="ema_unet")
+    model = DiffusionModel(network, ema_network, training_images, sampling_steps=config.sampling_steps,
+                           batch_size=config.batch_size, ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup, seed=config.seed,
+                           name="diffusion")
+    model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, beta_1=config.beta_1, weight_decay=WEIGHT_DECAY),
+                  jit_compile=False)
     model.build_optimizers()
     return model
 

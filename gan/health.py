@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-LOSS_KEYS = ("d_loss", "g_loss")
+LOSS_KEYS = ("d_loss", "g_loss", "noise_loss")  # a DCGAN's, a diffusion model's
 # The discriminator tells (augmented) real from fake this well for this many epochs: the generator
 # no longer fools it at all, which after the first epochs means collapse or divergence.
 WINNING_ACCURACY = 0.98

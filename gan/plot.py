@@ -7,7 +7,7 @@ import numpy as np
 
 from ..runs import atomic_path
 
-LOSSES = ("d_loss", "g_loss")
+LOSSES = ("d_loss", "g_loss", "noise_loss")  # a DCGAN's losses, a diffusion model's
 ACCURACIES = ("d_real_acc", "d_fake_acc")
 NOT_PLOTTED = ("epoch", "step", "kimg", "seconds")  # bookkeeping, not metrics
 
@@ -51,10 +51,17 @@ def plot_history(history: list[dict], path: Path) -> Path:
 
 
 def plot_panels(history: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
-    """(title, metric names) of each panel: losses, accuracies, then one per other numeric metric."""
-    extras = sorted({key for entry in history for key, value in entry.items()
-                     if key not in (*NOT_PLOTTED, *LOSSES, *ACCURACIES) and _is_number(value)})
-    return [("loss", LOSSES), ("discriminator accuracy", ACCURACIES)] + [(name, (name,)) for name in extras]
+    """(title, metric names) of each panel: losses, accuracies, then one per other numeric metric.
+
+    The loss and accuracy panels list the metrics the history has (a diffusion model has no discriminator);
+    the loss panel is always drawn.
+    """
+    recorded = {key for entry in history for key, value in entry.items() if _is_number(value)}
+    extras = sorted(recorded - {*NOT_PLOTTED, *LOSSES, *ACCURACIES})
+    losses = tuple(key for key in LOSSES if key in recorded) or LOSSES[:2]
+    accuracies = tuple(key for key in ACCURACIES if key in recorded)
+    return ([("loss", losses)] + ([("discriminator accuracy", accuracies)] if accuracies else [])
+            + [(name, (name,)) for name in extras])
 
 
 def _is_number(value) -> bool:

@@ -97,7 +97,14 @@ def _assign_by_position(prefix: str, variables: list, stored: dict[str, np.ndarr
 
 
 def training_state_groups(model) -> dict[str, list]:
-    """Every variable a DCGAN needs to continue training exactly, by group (the adaptive augmentation's probability when it has one)."""
+    """Every variable a DCGAN needs to continue training exactly, by group (the adaptive augmentation's probability when it has one).
+
+    A diffusion model's groups: its U-Net ("generator"), the DDIM generator around the U-Net's average
+    ("ema_generator": the average and the images' mean and spread), its optimizer and the random state.
+    """
+    if not hasattr(model, "discriminator"):
+        return {"generator": model.generator.weights, "ema_generator": model.ema_generator.weights,
+                "g_optimizer": model.g_optimizer.variables, "seed": [model.seed_generator.state]}
     groups = {
         "generator": model.generator.weights,
         "discriminator": model.discriminator.weights,
@@ -195,7 +202,8 @@ def load_generator(run_dir: Path, checkpoint: str | None = None, class_name: str
     Returns:
         (generator, info): a `keras.Model` from latents to images (a conditional generator comes
         bound to `class_name`) and a dict with `latent_dim`, `image_size`, `step`, `epoch`,
-        `checkpoint` (the name), `class_name`, `dataset`, `dataset_fingerprint`, `run`.
+        `checkpoint` (the name), `class_name`, `dataset`, `dataset_fingerprint`, `run`, `model` (the
+        family: "dcgan" or "ddim", whose generator draws by DDIM from one noise value per pixel).
 
     Raises:
         UserError: not a GAN run, no snapshots yet, an unknown checkpoint name, or a class the
@@ -223,6 +231,12 @@ def load_generator(run_dir: Path, checkpoint: str | None = None, class_name: str
         _assign_group("ema_generator", conditional.weights, arrays, path)
         generator = bind_class(conditional, class_index)
         class_name = values["class_names"][class_index]
+    elif config.model == "ddim":
+        from .diffusion import build_sampler, build_unet
+
+        generator = build_sampler(build_unet(config.image_size, config.width, name="ema_unet"), config.sampling_steps)
+        _assign_group("ema_generator", generator.weights, arrays, path)
+        class_name = values.get("class_name")
     else:
         generator = build_generator(config.image_size, config.latent_dim, config.width, upsample=config.upsample)
         _assign_group("ema_generator", generator.weights, arrays, path)
@@ -231,7 +245,7 @@ def load_generator(run_dir: Path, checkpoint: str | None = None, class_name: str
         "latent_dim": config.latent_dim, "image_size": config.image_size, "step": meta["step"],
         "epoch": meta["epoch"], "checkpoint": name, "class_name": class_name,
         "dataset": values.get("dataset"), "dataset_fingerprint": values.get("dataset_fingerprint"),
-        "run": str(run_dir),
+        "run": str(run_dir), "model": config.model,
     }
     return generator, info
 

@@ -237,7 +237,7 @@ def _train(run_dir: Path, config: GanConfig, data: TrainingData, resume: bool, c
                            preview_labels)
     if resume:
         recorder.write_history()
-    progress = ProgressBar(num_epochs, start_epoch, description=f"GAN {data.description}")
+    progress = ProgressBar(num_epochs, start_epoch, description=f"{'DDIM' if config.model == 'ddim' else 'GAN'} {data.description}")
     with _stop_on_signals(recorder):
         fit_model(model, config, num_epochs, start_epoch, len(data.keys), [progress, *callbacks, *_tensorboard(run_dir, config, recorder)])
     _raise_if_stopped(run_dir, recorder, num_epochs)
@@ -342,14 +342,15 @@ def run_summary(run_dir: Path) -> str:
     else:
         learned = f"class {config.get('class_name')!r}"
         next_step = f"xgan sample --run {run_dir} --n 400"
+    family = "Diffusion (DDIM) run" if config.get("model") == "ddim" else "GAN run"
     lines = [
-        f"GAN run: {run_dir}",
+        f"{family}: {run_dir}",
         f"  {learned}: {config.get('num_training_images')} training images of {config.get('dataset_name')}, "
         f"{config.get('image_size')} px",
         f"  epochs: {last.get('epoch', 0)} of {config.get('num_epochs')} ({last.get('kimg', 0)} kimg, {seconds:.0f} s of training)",
     ]
     if last:
-        lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+        lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "noise_loss")
                                                   if isinstance(last.get(key), (int, float))))
     lines.append(f"  snapshots: {', '.join(snapshots) if snapshots else 'none'}; previews in {run_dir / 'previews'}, curves in {run_dir / 'losses.png'}")
     problems = training_problems(run_dir)

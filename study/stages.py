@@ -104,12 +104,14 @@ def _train_gan(state: StudyState, class_name: str, parent: Path) -> Path:
         else:
             if existing is not None:  # a run killed before its first checkpoint: start again beside it
                 log.warning("%s: no checkpoint yet, starting a new GAN run", existing)
+            # The preset's width is the DCGAN's; a variant of another family brings its own.
+            variant = {"width": PRESETS[config.preset]["gan_width"]} | GAN_VARIANTS[getattr(config, "gan_variant", "dcgan")]
             gan_config = GanConfig(data=data["data"], class_name=None if config.conditional else class_name,
                                    conditional=config.conditional, splits=data["splits"],
-                                   image_size=data["size"], width=PRESETS[config.preset]["gan_width"], epochs=config.gan_epochs,
+                                   image_size=data["size"], epochs=config.gan_epochs,
                                    kimg=conditional_kimg(state) if config.conditional else None,
                                    out=str(parent), tensorboard=config.tensorboard, seed=config.seed, strategy=config.strategy,
-                                   precision=config.precision, **GAN_VARIANTS[getattr(config, "gan_variant", "dcgan")])
+                                   precision=config.precision, **variant)
             run_dir = train_gan(gan_config, callbacks=_gan_callbacks(config))
     except TrainingStopped as stopped:
         if stopped.signal_number is None:  # diverged: the study goes on only if the user accepts the failed GAN
