@@ -24,7 +24,7 @@ from .balance.command import BalanceConfig, BalanceResult, run_balance
 from .classifier.classify_config import ClassifyConfig
 from .datasets.dataset import load_dataset
 from .errors import invalid_argument
-from .gan.config import DEFAULT_KID_EVERY, GanConfig
+from .gan.config import GanConfig, kid_every_default
 from .runs import SyntheticFolder, read_gan_config, read_history, read_json, read_synthetic_folder
 from .study.config import StudyConfig
 from .study.state import STUDY_FILE
@@ -182,12 +182,14 @@ class StudyResult:
         return cls(folder, Path(stages["report"]["file"]), Comparison.from_folder(stages["classify"]["folder"]))
 
 
-def train_gan(config: GanConfig, *, kid_every: int = DEFAULT_KID_EVERY, callbacks=()) -> GanRun:
-    """Train a DCGAN (or with `config.conditional` one conditional GAN) as `xgan train` does, in a new run folder.
+def train_gan(config: GanConfig, *, kid_every: int | None = None, callbacks=()) -> GanRun:
+    """Train a DCGAN (or with `config.conditional` one conditional GAN, with `config.model` "ddim" a diffusion model)
+    as `xgan train` does, in a new run folder.
 
     Args:
         config: the run's options (`GanConfig`), including `out`, the parent of the numbered run folder.
-        kid_every: epochs between the cheap KID estimates logged in the history, as `xgan train --kid-every`; 0 = none.
+        kid_every: epochs between the cheap KID estimates logged in the history, as `xgan train --kid-every`; 0 = none;
+            None = the family's default (10 epochs, 100 for "ddim").
         callbacks: further `keras.callbacks.Callback`s (see `xgan.gan.train_gan`).
 
     Returns:
@@ -198,6 +200,8 @@ def train_gan(config: GanConfig, *, kid_every: int = DEFAULT_KID_EVERY, callback
     """
     from .gan import train_gan as train
 
+    if kid_every is None:
+        kid_every = kid_every_default(config.model)
     if isinstance(kid_every, bool) or not isinstance(kid_every, int) or kid_every < 0:
         raise invalid_argument("kid_every", "a non-negative integer", kid_every)
     monitors = []

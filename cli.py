@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .classifier.backbones import BACKBONES
 from .errors import UserError
-from .gan.config import DDIM_KID_EVERY, DEFAULT_KID_EVERY, GAN_VARIANTS
+from .gan.config import DDIM_KID_EVERY, DEFAULT_KID_EVERY, GAN_VARIANTS, kid_every_default
 
 # Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
 SEED = click.IntRange(0, 2**32 - 1)
@@ -671,9 +671,7 @@ def train(ctx, data, class_name, conditional, splits_file, split_seed, image_siz
 
 def kid_default(every: int | None, model: str) -> int:
     """--kid-every's value: as given, or the family's default (a diffusion model draws in many network calls)."""
-    if every is not None:
-        return every
-    return DDIM_KID_EVERY if model == "ddim" else DEFAULT_KID_EVERY
+    return kid_every_default(model) if every is None else every
 
 
 def _kid_callbacks(every: int) -> list:

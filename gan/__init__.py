@@ -1,4 +1,5 @@
-"""DCGAN training and sampling for one class of a chest X-ray dataset.
+"""Generator training and sampling for one class of a chest X-ray dataset: a DCGAN, or with
+`GanConfig(model="ddim")` a small diffusion model drawn by DDIM.
 
 Public API (contract 1): `GanConfig`, `train_gan`, `resume_gan`, `load_generator`,
 `list_checkpoints`, `generate_images`, `sample_to_folder`, `make_image_grid`, `training_problems`.

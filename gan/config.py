@@ -14,6 +14,11 @@ DEFAULT_EPOCHS = 1000  # the study's length
 DEFAULT_KID_EVERY = 10
 DDIM_KID_EVERY = 100  # a diffusion model draws the monitor's 128 images in sampling_steps network calls each
 
+
+def kid_every_default(model: str) -> int:
+    """Epochs between the KID monitor's estimates when not given: fewer for a family that draws in many network calls."""
+    return DDIM_KID_EVERY if model == "ddim" else DEFAULT_KID_EVERY
+
 # Augmentation operations (implemented in augment.py) in the order they are applied, whatever
 # order the policy names them in.
 AUGMENT_OPERATIONS = ("brightness", "contrast", "translation", "cutout")
