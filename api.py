@@ -183,8 +183,9 @@ class StudyResult:
 
 
 def train_gan(config: GanConfig, *, kid_every: int | None = None, callbacks=()) -> GanRun:
-    """Train a DCGAN (or with `config.conditional` one conditional GAN, with `config.model` "ddim" a diffusion model)
-    as `xgan train` does, in a new run folder.
+    """Train a DCGAN as `xgan train` does, in a new run folder.
+
+    With `config.conditional`, one conditional GAN; with `config.model` "ddim", a diffusion model.
 
     Args:
         config: the run's options (`GanConfig`), including `out`, the parent of the numbered run folder.

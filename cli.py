@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .classifier.backbones import BACKBONES
 from .errors import UserError
-from .gan.config import DDIM_KID_EVERY, DEFAULT_KID_EVERY, GAN_VARIANTS, kid_every_default
+from .gan.config import DDIM_KID_EVERY, DEFAULT_KID_EVERY, GAN_VARIANTS, MODELS, kid_every_default
 
 # Every seed goes to numpy and Keras: a non-negative integer below 2**32 (numpy's legacy bound).
 SEED = click.IntRange(0, 2**32 - 1)
@@ -566,7 +566,7 @@ def calibrate(model_path, data, name, target_sensitivity, tta, overwrite):
               help="Epochs (passes over the class's training images; at least one step each); with --resume, the run's own unless given.")
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=None, help="Train for this many thousand real images instead of --epochs.")
 @click.option("--batch-size", type=click.IntRange(min=2), **default_from(GAN, "batch_size"), help="Images per step (the study's 32; batch norm needs two).")
-@click.option("--model", type=click.Choice(["dcgan", "ddim"]), **default_from(GAN, "model"),
+@click.option("--model", type=click.Choice(list(MODELS)), **default_from(GAN, "model"),
               help="Generator family: the card's DCGAN, or ddim, a small denoising diffusion model (residual U-Net) drawn by DDIM "
                    "in --sampling-steps network calls an image: no discriminator, so the adversarial options do not apply; "
                    "its own defaults for --learning-rate, --beta-1, --width, --augment and --ema-kimg.")

@@ -46,8 +46,8 @@ GAN_VARIANTS = {"dcgan": {}, "ada": {"ada_target": 0.6}, "ddim": {"model": "ddim
 # Options of the DCGAN alone (its adversarial training, transfer, tf.distribute and float16), with the value that
 # means "off": a diffusion run refuses any other.
 DCGAN_ONLY = (("conditional", False), ("upsample", "transpose"), ("loss", "bce"), ("r1_gamma", 0.0),
-                    ("spectral_norm", False), ("minibatch_std", False), ("ada_target", None), ("init_from", None),
-                    ("freeze_d", 0), ("every_class", False), ("strategy", "default"), ("precision", "float32"))
+              ("spectral_norm", False), ("minibatch_std", False), ("ada_target", None), ("init_from", None),
+              ("freeze_d", 0), ("every_class", False), ("strategy", "default"), ("precision", "float32"))
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
