@@ -34,10 +34,7 @@ class DCGAN(keras.Model):
                  ema_rampup: float = 0.05, seed: int = 0, loss: str = "bce", r1_gamma: float = 0.0,
                  ada_target: float | None = None, ada_kimg: float = 20.0, **kwargs):
         super().__init__(**kwargs)
-        images = np.asarray(training_images)
-        if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
-            raise invalid_argument("training_images", "a non-empty (N, size, size) uint8 array",
-                                   received=f"shape={images.shape}, dtype={images.dtype}", error=ValueError)
+        images = checked_training_images(training_images)
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = keras.models.clone_model(generator)
@@ -234,6 +231,15 @@ class DCGAN(keras.Model):
         """
         move_average(self.ema_generator.weights, self.generator.weights, self.g_optimizer.iterations, self.batch_size,
                      self.ema_kimg, self.ema_rampup)
+
+
+def checked_training_images(training_images) -> np.ndarray:
+    """The images a model learns from as an array, refused unless a non-empty (N, size, size) uint8 array."""
+    images = np.asarray(training_images)
+    if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
+        raise invalid_argument("training_images", "a non-empty (N, size, size) uint8 array",
+                               received=f"shape={images.shape}, dtype={images.dtype}", error=ValueError)
+    return images
 
 
 def draw_real_batch(pool, num_images: int, batch_size: int, seed_generator):

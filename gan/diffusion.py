@@ -20,8 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from ..errors import invalid_argument
-from .dcgan import draw_real_batch, move_average
+from .dcgan import checked_training_images, draw_real_batch, move_average
 
 MAX_SIGNAL_RATE = 0.95  # keras-io's schedule: the least and the most noise a training image gets
 MIN_SIGNAL_RATE = 0.02
@@ -147,10 +146,7 @@ class DiffusionModel(keras.Model):
                  sampling_steps: int, batch_size: int = 32, ema_kimg: float = 4.4, ema_rampup: float = 0.05, seed: int = 0,
                  **kwargs):
         super().__init__(**kwargs)
-        images = np.asarray(training_images)
-        if images.ndim != 3 or images.dtype != np.uint8 or len(images) == 0:
-            raise invalid_argument("training_images", "a non-empty (N, size, size) uint8 array",
-                                   received=f"shape={images.shape}, dtype={images.dtype}", error=ValueError)
+        images = checked_training_images(training_images)
         self.generator = network
         self.ema_network = ema_network
         self.ema_network.set_weights(network.get_weights())
