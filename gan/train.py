@@ -357,7 +357,8 @@ def run_summary(run_dir: Path) -> str:
     if problems:
         lines.append("  PROBLEMS: this run has probably failed; look at its previews before sampling from it:")
         lines.extend(f"  - {problem}" for problem in problems)
-        lines.append(f"  next: a new run (e.g. a lower --learning-rate or a stronger --augment), or an earlier snapshot: "
+        remedy = "a lower --learning-rate" if config.get("model") == "ddim" else "a lower --learning-rate or a stronger --augment"
+        lines.append(f"  next: a new run (e.g. {remedy}), or an earlier snapshot: "
                      f"xgan quality --run {run_dir} --checkpoints all")
     else:
         lines.append(f"  next: {next_step}")

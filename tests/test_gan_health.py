@@ -50,10 +50,10 @@ def test_a_collapsed_last_preview_is_reported_against_the_real_diversity():
     assert history_problems(history, None) == []
 
 
-def write_run(folder, history, real_diversity=40.0):
+def write_run(folder, history, real_diversity=40.0, **config):
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"class_name": "covid", "num_epochs": len(history),
-                                                    REAL_DIVERSITY_KEY: real_diversity}))
+                                                    REAL_DIVERSITY_KEY: real_diversity, **config}))
     (folder / "training_keys.json").write_text("[]")
     (folder / "history.json").write_text(json.dumps(history))
     return folder
@@ -65,7 +65,10 @@ def test_training_problems_reads_the_run_folder_and_the_summary_repeats_them(tmp
     assert len(problems) == 1 and problems[0].startswith("the generator collapsed")
     summary = run_summary(run_dir)
     assert "PROBLEMS: this run has probably failed" in summary and f"  - {problems[0]}" in summary
-    assert "xgan sample --run" not in summary
+    assert "xgan sample --run" not in summary and "a lower --learning-rate or a stronger --augment" in summary
+    diffusion = write_run(tmp_path / "00002-gan-covid", healthy_history(20) + [entry(30, diversity=2.0)], model="ddim")
+    summary = run_summary(diffusion)  # a diffusion model takes no DiffAugment: the remedy does not name it
+    assert summary.startswith("Diffusion (DDIM) run") and "e.g. a lower --learning-rate)" in summary and "--augment" not in summary
 
     healthy = write_run(tmp_path / "00001-gan-covid", healthy_history())
     assert training_problems(healthy) == []
