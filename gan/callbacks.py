@@ -18,7 +18,7 @@ from ..progress import progress_bar
 from ..runs import write_history
 from .run_state import save_snapshot, save_training_state
 from .config import GanConfig
-from .health import discriminator_wins, has_non_finite_loss, image_diversity, is_collapsed
+from .health import SHOWN_KEYS, discriminator_wins, has_non_finite_loss, image_diversity, is_collapsed
 from .plot import plot_history
 from .preview import save_image_grid
 from .sample import generate_from_latents
@@ -153,7 +153,7 @@ class ProgressBar(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.bar is None:
             return
-        shown = {key: f"{float(logs[key]):.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "noise_loss") if logs and key in logs}
+        shown = {key: f"{float(logs[key]):.3f}" for key in SHOWN_KEYS if logs and key in logs}
         self.bar.set_postfix(shown, refresh=False)
         self.bar.update(1)
 

@@ -50,6 +50,18 @@ DCGAN_ONLY = (("conditional", False), ("upsample", "transpose"), ("loss", "bce")
               ("freeze_d", 0), ("every_class", False), ("strategy", "default"), ("precision", "float32"))
 
 
+def refuse_dcgan_only(values: dict, chosen_by: str) -> None:
+    """Refuse by name the first DCGAN-only option in `values` that is not off, for a diffusion model chosen by `chosen_by`.
+
+    Raises:
+        UserError: naming the option, the value that is off, and `chosen_by` (e.g. "--model ddim").
+    """
+    for name, off in DCGAN_ONLY:
+        if name in values and values[name] != off:
+            raise invalid_argument(name, f"{off!r} with {chosen_by} (an option of the DCGAN alone)", values[name],
+                                   option="--" + name.replace("_", "-"))
+
+
 def parse_policy(policy: str) -> tuple[str, ...]:
     """Turn a policy string into the operations it names, in the order they are applied.
 
@@ -201,10 +213,7 @@ class GanConfig:
         if self.augment:
             raise invalid_argument("augment", 'none ("") with --model ddim: a diffusion model learns the augmented images and '
                                    "would draw translations and cutouts", self.augment, option="--augment")
-        for name, off in DCGAN_ONLY:
-            if getattr(self, name) != off:
-                raise invalid_argument(name, f"{off!r} with --model ddim (an option of the DCGAN alone)",
-                                       getattr(self, name), option="--" + name.replace("_", "-"))
+        refuse_dcgan_only({name: getattr(self, name) for name, _ in DCGAN_ONLY}, "--model ddim")
         if not isinstance(self.sampling_steps, int) or isinstance(self.sampling_steps, bool) or self.sampling_steps < 1:
             raise invalid_argument("sampling_steps", "a positive integer", self.sampling_steps, option="--sampling-steps")
 

@@ -5,6 +5,9 @@ import math
 import numpy as np
 
 LOSS_KEYS = ("d_loss", "g_loss", "noise_loss")  # a DCGAN's, a diffusion model's
+ACCURACY_KEYS = ("d_real_acc", "d_fake_acc")  # the discriminator's (a DCGAN's only)
+# What the progress bar and the run summary show of an epoch: each family's keys, in this order.
+SHOWN_KEYS = (*LOSS_KEYS, *ACCURACY_KEYS)
 # The discriminator tells (augmented) real from fake this well for this many epochs: the generator
 # no longer fools it at all, which after the first epochs means collapse or divergence.
 WINNING_ACCURACY = 0.98

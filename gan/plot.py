@@ -6,9 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import atomic_path
+from .health import ACCURACY_KEYS, LOSS_KEYS
 
-LOSSES = ("d_loss", "g_loss", "noise_loss")  # a DCGAN's losses, a diffusion model's
-ACCURACIES = ("d_real_acc", "d_fake_acc")
 NOT_PLOTTED = ("epoch", "step", "kimg", "seconds")  # bookkeeping, not metrics
 
 
@@ -57,9 +56,9 @@ def plot_panels(history: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
     the loss panel is always drawn.
     """
     recorded = {key for entry in history for key, value in entry.items() if _is_number(value)}
-    extras = sorted(recorded - {*NOT_PLOTTED, *LOSSES, *ACCURACIES})
-    losses = tuple(key for key in LOSSES if key in recorded) or LOSSES[:2]
-    accuracies = tuple(key for key in ACCURACIES if key in recorded)
+    extras = sorted(recorded - {*NOT_PLOTTED, *LOSS_KEYS, *ACCURACY_KEYS})
+    losses = tuple(key for key in LOSS_KEYS if key in recorded) or LOSS_KEYS[:2]
+    accuracies = tuple(key for key in ACCURACY_KEYS if key in recorded)
     return ([("loss", losses)] + ([("discriminator accuracy", accuracies)] if accuracies else [])
             + [(name, (name,)) for name in extras])
 

@@ -24,7 +24,7 @@ from ..runs import (TRAINING_KEYS_FILE, atomic_path, is_gan_run, latest_run_dir,
 from .run_state import STATE_FILE, list_checkpoints, read_training_state_meta, restore_networks, restore_training_state
 from .config import GanConfig
 from .data import TrainingData, load_training_data
-from .health import REAL_DIVERSITY_KEY, image_diversity, training_problems
+from .health import REAL_DIVERSITY_KEY, SHOWN_KEYS, image_diversity, training_problems
 from .preview import save_image_grid
 
 log = logging.getLogger("xgan")
@@ -350,7 +350,7 @@ def run_summary(run_dir: Path) -> str:
         f"  epochs: {last.get('epoch', 0)} of {config.get('num_epochs')} ({last.get('kimg', 0)} kimg, {seconds:.0f} s of training)",
     ]
     if last:
-        lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "noise_loss")
+        lines.append("  last epoch: " + ", ".join(f"{key} {last[key]:.3f}" for key in SHOWN_KEYS
                                                   if isinstance(last.get(key), (int, float))))
     lines.append(f"  snapshots: {', '.join(snapshots) if snapshots else 'none'}; previews in {run_dir / 'previews'}, curves in {run_dir / 'losses.png'}")
     problems = training_problems(run_dir)

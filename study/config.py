@@ -73,16 +73,13 @@ class StudyConfig:
             raise UserError(f"--workers {self.workers} trains models side by side on this machine's cores, each on one device; "
                             f"--strategy {self.strategy} spreads one model over devices: pass --workers 1 with it")
         check_precision(self.precision)
-        from ..gan.config import GAN_VARIANTS
+        from ..gan.config import GAN_VARIANTS, refuse_dcgan_only
 
         if self.gan_variant not in GAN_VARIANTS:
             raise invalid_argument("gan_variant", f"one of {', '.join(GAN_VARIANTS)}", self.gan_variant, option="--gan-variant")
-        if GAN_VARIANTS[self.gan_variant].get("model") == "ddim":
-            for name, value, default in (("conditional", self.conditional, False), ("strategy", self.strategy, "default"),
-                                         ("precision", self.precision, "float32")):
-                if value != default:
-                    raise invalid_argument(name, f"{default!r} with --gan-variant ddim (the diffusion model learns one class, on "
-                                           "one device, in float32)", value, option="--" + name)
+        if GAN_VARIANTS[self.gan_variant].get("model") == "ddim":  # before a study folder exists, not at its GAN stage
+            refuse_dcgan_only({"conditional": self.conditional, "strategy": self.strategy, "precision": self.precision},
+                              "--gan-variant ddim")
         from ..classifier.backbones import resolve_network_options
 
         # The study's sizes (32, 64, 128) are all at least every family's smallest; the size is checked here when given.
