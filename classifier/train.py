@@ -99,9 +99,9 @@ def make_dataset(images, labels: np.ndarray, batch_size: int, shuffle_seed: int 
     dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32)[..., None], y), num_parallel_calls=tf.data.AUTOTUNE)
     # Under a multi-worker strategy each worker keeps its share of every global batch: there are no files
     # to shard by (tf.data's AUTO policy would try them first and warn), so every worker reads every batch.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    from ..runtime.distribute import input_options
+
+    return dataset.with_options(input_options("DATA")).prefetch(tf.data.AUTOTUNE)
 
 
 def _streamed_batches(images, labels: np.ndarray, batch_size: int, shuffle_seed: int | None, num_kept: int) -> tf.data.Dataset:

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..runtime.distribute import input_options
 from ..runtime.precision import loss_scaled, precision_policy
 from .config import GanConfig
 from .conditional import ConditionalDCGAN
@@ -98,7 +99,5 @@ def fit_model(model: DCGAN, config: GanConfig, num_epochs: int, initial_epoch: i
     steps = max(1, num_images // config.batch_size)
     num_replicas = model.distribute_strategy.num_replicas_in_sync
     placeholder = tf.data.Dataset.from_tensors(np.zeros((num_replicas, model.latent_dim), np.float32)).repeat()
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    model.fit(placeholder.with_options(options), epochs=num_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+    model.fit(placeholder.with_options(input_options("OFF")), epochs=num_epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
               callbacks=list(callbacks), verbose=0, shuffle=False)
