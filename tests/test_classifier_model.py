@@ -119,3 +119,36 @@ def test_load_classifier_errors_are_one_line_user_errors(tmp_path, name, content
         (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserError, match=match):
         load_classifier(path)
+
+
+@pytest.mark.parametrize("augment, schedule", [(True, "constant"), (False, "plateau")])
+def test_a_model_trained_by_the_traced_stand_in_is_the_one_fit_gives(augment, schedule):
+    """The second model of a network trains through the stand-in the first one traced; it comes out as a model trained
+    alone does (history, weights, seed states, optimizer slots), keeps its own seeds, and leaves the first model as it was."""
+    from xgan.classifier import train
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (48, 16, 16), dtype=np.uint8)
+    labels = np.tile([0, 1], 24)
+    validation = (images[:16], labels[:16])
+
+    def config(seed):
+        return ClassifierConfig(image_size=16, conv_filters=(4, 8), dense_units=(8,), batch_size=8, epochs=3, patience=5,
+                                augment=augment, schedule=schedule, seed=seed)
+
+    train._RUNNERS.clear()
+    first = train.train_classifier(config(0), images, labels, validation)
+    kept = [v.numpy().copy() for v in first.model.variables]
+    reused = train.train_classifier(config(1), images, labels, validation)
+    assert len(train._RUNNERS) == 1 and all(r is not reused.model and r is not first.model for r in train._RUNNERS.values())
+    train._RUNNERS.clear()
+    alone = train.train_classifier(config(1), images, labels, validation)
+    assert reused.history == alone.history
+    for got, expected in zip(reused.model.variables, alone.model.variables):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    for got, expected in zip(reused.model.optimizer.variables, alone.model.optimizer.variables):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(reused.validation_outputs, alone.validation_outputs)
+    assert reused.model.get_layer("dropout_1").seed == alone.model.get_layer("dropout_1").seed == 1 + 11
+    for got, expected in zip(first.model.variables, kept):
+        np.testing.assert_array_equal(got.numpy(), expected)
