@@ -105,7 +105,7 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
         the per-seed summaries and their mean ± std, and `comparisons`: per non-baseline arm the paired interval of
         the primary metric averaged over every copy, with the Holm-adjusted verdict over those comparisons.
     """
-    from .compare import SIGNIFICANCE, test_targets
+    from .compare import SIGNIFICANCE, side_by_side, test_targets
     from .metrics import holm_adjust
     from .threshold import batched_thresholds
 
@@ -162,15 +162,16 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     def choose(labels, scores):
         return batched_thresholds(labels, scores, target_sensitivity)
 
-    for arm in arms:
-        if arm == baseline:
-            continue
+    def compare(arm):
         pair = ((validation_true, np.stack([r.validation_probabilities for r in by_arm[arm]]),
                  np.stack([r.validation_probabilities for r in by_arm[baseline]])) if resample else None)
-        report["comparisons"][arm] = paired_bootstrap_over_copies(
+        return paired_bootstrap_over_copies(
             y_true, np.stack(probabilities[arm]), np.stack(probabilities[baseline]), PRIMARY_METRIC, num_resamples=num_resamples,
             seed=seed, threshold=0.5 if not binary else thresholds(arm), baseline_threshold=None if not binary else thresholds(baseline),
             validation=pair, choose_thresholds=choose)
+
+    compared = side_by_side(compare, [(arm,) for arm in arms if arm != baseline])
+    report["comparisons"] = {arm: compared[arm,] for arm in arms if arm != baseline}
     adjusted = holm_adjust({arm: c["p_value"] for arm, c in report["comparisons"].items()})
     for arm, comparison in report["comparisons"].items():
         comparison["adjusted_p_value"] = adjusted[arm]
