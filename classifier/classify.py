@@ -131,7 +131,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
             # A worker process imports xgan afresh: it would not know an arm registered in this one.
             log.info("arm(s) %s registered at run time: every model trains in this process", ", ".join(run_time_arms))
             workers, fresh = 1, False
-        upstream_results, shift_scores = {}, {}
+        upstream_results, shift_scores, explained = {}, {}, {}
         if upstream and workers == 1:
             raise invalid_argument("upstream", "more than one worker to run them beside the models", received="workers=1", error=ValueError)
         if fresh:
@@ -139,7 +139,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                      "it ends", f"{pixels:,}")
         if workers > 1 or fresh:
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
-                                                         workers, threads, upstream, synthetic_after, fresh)
+                                                         workers, threads, upstream, synthetic_after, fresh, explained)
         else:
             with progress_bar(len(arms) * len(config.seed_list), "classifier", "model") as bar:
                 for arm in arms:
@@ -167,7 +167,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
         from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
         from .report import write_compare_report, write_ensemble_report, write_single_report
 
-        plan, explained, prepared_external, external_scores = None, {}, None, {}
+        plan, prepared_external, external_scores = None, None, {}
         if fresh and (config.compare or externals):
             plan, prepared_external, explained, external_scores = _report_scores_side_by_side(config, experiment, runs, externals,
                                                                                                workers, threads)
@@ -284,34 +284,46 @@ def _training_pixels(experiment: Experiment) -> int:
 
 def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: list[str], run_dir: Path, prepared: dict,
                         sizes: dict, realism: dict, shift_scores: dict, workers: int, threads: int, upstream: Sequence[Job] = (),
-                        synthetic_after=None, fresh: bool = False) -> tuple[list[ArmRun], dict]:
+                        synthetic_after=None, fresh: bool = False, explained: dict | None = None) -> tuple[list[ArmRun], dict]:
     """Every arm x seed model trained in `workers` processes of `threads` threads; the runs in the loop's order, and
     the results of the `upstream` jobs (see `classify`). `fresh`: each job in a process of its own (FRESH_PROCESS_PIXELS).
 
     The same folders and files as one after another; a curated arm's model of a seed starts once the baseline of that
     seed is saved (it scores the synthetic pool with it). The upstream jobs come first and the models that wait for
     them next, so that they start as soon as their inputs exist; then the longest training sets, so that the last
-    models to finish are short ones. Fills `realism` as the loop does, and `shift_scores` with each model's scores on
-    the shift suite (computed in its worker).
+    models to finish are short ones. Fills `realism` as the loop does, `shift_scores` with each model's scores on
+    the shift suite (computed in its worker) and, in a comparison whose models share their workers (not `fresh`),
+    `explained` with each model's Grad-CAM record (`explain.explain_model`; an arm's first seed with its maps on the
+    report's films, in a job of its own once that model and the reference's are saved), so that this process never
+    loads a model.
     """
     order = [(arm, seed) for arm in arms for seed in config.seed_list]
     sizes = {arm: sizes.get(arm, 0) for arm in arms}
     waits = {arm: synthetic_after is not None and ARMS[arm].needs_synthetic for arm in arms}
+    explain = config.compare and not fresh and explained is not None
     jobs = list(upstream)
+    if explain:  # first in the list: each runs as soon as its two models are saved
+        from .explain import reference_arm
+
+        reference = (reference_arm(arms), config.seed)
+        for arm in arms:
+            first = (arm, config.seed)
+            jobs.append(Job(("films", arm), film_maps, (str(_model_folder(config, run_dir, *first)), str(_model_folder(config, run_dir, *reference))),
+                            after=tuple(dict.fromkeys((first, reference))), description=f"Grad-CAM of {arm} on the films"))
     for arm, seed in sorted(order, key=lambda model: (not waits[model[0]], ARMS[model[0]].curated_by_baseline, -sizes[model[0]])):
         curated = ARMS[arm].curated_by_baseline
         baseline = str(_model_folder(config, run_dir, BASELINE_ARM, seed)) if curated else None
         arm_set = prepared.get(arm) if seed == config.seed and not curated else None
         after = ((BASELINE_ARM, seed),) if curated else ()
         jobs.append(Job((arm, seed), train_one_model,
-                        (arm, seed, str(_model_folder(config, run_dir, arm, seed)), arm_set, baseline, waits[arm] and config.compare),
+                        (arm, seed, str(_model_folder(config, run_dir, arm, seed)), arm_set, baseline, waits[arm] and config.compare, explain),
                         after=after + ((synthetic_after,) if waits[arm] else ()), description=f"{arm} seed {seed}"))
     pool = WorkerPool(workers, threads, _start_model_worker, jobs_per_worker=1 if fresh else None)
     # A forked worker shares this process's data as it is; a spawned one (TensorFlow already runs here) loads it again.
     pool.initargs = (config, experiment if pool.start_method == "fork" else None)
     log.info("training %d models side by side: %d worker process(es) of %d thread(s)%s", len(order), workers, threads,
              ", a fresh process for each" if fresh else "")
-    with pool, progress_bar(len(jobs), f"classifier ({workers} worker{'s' if workers > 1 else ''})", "job" if upstream else "model") as bar:
+    with pool, progress_bar(len(jobs), f"classifier ({workers} worker{'s' if workers > 1 else ''})", "job" if len(jobs) > len(order) else "model") as bar:
         def finished(job: Job, result) -> None:
             if job.key in order:
                 bar.set_postfix({"last": job.description, "balanced_acc": f"{result[0].metrics['balanced_accuracy']:.3f}"}, refresh=False)
@@ -323,6 +335,8 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
             realism[model[0]] = results[model][1]
         if results[model][2] is not None:
             shift_scores[model] = results[model][2]
+        if explain:
+            explained[model] = {**results[model][3], "films": results[("films", model[0])] if model[1] == config.seed else None}
     return [results[model][0] for model in order], {job.key: results[job.key] for job in upstream}
 
 
@@ -371,8 +385,10 @@ def _start_model_worker(config: ClassifyConfig, experiment: Experiment | None, r
     _WORKER_DATA["report"] = report
 
 
-def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: str | None, measure_realism: bool = False):
-    """In a worker process: train, score and save one model as the loop of `classify` does; (ArmRun, realism or None).
+def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: str | None, measure_realism: bool = False,
+                    explain: bool = False):
+    """In a worker process: train, score and save one model as the loop of `classify` does; (ArmRun, realism or None, its
+    shift-suite scores or None, with `explain` its Grad-CAM record without films or None).
 
     A curated arm first scores the synthetic pool with the baseline model of its seed, saved in `baseline_folder`.
     `measure_realism`: build the training set here and measure its synthetic images against the real ones (the
@@ -382,7 +398,7 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
     finished = read_finished_record(folder)  # a resumed run's model that finished before the interruption
     if finished is not None:
         run, measured = finished
-        return run, measured, _shift_scores(config, experiment, run) if config.compare and config.shift_suite else None
+        return run, measured, *_report_scores(config, experiment, run, explain)
     measured = None
     if ARMS[arm].curated_by_baseline:
         if "pool" not in _WORKER_DATA:
@@ -394,21 +410,49 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
     if measure_realism and seed == config.seed:
         measured = synthetic_vs_real(arm_set[0], seed=config.seed)
     run = run_arm(arm, seed, config, experiment, Path(folder), arm_set, measured)
-    return run, measured, _shift_scores(config, experiment, run) if config.compare and config.shift_suite else None
+    return run, measured, *_report_scores(config, experiment, run, explain)
 
 
-def _shift_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun):
-    """In a worker: the shift suite's probabilities of the model just saved (the copies made once per worker when they fit
-    shift.KEEP_COPIES_BYTES, else one at a time), so that the parent's report need not load and score every model again."""
+def _report_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun, explain: bool) -> tuple:
+    """In a worker: what the report needs of the model just saved, loaded once, so that the parent's report need not load
+    every model again: (the shift suite's probabilities (the copies made once per worker when they fit
+    shift.KEEP_COPIES_BYTES, else one at a time) or None, with `explain` its Grad-CAM record without films or None)."""
+    suite = config.compare and config.shift_suite
+    if not suite and not explain:
+        return None, None
     import keras
     import numpy as np
 
+    from .explain import explain_loaded, scored_test_indices
     from .saving import load_classifier
     from .shift import keep_copies, shift_scores
 
+    model, scores, record = load_classifier(run.run_dir), None, None
     images = np.asarray(experiment.test.images)
-    if "shift_copies" not in _WORKER_DATA:
-        _WORKER_DATA["shift_copies"] = keep_copies(images, config.seed)
-    scores = shift_scores(load_classifier(run.run_dir), images, config.seed, config.tta, _WORKER_DATA["shift_copies"])
+    if suite:
+        if "shift_copies" not in _WORKER_DATA:
+            _WORKER_DATA["shift_copies"] = keep_copies(images, config.seed)
+        scores = shift_scores(model, images, config.seed, config.tta, _WORKER_DATA["shift_copies"])
+    if explain:
+        record = explain_loaded(model, run.threshold, images[scored_test_indices(len(images), config.seed)], None)
     keras.backend.clear_session()
-    return scores
+    return scores, record
+
+
+def film_maps(folder: str, reference_folder: str):
+    """In a worker: the Grad-CAM maps, calls and scores (`explain.gradcam`) of the model saved in `folder` on the report's
+    films, which the calls of the reference model saved in `reference_folder` choose (`explain.gradcam_plan`); None
+    when there is no film."""
+    import keras
+
+    from .explain import film_images, gradcam, reference_films
+    from .saving import load_classifier
+
+    config, experiment = _WORKER_DATA["config"], _WORKER_DATA["experiment"]
+    films = reference_films(read_finished_record(Path(reference_folder))[0], experiment, config.seed)
+    if not films:
+        return None
+    run = read_finished_record(Path(folder))[0]
+    maps = gradcam(load_classifier(folder), film_images(experiment, films), run.threshold)
+    keras.backend.clear_session()
+    return maps

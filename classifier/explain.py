@@ -272,18 +272,38 @@ class GradcamPlan:
 def gradcam_plan(runs, experiment, seed: int = 0, baseline: str = "baseline") -> GradcamPlan:
     """The films (chosen by the baseline's first seed: per class one it called right and one wrong) and the seeded subset
     of test images every model of `runs` is explained on."""
-    from .compare import correct_calls, test_targets
-
-    y_true = test_targets(experiment)
     arms = list(dict.fromkeys(run.arm for run in runs))
     first = {arm: min((r for r in runs if r.arm == arm), key=lambda r: r.seed) for arm in arms}
     reference = first.get(baseline, first[arms[0]])
-    classes = experiment.class_names if experiment.positive is None else [experiment.negative, experiment.positive]
-    films = choose_films(y_true, correct_calls(reference.probabilities, y_true, reference.threshold or 0.5), len(classes), seed)
-    scored = np.sort(np.random.default_rng(seed).permutation(len(y_true))[:MAX_SCORED_IMAGES])
+    films = reference_films(reference, experiment, seed)
+    scored = scored_test_indices(len(experiment.test), seed)
     images = np.asarray(experiment.test.images[scored])
-    film_images = np.asarray(experiment.test.images[np.array([i for i, _ in films], np.int64)]) if films else images[:0]
-    return GradcamPlan(reference, films, scored, images, film_images)
+    return GradcamPlan(reference, films, scored, images, film_images(experiment, films))
+
+
+def reference_arm(arms: list[str], baseline: str = "baseline") -> str:
+    """The arm whose first seed chooses the films of `gradcam_plan`: the baseline, else the first arm."""
+    return baseline if baseline in arms else arms[0]
+
+
+def reference_films(reference, experiment, seed: int = 0) -> list[tuple[int, str]]:
+    """`choose_films` by the calls of the run `reference` (an ArmRun) on the test split."""
+    from .compare import correct_calls, test_targets
+
+    y_true = test_targets(experiment)
+    classes = experiment.class_names if experiment.positive is None else [experiment.negative, experiment.positive]
+    return choose_films(y_true, correct_calls(reference.probabilities, y_true, reference.threshold or 0.5), len(classes), seed)
+
+
+def film_images(experiment, films: list[tuple[int, str]]) -> np.ndarray:
+    """The test images of `films` (test index, word) pairs, (F, S, S) uint8."""
+    indices = np.array([i for i, _ in films], np.int64)
+    return np.asarray(experiment.test.images[indices]) if films else np.asarray(experiment.test.images[:0])
+
+
+def scored_test_indices(num_test: int, seed: int = 0) -> np.ndarray:
+    """The test indices of the border share: a seeded subset of at most MAX_SCORED_IMAGES, in order."""
+    return np.sort(np.random.default_rng(seed).permutation(num_test)[:MAX_SCORED_IMAGES])
 
 
 def explain_model(model_dir, threshold: float | None, images: np.ndarray, film_images: np.ndarray | None) -> dict:
@@ -297,14 +317,19 @@ def explain_model(model_dir, threshold: float | None, images: np.ndarray, film_i
 
     from .saving import load_classifier
 
-    model = load_classifier(model_dir)
+    record = explain_loaded(load_classifier(model_dir), threshold, images, film_images)
+    keras.backend.clear_session()
+    return record
+
+
+def explain_loaded(model, threshold: float | None, images: np.ndarray, film_images: np.ndarray | None) -> dict:
+    """`explain_model` of a model already loaded."""
     record = {"layer": last_convolution_layer(model).name, "location": has_location(model), "share": None, "films": None}
     maps, _, _ = gradcam(model, images, threshold)
     if len(maps) and record["location"]:
         record["share"] = float(np.nanmean(border_share(maps)))
     if film_images is not None and len(film_images):
         record["films"] = gradcam(model, film_images, threshold)
-    keras.backend.clear_session()
     return record
 
 

@@ -35,13 +35,14 @@ def test_the_cli_refuses_zero_workers():
     assert result.exit_code == 2 and "--workers" in result.output
 
 
-def _classify(out: Path, *options: str, env: dict | None = None) -> Path:
-    """Run `xgan classify` on the tiny set in a fresh process (its own TensorFlow and threads); the run folder."""
-    command = [sys.executable, "-m", "xgan.cli", "classify", "--data", str(TINY), "--size", "32", "--epochs", "2",
+def _classify(out: Path, *options: str, env: dict | None = None) -> tuple[Path, bool]:
+    """Run `xgan classify` on the tiny set in a fresh process (its own TensorFlow and threads); the run folder, and
+    whether the command's own process imported TensorFlow."""
+    command = [sys.executable, "-c", FRESH_SCRIPT, str(2**62), "classify", "--data", str(TINY), "--size", "32", "--epochs", "2",
                "--out", str(out), *options]
-    subprocess.run(command, check=True, capture_output=True, env={**os.environ, **(env or {})}, timeout=900)
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
     (run,) = out.iterdir()
-    return run
+    return run, "TENSORFLOW_IN_COMMAND True" in result.stdout
 
 
 @pytest.mark.slow
@@ -52,17 +53,19 @@ def test_a_models_numbers_do_not_depend_on_what_trains_beside_it(tmp_path):
     model in a process of two threads (--workers 1 on two cores) may differ at rounding level (see README)."""
     import json
 
-    ensemble = _classify(tmp_path / "ensemble", "--seeds", "2", "--workers", "2")
-    compared = _classify(tmp_path / "compared", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "2")
-    alone = _classify(tmp_path / "alone", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "1",
-                      env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"})
+    ensemble, _ = _classify(tmp_path / "ensemble", "--seeds", "2", "--workers", "2")
+    compared, tensorflow_here = _classify(tmp_path / "compared", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "2")
+    alone, _ = _classify(tmp_path / "alone", "--compare", "--arms", "baseline,class_weights", "--seeds", "1", "--workers", "1",
+                         env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"})
+    assert not tensorflow_here  # the shift suite and Grad-CAM of every model computed in its worker
     for arm in ("baseline", "class_weights"):
         expected = (alone / "arms" / arm / "seed0" / "predictions.csv").read_bytes()
         assert (compared / "arms" / arm / "seed0" / "predictions.csv").read_bytes() == expected
     assert (ensemble / "seed0" / "predictions.csv").read_bytes() == (alone / "arms" / "baseline" / "seed0" / "predictions.csv").read_bytes()
     reports = [json.loads((folder / "report.json").read_text()) for folder in (compared, alone)]
-    for key in ("arms", "comparisons", "shift_suite"):
+    for key in ("arms", "comparisons", "shift_suite", "gradcam"):
         assert _without_seconds(reports[0][key]) == _without_seconds(reports[1][key]), key
+    assert reports[0]["gradcam"]["films"] and (compared / "gradcam.png").read_bytes() == (alone / "gradcam.png").read_bytes()
     files = {"model.keras", "config.json", "history.json", "metrics.json", "predictions.csv", "validation_predictions.csv", "seen_images.json"}
     for folder in (ensemble / "seed0", ensemble / "seed1", compared / "arms" / "class_weights" / "seed0"):
         assert files <= {path.name for path in folder.iterdir()}
