@@ -367,11 +367,13 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     return TrainingResult(model, history, best_epoch, seconds, validation_outputs)
 
 
-# One compiled stand-in per network configuration (less its seed) and steps per epoch, kept by this process: Keras traces
-# a model's train step at its first `fit` (1.3 CPU s of a 5-CPU-s model at 32 px, one thread), and a stand-in already
-# traced trains the next model of the same network without tracing it again. At most TRACED_RUNNERS are kept.
+# One compiled stand-in per network configuration (less its seed; with the cosine schedule, per steps per epoch too, which
+# its decay counts in), kept by this process: Keras traces a model's train step at its first `fit` (1.3 CPU s of a
+# 5-CPU-s model at 32 px, one thread), and a stand-in already traced trains the next model of the same network without
+# tracing it again. At most TRACED_RUNNERS are kept: a comparison's arms use two networks (with and without the classic
+# augmentation; the class-weight arm's weighted batches are one more trace of the first stand-in's step).
 _RUNNERS: dict = {}
-TRACED_RUNNERS = 2
+TRACED_RUNNERS = 3
 
 
 def _traced_runner(model: keras.Model, config: ClassifierConfig, steps_per_epoch: int) -> keras.Model:
@@ -383,7 +385,7 @@ def _traced_runner(model: keras.Model, config: ClassifierConfig, steps_per_epoch
     `model.fit` gives, to the bit (tests/test_classifier_model.py), as the step computes the same operations on the
     same values; only the tracing is saved.
     """
-    key = (json.dumps({**config.to_dict(), "seed": None}, sort_keys=True, default=str), steps_per_epoch)
+    key = (json.dumps({**config.to_dict(), "seed": None}, sort_keys=True, default=str), steps_per_epoch if config.schedule == "cosine" else None)
     runner = _RUNNERS.pop(key, None)
     if runner is None:
         runner = compile_classifier(build_classifier(config), config, steps_per_epoch=steps_per_epoch)
