@@ -367,11 +367,12 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     return TrainingResult(model, history, best_epoch, seconds, validation_outputs)
 
 
-# One compiled stand-in per network configuration (less its seed; with the cosine schedule, per steps per epoch too, which
-# its decay counts in), kept by this process: Keras traces a model's train step at its first `fit` (1.3 CPU s of a
-# 5-CPU-s model at 32 px, one thread), and a stand-in already traced trains the next model of the same network without
-# tracing it again. At most TRACED_RUNNERS are kept: a comparison's arms use two networks (with and without the classic
-# augmentation; the class-weight arm's weighted batches are one more trace of the first stand-in's step).
+# One compiled stand-in per network configuration (less its seed; with the cosine schedule, per steps per epoch too,
+# which its decay counts in), kept by this process. Keras traces a model's train step at its first `fit` (1.3 of the
+# 6.6 CPU s of a 4-epoch model on 3,000 images at 32 px, one thread); a stand-in already traced trains the next model
+# of the same network without tracing it again. At most TRACED_RUNNERS are kept: a comparison's arms use two networks
+# (with and without the classic augmentation; the class-weight arm's weighted batches are one more trace of the first
+# stand-in's step).
 _RUNNERS: dict = {}
 TRACED_RUNNERS = 3
 
