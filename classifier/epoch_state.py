@@ -94,16 +94,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_train_begin(self, logs=None):
-        from ..runtime.variable_state import assign_named
+        from ..runtime.variable_state import assign_training_state
 
         self.started = time.perf_counter()
         state = self.restored
         if not state:
             return
-        if not self.model.optimizer.built:  # else built at the first step, after this hook: its slots must exist to be assigned
-            self.model.optimizer.build(self.model.trainable_variables)
-        assign_named(self.model.variables, state["model"], str(self.path), optimizer=True)
-        assign_named(self.model.optimizer.variables, state["optimizer"], str(self.path), optimizer=True)
+        assign_training_state(self.model, state["model"], state["optimizer"], str(self.path))
         if self.stopping is not None and state.get("stopping"):
             saved = state["stopping"]
             self.stopping.best_key = None if saved["best_key"] is None else tuple(saved["best_key"])
@@ -114,11 +111,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 setattr(self.plateau, name, value)
 
     def on_epoch_end(self, epoch, logs=None):
-        from ..runtime.variable_state import named_arrays
+        from ..runtime.variable_state import training_state
 
         self.logs.append({name: float(value) for name, value in (logs or {}).items()})
-        arrays = {_MODEL + name: value for name, value in named_arrays(self.model.variables, optimizer=True).items()}
-        arrays.update({_OPTIMIZER + name: value for name, value in named_arrays(self.model.optimizer.variables, optimizer=True).items()})
+        model_arrays, optimizer_arrays = training_state(self.model)
+        arrays = {_MODEL + name: value for name, value in model_arrays.items()}
+        arrays.update({_OPTIMIZER + name: value for name, value in optimizer_arrays.items()})
         meta = {"fingerprint": self.fingerprint, "epochs_done": epoch + 1, "logs": self.logs,
                 "stopped": bool(self.model.stop_training),
                 "seconds": (self.restored or {}).get("seconds", 0.0) + time.perf_counter() - self.started}

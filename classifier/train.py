@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from ..datasets.image_rows import ImageRows
 from ..errors import invalid_argument
-from ..runtime.variable_state import assign_named, named_arrays
+from ..runtime.variable_state import assign_named, assign_training_state, named_arrays, training_state
 from .backbones import FINE_TUNE_LEARNING_RATE_FACTOR
 from .config import ClassifierConfig
 from .model import (PENULTIMATE_LAYER, PLATEAU_FACTOR, PLATEAU_PATIENCE, backbone_of, build_classifier, compile_classifier,
@@ -343,7 +343,7 @@ def train_classifier(config: ClassifierConfig, images: np.ndarray, labels, valid
     fitted = runner.fit(train_data, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False, class_weight=class_weight,
                         callbacks=callbacks, verbose=0)
     if runner is not model:
-        _copy_training_state(runner, model)
+        assign_training_state(model, *training_state(runner), "the model trained in its place")
     seconds += time.perf_counter() - start
     offset = len(head_history)
     history = [{"epoch": offset + epoch + 1, **{name: float(values[epoch]) for name, values in fitted.history.items()},
@@ -381,8 +381,8 @@ def _traced_runner(model: keras.Model, config: ClassifierConfig, steps_per_epoch
     """A model of `model`'s network that `fit` can train in its place, holding its state (weights, seed states, optimizer).
 
     The stand-in is a second model of the same configuration that this process keeps (never one a caller holds), so
-    its traced train step is reused by the next model of the same network and seeds; `_copy_training_state` hands the
-    trained state back to `model`, which keeps its own configuration (its seeds) for saving. The outcome is the one
+    its traced train step is reused by the next model of the same network; the trained state goes back to `model`
+    (`variable_state.training_state`), which keeps its own configuration (its seeds) for saving. The outcome is the one
     `model.fit` gives, to the bit (tests/test_classifier_model.py), as the step computes the same operations on the
     same values; only the tracing is saved.
     """
@@ -393,18 +393,8 @@ def _traced_runner(model: keras.Model, config: ClassifierConfig, steps_per_epoch
     _RUNNERS[key] = runner
     while len(_RUNNERS) > TRACED_RUNNERS:
         _RUNNERS.pop(next(iter(_RUNNERS)))
-    _copy_training_state(model, runner)
+    assign_training_state(runner, *training_state(model), "the model trained in its place")
     return runner
-
-
-def _copy_training_state(source: keras.Model, target: keras.Model) -> None:
-    """Assign `target` every variable of `source`: weights, batch-norm statistics, seed states, optimizer slots and step."""
-    for model in (source, target):
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-    assign_named(target.variables, named_arrays(source.variables, optimizer=True), "the model trained in its place", optimizer=True)
-    assign_named(target.optimizer.variables, named_arrays(source.optimizer.variables, optimizer=True), "the model trained in its place",
-                 optimizer=True)
 
 
 def _train_head(model: keras.Model, config: ClassifierConfig, train_data, metrics_callback: list, class_weight,

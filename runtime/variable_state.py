@@ -61,3 +61,25 @@ def assign_named(variables, arrays: dict[str, np.ndarray], where: str, optimizer
         raise ValueError(f"{where}: holds variable {unknown[0]!r}, which the model does not have")
     for name, variable in zip(names, variables):
         variable.assign(arrays[name])
+
+
+def training_state(model) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A compiled model's training state as named arrays: (every variable of the model: weights, batch-norm statistics,
+    seed states; every variable of its optimizer: slots, step, learning rate), named as an optimizer's (`variable_names`),
+    so that another process or another model of the same network takes them. Builds the optimizer's slots first when no
+    `fit` has yet."""
+    _build_optimizer(model)
+    return named_arrays(model.variables, optimizer=True), named_arrays(model.optimizer.variables, optimizer=True)
+
+
+def assign_training_state(model, arrays: dict[str, np.ndarray], optimizer_arrays: dict[str, np.ndarray], where: str) -> None:
+    """Assign a compiled model the `training_state` arrays (its optimizer's slots built first when no `fit` has yet);
+    a mismatch is refused by name (`assign_named`)."""
+    _build_optimizer(model)
+    assign_named(model.variables, arrays, where, optimizer=True)
+    assign_named(model.optimizer.variables, optimizer_arrays, where, optimizer=True)
+
+
+def _build_optimizer(model) -> None:
+    if not model.optimizer.built:  # else built at the first step of `fit`: its slots must exist to be read or assigned
+        model.optimizer.build(model.trainable_variables)
