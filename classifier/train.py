@@ -4,6 +4,7 @@ import dataclasses
 import json
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -471,16 +472,45 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = Fa
 
 
 def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The model's outputs in inference mode, batch by batch.
+    """The model's outputs in inference mode, batch by batch, through one traced function per model and input shape.
 
-    Called directly rather than through `model.predict`, which traces a new tf.function for every
-    model and floods the log with retracing warnings when a comparison trains fifteen of them.
+    Not `model.predict`, which traces a new function at every call. The traced call takes three quarters of the CPU
+    time of the eager `model(x)` it replaced on one thread (benchmarks/README.md, "Inference traced once per model");
+    grappler's fusion of the output layer's matmul, bias and sigmoid moves some sigmoid outputs by one float32 unit
+    (at most 1.8e-7) against the eager call, and every xgan command scores through this function alike.
     """
     # Converted batch by batch: a whole split as float32 would be 4x its (memory-mapped) uint8 size.
     batch = predict_batch_size(int(images.shape[1]))
-    outputs = [model(to_model_input(images[start:start + batch]), training=False).numpy()
-               for start in range(0, len(images), batch)]
+    outputs = []
+    for start in range(0, len(images), batch):
+        inputs = to_model_input(images[start:start + batch])
+        outputs.append(_inference_function(model, inputs.shape[1:])(inputs).numpy())
     return np.concatenate(outputs)
+
+
+# model -> {input shape less the batch: its traced inference function}; weak, so a model's weights go with the model.
+_inference: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+class _Inference:
+    """A model's forward pass in inference mode, reaching the model through a weak reference (a closure holding it
+    would keep every model alive through the cache). A callable object rather than a lambda: TensorFlow counts the
+    traces of every function with the same code together and would warn of retracing after five models."""
+
+    def __init__(self, model: keras.Model):
+        self.model = weakref.ref(model)
+
+    def __call__(self, images):
+        return self.model()(images, training=False)
+
+
+def _inference_function(model: keras.Model, shape: tuple) -> tf.types.experimental.PolymorphicFunction:
+    functions = _inference.setdefault(model, {})
+    function = functions.get(shape)
+    if function is None:
+        # Any batch size: the last, smaller batch of a split reuses the trace.
+        function = functions[shape] = tf.function(_Inference(model), input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
+    return function
 
 
 def penultimate_features(model: keras.Model, images: np.ndarray) -> np.ndarray:

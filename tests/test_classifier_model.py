@@ -153,3 +153,26 @@ def test_a_model_trained_by_the_traced_stand_in_is_the_one_fit_gives(augment, sc
     assert reused.model.get_layer("dropout_1").seed == alone.model.get_layer("dropout_1").seed == 1 + 11
     for got, expected in zip(first.model.variables, kept):
         np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_inference_traces_once_per_model_warns_of_no_retracing_and_keeps_no_model_alive(caplog):
+    import gc
+    import logging
+
+    from xgan.classifier import train
+
+    images = np.random.default_rng(0).integers(0, 256, (7, 32, 32), dtype=np.uint8)
+    models = [build_classifier(ClassifierConfig(image_size=32, seed=seed)) for seed in range(7)]
+    with caplog.at_level(logging.WARNING):
+        for model in models:  # a full batch and a smaller one: the same trace
+            outputs = train.run_in_batches(model, images)
+            assert np.array_equal(train.run_in_batches(model, images[:3]), outputs[:3])
+            # The eager call's outputs, to the float32 unit the fused sigmoid may move them by.
+            np.testing.assert_allclose(outputs, model(images[..., None].astype(np.float32), training=False).numpy(), rtol=0, atol=3e-7)
+            (function,) = train._inference[model].values()
+            assert function.experimental_get_tracing_count() == 1
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    before = len(train._inference)
+    del models, model
+    gc.collect()
+    assert len(train._inference) == before - 7
