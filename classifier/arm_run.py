@@ -43,7 +43,15 @@ class ArmRun:
 
 def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
             prepared: tuple[LabeledImages, dict | None] | None = None, realism: dict | None = None) -> ArmRun:
-    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
+    """Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir` (`train_arm_model`)."""
+    return train_arm_model(arm, seed, config, experiment, run_dir, prepared, realism)[0]
+
+
+def train_arm_model(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment, run_dir: Path,
+                    prepared: tuple[LabeledImages, dict | None] | None = None, realism: dict | None = None) -> tuple:
+    """`run_arm`, and the trained model (what was saved): (ArmRun, keras.Model), for a caller that scores it further.
+
+    Train one model of `arm` with `seed`, score it on the real test split, save it into `run_dir`.
 
     Training saves its state in `run_dir` after every epoch and continues from it when it is there (an interrupted
     run resumed, `epoch_state.py`); the state goes once the folder is complete, with `FINISHED_RECORD` last.
@@ -131,7 +139,7 @@ def run_arm(arm: str, seed: int, config: ClassifyConfig, experiment: Experiment,
     write_finished_record(run, realism)
     if checkpoint is not None:
         checkpoint[0].unlink(missing_ok=True)
-    return run
+    return run, result.model
 
 
 def write_finished_record(run: ArmRun, realism: dict | None = None) -> None:

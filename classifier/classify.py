@@ -21,7 +21,7 @@ from ..progress import progress_bar
 from ..runs import new_run_dir, write_json
 from ..runtime.distribute import run_parent
 from ..runtime.workers import Job, WorkerPool, plan_workers
-from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, read_finished_record, run_arm
+from .arm_run import TRAINING_MANIFEST, ArmRun, fine_tune_on_real, read_finished_record, run_arm, train_arm_model
 from .arms import ARMS, BASELINE_ARM, registered_at_run_time, training_set
 from .backbones import check_pretrained_weights, network_description
 from .classify_config import ClassifyConfig
@@ -409,14 +409,17 @@ def train_one_model(arm: str, seed: int, folder: str, arm_set, baseline_folder: 
         arm_set = training_set(arm, config, experiment, seed)
     if measure_realism and seed == config.seed:
         measured = synthetic_vs_real(arm_set[0], seed=config.seed)
-    run = run_arm(arm, seed, config, experiment, Path(folder), arm_set, measured)
-    return run, measured, *_report_scores(config, experiment, run, explain)
+    run, model = train_arm_model(arm, seed, config, experiment, Path(folder), arm_set, measured)
+    return run, measured, *_report_scores(config, experiment, run, explain, model)
 
 
-def _report_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun, explain: bool) -> tuple:
-    """In a worker: what the report needs of the model just saved, loaded once, so that the parent's report need not load
-    every model again: (the shift suite's probabilities (the copies made once per worker when they fit
-    shift.KEEP_COPIES_BYTES, else one at a time) or None, with `explain` its Grad-CAM record without films or None)."""
+def _report_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun, explain: bool, model=None) -> tuple:
+    """In a worker: what the report needs of the model just saved, so that the parent's report need not load every
+    model again: (the shift suite's probabilities (the copies made once per worker when they fit
+    shift.KEEP_COPIES_BYTES, else one at a time) or None, with `explain` its Grad-CAM record without films or None).
+
+    `model`: the trained model itself, whose weights were just saved (not loaded again, nor its inference traced
+    again); None loads it from `run.run_dir` (a model that finished before a resume)."""
     suite = config.compare and config.shift_suite
     if not suite and not explain:
         return None, None
@@ -427,7 +430,9 @@ def _report_scores(config: ClassifyConfig, experiment: Experiment, run: ArmRun, 
     from .saving import load_classifier
     from .shift import keep_copies, shift_scores
 
-    model, scores, record = load_classifier(run.run_dir), None, None
+    scores, record = None, None
+    if model is None:
+        model = load_classifier(run.run_dir)
     images = np.asarray(experiment.test.images)
     if suite:
         if "shift_copies" not in _WORKER_DATA:
