@@ -88,8 +88,11 @@ class RunRecorder(keras.callbacks.Callback):
         stopping = self.stop_requested is not None
         if stopping or last or done % self.config.snapshot_every == 0:
             save_snapshot(self.run_dir, self.model, done)
-        if stopping or last or done % self.config.preview_every == 0 or done % self.config.checkpoint_every == 0:
-            self.write_history()
+        checkpoint = stopping or last or done % self.config.checkpoint_every == 0
+        if checkpoint or done % self.config.preview_every == 0:
+            # The figure only with a checkpoint: drawing it takes a quarter to a half of a second, redrawn at every
+            # preview it was 7 CPU s of the default study's GAN (benchmarks/README.md, "The study's CPU, again").
+            self.write_history(figure=checkpoint)
         # The resume checkpoint last: once it says `done`, that epoch's snapshot and history are on disk. A kill
         # between them leaves the previous checkpoint, and resume trains that epoch again and writes them; written
         # first, a kill right after the last epoch's checkpoint left a "finished" run without its final snapshot.
@@ -100,11 +103,12 @@ class RunRecorder(keras.callbacks.Callback):
             self.stopped_at = done
             self.model.stop_training = True
 
-    def write_history(self) -> None:
-        """Write history.json and losses.png."""
+    def write_history(self, figure: bool = True) -> None:
+        """Write history.json and, with `figure`, losses.png."""
         history = _json_history(self.history)
         write_history(self.run_dir, history)
-        plot_history(history, self.run_dir / "losses.png")
+        if figure:
+            plot_history(history, self.run_dir / "losses.png")
 
     def write_preview(self, epoch: int) -> None:
         """Write the preview grid of the fixed latents, and warn when the images all look alike."""

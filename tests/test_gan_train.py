@@ -101,6 +101,18 @@ def test_history_records_every_metric_including_extra_callbacks(uninterrupted):
     assert [entry["kid"] for entry in history] == [0.5, 0.25]
 
 
+def test_losses_figure_is_drawn_with_checkpoints_and_history_with_every_preview(xrays, tmp_path, monkeypatch):
+    import xgan.gan.callbacks as callbacks
+
+    drawn, written = [], []
+    monkeypatch.setattr(callbacks, "plot_history", lambda history, path: drawn.append(history[-1]["epoch"]))
+    original = callbacks.write_history
+    monkeypatch.setattr(callbacks, "write_history", lambda run_dir, history: written.append(history[-1]["epoch"]) or original(run_dir, history))
+    train_gan(tiny_config(xrays, tmp_path, epochs=5, checkpoint_every=2, snapshot_every=5))
+    assert written == [1, 2, 3, 4, 5]
+    assert drawn == [2, 4, 5]  # the checkpoints and the last epoch
+
+
 def test_gan_reads_only_training_images_of_its_class(uninterrupted, xrays):
     run_dir, opened = uninterrupted
     dataset = load_dataset(xrays)
