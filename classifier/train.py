@@ -474,10 +474,12 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = Fa
 def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """The model's outputs in inference mode, batch by batch, through one traced function per model and input shape.
 
-    Not `model.predict`, which traces a new function at every call. The traced call takes three quarters of the CPU
-    time of the eager `model(x)` it replaced on one thread (benchmarks/README.md, "Inference traced once per model");
-    grappler's fusion of the output layer's matmul, bias and sigmoid moves some sigmoid outputs by one float32 unit
-    (at most 1.8e-7) against the eager call, and every xgan command scores through this function alike.
+    Not `model.predict`, which traces a new function for every model and floods the log with retracing warnings when a
+    comparison trains fifteen of them, and takes 1.2x this function's CPU. The traced call takes three quarters of the
+    CPU time of the eager `model(x)` it replaced, on one thread (benchmarks/bench_inference.py; benchmarks/README.md,
+    "Inference traced once per model"). Grappler's fusion of the output layer's matmul, bias and sigmoid moves some
+    sigmoid outputs by a float32 unit (1.8e-7 measured) against the eager call; every xgan command scores through this
+    function alike.
     """
     # Converted batch by batch: a whole split as float32 would be 4x its (memory-mapped) uint8 size.
     batch = predict_batch_size(int(images.shape[1]))
