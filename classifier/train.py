@@ -4,7 +4,6 @@ import dataclasses
 import json
 import logging
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import tensorflow as tf
 
 from ..datasets.image_rows import ImageRows
 from ..errors import invalid_argument
+from ..runtime.inference import inference_function
 from ..runtime.variable_state import assign_named, assign_training_state, named_arrays, training_state
 from .backbones import FINE_TUNE_LEARNING_RATE_FACTOR
 from .config import ClassifierConfig
@@ -486,33 +486,10 @@ def run_in_batches(model: keras.Model, images: np.ndarray) -> np.ndarray:
     outputs = []
     for start in range(0, len(images), batch):
         inputs = to_model_input(images[start:start + batch])
-        outputs.append(_inference_function(model, inputs.shape[1:])(inputs).numpy())
+        # One trace per model and input shape, any batch size: the last, smaller batch of a split reuses it.
+        function = inference_function(model, inputs.shape[1:], input_signature=[tf.TensorSpec((None, *inputs.shape[1:]), tf.float32)])
+        outputs.append(function(inputs).numpy())
     return np.concatenate(outputs)
-
-
-# model -> {input shape less the batch: its traced inference function}; weak, so a model's weights go with the model.
-_inference: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
-
-
-class _Inference:
-    """A model's forward pass in inference mode, reaching the model through a weak reference (a closure holding it
-    would keep every model alive through the cache). A callable object rather than a lambda: TensorFlow counts the
-    traces of every function with the same code together and would warn of retracing after five models."""
-
-    def __init__(self, model: keras.Model):
-        self.model = weakref.ref(model)
-
-    def __call__(self, images):
-        return self.model()(images, training=False)
-
-
-def _inference_function(model: keras.Model, shape: tuple) -> tf.types.experimental.PolymorphicFunction:
-    functions = _inference.setdefault(model, {})
-    function = functions.get(shape)
-    if function is None:
-        # Any batch size: the last, smaller batch of a split reuses the trace.
-        function = functions[shape] = tf.function(_Inference(model), input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
-    return function
 
 
 def penultimate_features(model: keras.Model, images: np.ndarray) -> np.ndarray:

@@ -6,12 +6,12 @@ images are drawn, and the same seed writes byte-identical PNGs.
 """
 
 import logging
-import weakref
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError, invalid_argument
+from ..runtime.inference import inference_function
 from ..datasets.images import write_png
 from ..runs import (SYNTHETIC_FOLDER, SYNTHETIC_MANIFEST, find_gan_run, read_gan_config, read_synthetic_manifest,
                     write_synthetic_manifest)
@@ -23,9 +23,6 @@ log = logging.getLogger("xgan")
 SAMPLE_BATCH = 100
 CONTACT_SHEET = "contact_sheet.png"
 CONTACT_SHEET_MAX = 400
-
-_compiled = weakref.WeakKeyDictionary()
-
 
 def draw_latents(num_images: int, seed: int, latent_dim: int) -> np.ndarray:
     """(num_images, latent_dim) float32 standard-normal latents; a longer draw extends a shorter one."""
@@ -54,16 +51,7 @@ def generate_from_latents(generator, latents: np.ndarray, labels: np.ndarray | N
         raise invalid_argument("labels", "one int label per latent for a conditional generator and none otherwise",
                                received=f"labels={'None' if labels is None else 'an array'} for a {'conditional' if conditional else 'one-input'} "
                                "generator", error=ValueError)
-    function = _compiled.get(generator)
-    if function is None:
-        # The function reaches its generator through a weak reference: a closure holding the key
-        # itself would keep every generator (and its weights) alive for the life of the process.
-        reference = weakref.ref(generator)
-        if conditional:
-            function = tf.function(lambda z, y: reference()([z, y], training=False), reduce_retracing=True)
-        else:
-            function = tf.function(lambda z: reference()(z, training=False), reduce_retracing=True)
-        _compiled[generator] = function
+    function = inference_function(generator, reduce_retracing=True)
     outputs = []
     for start in range(0, len(latents), SAMPLE_BATCH):
         chunk = latents[start:start + SAMPLE_BATCH]

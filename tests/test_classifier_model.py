@@ -161,6 +161,7 @@ def test_inference_traces_once_per_model_warns_of_no_retracing_and_keeps_no_mode
     import weakref
 
     from xgan.classifier import train
+    from xgan.runtime import inference
 
     images = np.random.default_rng(0).integers(0, 256, (7, 32, 32), dtype=np.uint8)
     models = [build_classifier(ClassifierConfig(image_size=32, seed=seed)) for seed in range(7)]
@@ -170,7 +171,7 @@ def test_inference_traces_once_per_model_warns_of_no_retracing_and_keeps_no_mode
             assert np.array_equal(train.run_in_batches(model, images[:3]), outputs[:3])
             # The eager call's outputs, to the few float32 units the fused sigmoid may move them by (1.8e-7 measured).
             np.testing.assert_allclose(outputs, model(images[..., None].astype(np.float32), training=False).numpy(), rtol=0, atol=1e-6)
-            (function,) = train._inference[model].values()
+            (function,) = inference._functions[model].values()
             assert function.experimental_get_tracing_count() == 1
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
     references = [weakref.ref(model) for model in models]
