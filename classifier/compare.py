@@ -13,7 +13,7 @@ from .arms import uses_synthetic
 from .calibration import BINNING, calibration_metrics
 from .metrics import (AT_DEFAULT_THRESHOLD, METRICS, PRIMARY_METRIC, holm_adjust, mcnemar_exact, metrics_at_thresholds, minimum_detectable_effect,
                       multiclass_metrics, paired_bootstrap_metrics, summarize_runs)
-from .threshold import batched_thresholds, choose_threshold
+from .threshold import ThresholdRule, choose_threshold
 
 # The differences the report states in words; all METRICS get an interval in report.json.
 HEADLINE_METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
@@ -327,12 +327,9 @@ def paired_comparison(y_true: np.ndarray, arm: np.ndarray, reference: np.ndarray
     """
     arm_thresholds = np.broadcast_to(np.asarray(arm_thresholds, np.float64), (len(seeds),))
     reference_thresholds = np.broadcast_to(np.asarray(reference_thresholds, np.float64), (len(seeds),))
-    def choose(labels, scores):
-        return batched_thresholds(labels, scores, target_sensitivity)
-
     intervals = paired_bootstrap_metrics(y_true, arm, reference, METRICS, num_resamples=NUM_RESAMPLES, confidence=CONFIDENCE, seed=seed,
                                          threshold=arm_thresholds, baseline_threshold=reference_thresholds,
-                                         validation=validation, choose_thresholds=choose)
+                                         validation=validation, choose_thresholds=ThresholdRule(target_sensitivity))
     per_seed = [{"seed": s, **mcnemar_exact(correct_calls(reference[k], y_true, reference_thresholds[k]), correct_calls(arm[k], y_true, arm_thresholds[k]))}
                 for k, s in enumerate(seeds)]
     ensemble_arm, ensemble_reference = arm.mean(0), reference.mean(0)

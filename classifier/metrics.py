@@ -207,10 +207,16 @@ def batched_metric(name: str, y_true: np.ndarray, probability: np.ndarray, thres
         true_positive = (predicted & y_true).sum(-1)
         true_negative = (~predicted & ~y_true).sum(-1)
         false_positive = (predicted & ~y_true).sum(-1)
+        return _from_counts(name, true_positive, true_negative, false_positive, num_positive, num_negative, y_true.shape[-1])
+
+
+def _from_counts(name: str, true_positive, true_negative, false_positive, num_positive, num_negative, total: int) -> np.ndarray:
+    """A thresholded metric of METRICS from confusion counts (arrays of one shape), NaN where it is undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
         sensitivity = true_positive / num_positive
         specificity = true_negative / num_negative
         if name == "accuracy":
-            return (true_positive + true_negative) / y_true.shape[-1]
+            return (true_positive + true_negative) / total
         if name == "sensitivity":
             return sensitivity
         if name == "specificity":
@@ -365,14 +371,25 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
     def cut(thresholds, rows):
         return None if thresholds is None else thresholds[rows][..., None]
 
-    def rechosen(stored, validation_probability, seeds, draw, labels):
-        """(count, K) thresholds re-chosen on the drawn validation images; the stored one where none can be chosen."""
-        chosen = choose_thresholds(labels, validation_probability[seeds[:, :, None], draw[:, None, :]])
-        return np.where(np.isfinite(chosen), chosen, stored[seeds])[..., None]
+    def rechosen(stored, validation_probability, draw, labels):
+        """(count, K) thresholds of every seed's model re-chosen on the drawn validation images; the stored one where
+        none can be chosen."""
+        of_draws = getattr(choose_thresholds, "of_draws", None)
+        if of_draws is not None:
+            chosen = of_draws(validation[0], validation_probability, draw)
+        else:
+            chosen = choose_thresholds(labels, validation_probability[:, draw].swapaxes(0, 1))
+        return np.where(np.isfinite(chosen), chosen, stored[None, :])
 
     every_seed = np.arange(num_seeds)
     point = {m: float(np.mean(score(m, y_true, arm, cut(arm_threshold, every_seed)) - score(m, y_true, baseline, cut(baseline_threshold, every_seed))))
              for m in metrics}
+    # Binary scores are counted: a draw of test images is a multiset, so each metric comes from how often each image
+    # was drawn, never from the drawn copies of the scores (the same counts, so the same values to the bit).
+    counted = arm_threshold is not None and np.isfinite(arm).all() and np.isfinite(baseline).all()
+    if counted:
+        labels_true = np.asarray(y_true, bool)
+        drawn_arm, drawn_baseline = _DrawScorer(arm, labels_true), _DrawScorer(baseline, labels_true)
     rng = np.random.default_rng(seed)
     # Resamples in chunks of about 2 million values, to bound memory on large test sets.
     chunk = max(1, 2_000_000 // (num_seeds * num_images * num_classes))
@@ -382,18 +399,31 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
         images = rng.integers(0, num_images, (count, num_images))
         seeds = rng.integers(0, num_seeds, (count, num_seeds))
         labels = y_true[images][:, None, :]
-        rows, columns = seeds[:, :, None], images[:, None, :]
-        stored_cuts = arm_cut, baseline_cut = cut(arm_threshold, seeds), cut(baseline_threshold, seeds)
+        # Every threshold is one seed's model's: (count, K) per seed, or None for softmax outputs.
+        stored = tuple(None if t is None else np.broadcast_to(t, (count, num_seeds)) for t in (arm_threshold, baseline_threshold))
+        chosen = stored
         if validation is not None:
             validation_true, arm_validation, baseline_validation = validation
             draw = rng.integers(0, len(validation_true), (count, len(validation_true)))
             validation_labels = validation_true[draw][:, None, :]
-            arm_cut = rechosen(arm_threshold, arm_validation, seeds, draw, validation_labels)
-            baseline_cut = rechosen(baseline_threshold, baseline_validation, seeds, draw, validation_labels)
+            chosen = (rechosen(arm_threshold, arm_validation, draw, validation_labels),
+                      rechosen(baseline_threshold, baseline_validation, draw, validation_labels))
+        if counted:
+            counts = draw_counts(images, num_images)
+            for m in metrics:
+                cuts = stored if m == "roc_auc" else chosen
+                per_seed = [scorer(m, counts, thresholds) for scorer, thresholds in ((drawn_arm, cuts[0]), (drawn_baseline, cuts[1]))]
+                slots = [np.take_along_axis(values, seeds.reshape(seeds.shape + (1,) * (values.ndim - 2)), 1) for values in per_seed]
+                if arm.ndim > 2:  # copies of the test images (a shift suite): the metric averaged over them
+                    slots = [values.mean(-1) for values in slots]
+                differences[m].append((slots[0] - slots[1]).mean(axis=1))
+            continue
+        rows, columns = seeds[:, :, None], images[:, None, :]
         arm_drawn, baseline_drawn = arm[rows, columns], baseline[rows, columns]
         for m in metrics:
-            cuts = stored_cuts if m == "roc_auc" else (arm_cut, baseline_cut)
-            per_seed = score(m, labels, arm_drawn, cuts[0]) - score(m, labels, baseline_drawn, cuts[1])
+            cuts = stored if m == "roc_auc" else chosen
+            slot_cuts = [None if c is None else np.take_along_axis(c, seeds, 1)[..., None] for c in cuts]
+            per_seed = score(m, labels, arm_drawn, slot_cuts[0]) - score(m, labels, baseline_drawn, slot_cuts[1])
             differences[m].append(per_seed.mean(axis=1))
     results = {}
     for m in metrics:
@@ -406,6 +436,69 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
                       "num_resamples": int(num_resamples), "num_undefined": int(len(drawn) - len(defined)),
                       "p_value": float(p_value), "thresholds_resampled": validation is not None and m != "roc_auc"}
     return results
+
+
+def draw_counts(draws: np.ndarray, size: int) -> np.ndarray:
+    """(R, size): how often each of `size` items appears in each row of (R, n) draws with replacement."""
+    rows = len(draws)
+    return np.bincount((draws + size * np.arange(rows)[:, None]).ravel(), minlength=rows * size).reshape(rows, size)
+
+
+class _DrawScorer:
+    """Binary metrics of one arm's models on bootstrap draws of the test images, from the draws' counts.
+
+    `probability` is (K, N, ...): K seeds' models, N test images, and optionally copies of them (a shift suite). A
+    thresholded metric counts the drawn images called positive, each as often as it was drawn; ROC-AUC sums the drawn
+    positives' tie-averaged ranks the same way. Integer counts, then `_from_counts` and the Mann-Whitney form as in
+    `batched_metric`: the same values as scoring the drawn copies, to the bit.
+    """
+
+    def __init__(self, probability: np.ndarray, labels: np.ndarray):
+        self.labels, self.size = labels, len(labels)
+        self.scores = np.ascontiguousarray(np.moveaxis(probability, 1, -1))  # (K, ..., N)
+        self.ranked = None
+
+    def __call__(self, metric: str, counts: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+        """(R, K, ...) values of `metric` on the draws of `counts` (R, N), each model at its (R, K) thresholds."""
+        num_positive = counts @ self.labels.astype(np.int64)
+        num_negative = self.size - num_positive
+        if metric == "roc_auc":
+            return self._roc_auc(counts, num_positive, num_negative)
+        # Counts of at most N drawn images: exact in float32 below 2**24 images, so a matrix product adds them up.
+        exact = np.float32 if self.size < 2**24 else np.float64
+        weights = np.stack([counts * self.labels, counts * ~self.labels], 2).astype(exact)  # (R, N, 2)
+        extra = self.scores.ndim - 2
+        values = []
+        for k, scores in enumerate(self.scores):
+            called = np.empty((len(counts),) + scores.shape, exact)  # (R, ..., N): 1 where the image is called positive
+            np.greater_equal(scores[None], thresholds[:, k].reshape((-1,) + (1,) * (extra + 1)), out=called, casting="unsafe")
+            flat = called.reshape(len(counts), -1, self.size)
+            confusion = np.rint(flat @ weights).astype(np.int64)  # (R, copies, 2): positives and negatives called
+            shape = (len(counts),) + scores.shape[:-1]
+            true_positive, false_positive = confusion[..., 0].reshape(shape), confusion[..., 1].reshape(shape)
+            positives, negatives = (n.reshape((-1,) + (1,) * extra) for n in (num_positive, num_negative))
+            values.append(_from_counts(metric, true_positive, negatives - false_positive, false_positive, positives, negatives, self.size))
+        return np.stack(values, 1)
+
+    def _roc_auc(self, counts, num_positive, num_negative) -> np.ndarray:
+        if self.ranked is None:  # per model: the ascending order and where each run of equal scores starts
+            self.ranked = []
+            for scores in self.scores.reshape(-1, self.size):
+                order = np.argsort(scores, kind="stable")
+                ordered = scores[order]
+                starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+                self.ranked.append((order, starts, self.labels[order].astype(np.int64)))
+        values = []
+        for order, starts, labels in self.ranked:
+            drawn = counts[:, order]
+            tied = np.add.reduceat(drawn, starts, axis=1)  # images drawn per run of equal scores
+            positive = np.add.reduceat(drawn * labels, starts, axis=1)
+            below = np.cumsum(tied, 1) - tied
+            # A run of m drawn scores above `below` others takes ranks below + 1 ... below + m: on average below + (m + 1) / 2.
+            rank_sum = (positive * (2 * below + tied + 1)).sum(1) / 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values.append((rank_sum - num_positive * (num_positive + 1) / 2) / (num_positive * num_negative))
+        return np.stack(values, 1).reshape((len(counts),) + self.scores.shape[:-1])
 
 
 def mcnemar_exact(reference_correct, arm_correct) -> dict:

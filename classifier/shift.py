@@ -107,7 +107,7 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     """
     from .compare import SIGNIFICANCE, side_by_side, test_targets
     from .metrics import holm_adjust
-    from .threshold import batched_thresholds
+    from .threshold import ThresholdRule
 
     start = time.perf_counter()
     images = np.asarray(experiment.test.images)
@@ -159,16 +159,13 @@ def score_shift_suite(runs, experiment, tta: bool = False, seed: int = 0, target
     def thresholds(arm):
         return np.array([r.threshold for r in by_arm[arm]], np.float64) if binary else None
 
-    def choose(labels, scores):
-        return batched_thresholds(labels, scores, target_sensitivity)
-
     def compare(arm):
         pair = ((validation_true, np.stack([r.validation_probabilities for r in by_arm[arm]]),
                  np.stack([r.validation_probabilities for r in by_arm[baseline]])) if resample else None)
         return paired_bootstrap_over_copies(
             y_true, np.stack(probabilities[arm]), np.stack(probabilities[baseline]), PRIMARY_METRIC, num_resamples=num_resamples,
             seed=seed, threshold=0.5 if not binary else thresholds(arm), baseline_threshold=None if not binary else thresholds(baseline),
-            validation=pair, choose_thresholds=choose)
+            validation=pair, choose_thresholds=ThresholdRule(target_sensitivity))
 
     compared = side_by_side(compare, [(arm,) for arm in arms if arm != baseline])
     report["comparisons"] = {arm: compared[arm,] for arm in arms if arm != baseline}

@@ -161,3 +161,62 @@ def test_paired_bootstrap_re_chooses_thresholds_on_resampled_validation_images()
     with pytest.raises(ValueError, match="argument `validation`. Expected \\(seeds, 30\\)"):
         paired_bootstrap(y_true, arm, baseline, "f1", validation=(validation_true, arm_validation[:2], baseline_validation),
                          choose_thresholds=batched_thresholds)
+
+
+def _scored_copies_bootstrap(y_true, arm, baseline, metric, num_resamples, seed, thresholds, validation=None, target=None):
+    """The bootstrap written the plain way, as xgan did before it counted: every draw's scores copied out and scored
+    (one chunk of resamples; arm and baseline (K, N) or (K, copies, N))."""
+    from xgan.classifier.threshold import batched_thresholds
+
+    rng = np.random.default_rng(seed)
+    num_seeds, num_images = arm.shape[0], arm.shape[-1]
+    images = rng.integers(0, num_images, (num_resamples, num_images))
+    seeds = rng.integers(0, num_seeds, (num_resamples, num_seeds))
+    cuts = [t[seeds] for t in thresholds]
+    if validation is not None and metric != "roc_auc":
+        draw = rng.integers(0, len(validation[0]), (num_resamples, len(validation[0])))
+        for side in (0, 1):
+            chosen = batched_thresholds(validation[0][draw][:, None, :], validation[side + 1][seeds[:, :, None], draw[:, None, :]], target)
+            cuts[side] = np.where(np.isfinite(chosen), chosen, cuts[side])
+    scored = []
+    for scores, cut in zip((arm, baseline), cuts):
+        if scores.ndim == 2:
+            scored.append(batched_metric(metric, y_true[images][:, None, :], scores[seeds[:, :, None], images[:, None, :]], cut[..., None]))
+        else:
+            copies = np.arange(scores.shape[1])[None, None, :, None]
+            drawn = scores[seeds[:, :, None, None], copies, images[:, None, None, :]]
+            scored.append(batched_metric(metric, y_true[images][:, None, None, :], drawn, cut[..., None, None]).mean(-1))
+    differences = (scored[0] - scored[1]).mean(1)
+    defined = differences[np.isfinite(differences)]
+    tail = (1 - 0.95) / 2 * 100  # as the library writes it (2.5000000000000022)
+    low, high = np.percentile(defined, [tail, 100 - tail])
+    return float(low), float(high), len(differences) - len(defined)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_the_counted_bootstrap_equals_scoring_every_drawn_copy(metric):
+    """The bootstrap scores binary models from how often each image was drawn: the very intervals of copying every
+    draw's scores out, with thresholds stored or re-chosen on drawn validation images, ties, one-class draws, copies."""
+    from xgan.classifier.metrics import paired_bootstrap_over_copies
+    from xgan.classifier.threshold import ThresholdRule, batched_thresholds
+
+    rng = np.random.default_rng(5)
+    for case in range(8):
+        num_images, num_seeds, decimals = int(rng.integers(3, 40)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        y_true = (rng.random(num_images) < 0.4).astype(int)
+        validation_true = (rng.random(25) < 0.4).astype(int)
+        arm, baseline = (np.round(rng.random((num_seeds, num_images)), decimals) for _ in range(2))
+        validation = (validation_true, *(np.round(rng.random((num_seeds, 25)), decimals) for _ in range(2)))
+        thresholds = [rng.random(num_seeds), rng.random(num_seeds)]
+        target = (None, 0.9)[case % 2]
+        for rule in (ThresholdRule(target), lambda labels, scores: batched_thresholds(labels, scores, target)):
+            result = paired_bootstrap(y_true, arm, baseline, metric, num_resamples=150, seed=case, threshold=thresholds[0],
+                                      baseline_threshold=thresholds[1], validation=validation, choose_thresholds=rule)
+            expected = _scored_copies_bootstrap(y_true, arm, baseline, metric, 150, case, thresholds, validation, target)
+            assert (result["low"], result["high"], result["num_undefined"]) == expected
+        copies = (np.round(rng.random((num_seeds, 3, num_images)), decimals) for _ in range(2))
+        arm, baseline = copies
+        result = paired_bootstrap_over_copies(y_true, arm, baseline, metric, num_resamples=150, seed=case, threshold=thresholds[0],
+                                              baseline_threshold=thresholds[1], validation=validation, choose_thresholds=ThresholdRule(target))
+        expected = _scored_copies_bootstrap(y_true, arm, baseline, metric, 150, case, thresholds, validation, target)
+        assert (result["low"], result["high"], result["num_undefined"]) == expected

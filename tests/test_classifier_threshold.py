@@ -206,6 +206,26 @@ def test_batched_thresholds_choose_as_the_one_model_rules(target):
         assert batched_thresholds(y_true[None], scores[None], target)[0] == pytest.approx(expected)
 
 
+
+@pytest.mark.parametrize("target", [None, 0.5, 0.8, 1.0])
+def test_thresholds_of_draws_equal_batched_thresholds_on_the_drawn_arrays(target):
+    """The bootstrap's counting form picks the very thresholds of sorting every draw: ties within and across models,
+    scores of exactly 0 and 1, draws of one class only, and a model with a NaN score."""
+    from xgan.classifier.threshold import batched_thresholds, thresholds_of_draws
+
+    rng = np.random.default_rng(1)
+    for case in range(60):
+        size, models = int(rng.integers(1, 40)), int(rng.integers(1, 4))
+        y_true = (rng.random(size) < rng.random()).astype(int)
+        scores = np.round(rng.random((models, size)), int(rng.integers(1, 4)))
+        if case % 10 == 9:
+            scores[0, 0] = np.nan
+        draw = rng.integers(0, size, (int(rng.integers(1, 50)), size))
+        expected = batched_thresholds(y_true[draw][:, None, :], scores[:, draw].swapaxes(0, 1), target)
+        np.testing.assert_array_equal(thresholds_of_draws(y_true, scores, draw, target), expected)
+    with pytest.raises(ValueError, match="target_sensitivity`. Expected a float in \\(0, 1\\]"):
+        thresholds_of_draws(y_true, scores, draw, 1.5)
+
 def test_batched_thresholds_run_along_the_last_axis():
     from xgan.classifier.threshold import batched_thresholds, youden_threshold
 
