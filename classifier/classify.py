@@ -294,22 +294,14 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
     models to finish are short ones. Fills `realism` as the loop does, `shift_scores` with each model's scores on
     the shift suite (computed in its worker) and, in a comparison whose models share their workers (not `fresh`),
     `explained` with each model's Grad-CAM record (`explain.explain_model`; an arm's first seed with its maps on the
-    report's films, in a job of its own once that model and the reference's are saved), so that this process never
-    loads a model.
+    report's films, in a job of its own after every model has started: a few seconds each, they fill the core that the
+    last models leave idle), so that this process never loads a model.
     """
     order = [(arm, seed) for arm in arms for seed in config.seed_list]
     sizes = {arm: sizes.get(arm, 0) for arm in arms}
     waits = {arm: synthetic_after is not None and ARMS[arm].needs_synthetic for arm in arms}
     explain = config.compare and not fresh and explained is not None
     jobs = list(upstream)
-    if explain:  # first in the list: each runs as soon as its two models are saved
-        from .explain import reference_arm
-
-        reference = (reference_arm(arms), config.seed)
-        for arm in arms:
-            first = (arm, config.seed)
-            jobs.append(Job(("films", arm), film_maps, (str(_model_folder(config, run_dir, *first)), str(_model_folder(config, run_dir, *reference))),
-                            after=tuple(dict.fromkeys((first, reference))), description=f"Grad-CAM of {arm} on the films"))
     for arm, seed in sorted(order, key=lambda model: (not waits[model[0]], ARMS[model[0]].curated_by_baseline, -sizes[model[0]])):
         curated = ARMS[arm].curated_by_baseline
         baseline = str(_model_folder(config, run_dir, BASELINE_ARM, seed)) if curated else None
@@ -318,6 +310,14 @@ def _train_side_by_side(config: ClassifyConfig, experiment: Experiment, arms: li
         jobs.append(Job((arm, seed), train_one_model,
                         (arm, seed, str(_model_folder(config, run_dir, arm, seed)), arm_set, baseline, waits[arm] and config.compare, explain),
                         after=after + ((synthetic_after,) if waits[arm] else ()), description=f"{arm} seed {seed}"))
+    if explain:  # last in the list: short jobs that keep a core busy while the last models train, instead of idle
+        from .explain import reference_arm
+
+        reference = (reference_arm(arms), config.seed)
+        for arm in arms:
+            first = (arm, config.seed)
+            jobs.append(Job(("films", arm), film_maps, (str(_model_folder(config, run_dir, *first)), str(_model_folder(config, run_dir, *reference))),
+                            after=tuple(dict.fromkeys((first, reference))), description=f"Grad-CAM of {arm} on the films"))
     pool = WorkerPool(workers, threads, _start_model_worker, jobs_per_worker=1 if fresh else None)
     # A forked worker shares this process's data as it is; a spawned one (TensorFlow already runs here) loads it again.
     pool.initargs = (config, experiment if pool.start_method == "fork" else None)
