@@ -8,6 +8,7 @@ loop that writes one run folder (one model, a seed ensemble) or, with `compare`,
 comparison and its report.
 """
 
+import importlib
 import logging
 import math
 import time
@@ -57,6 +58,12 @@ class ClassifyResult:
     seconds: float
     summary: str
     upstream: dict = field(default_factory=dict)  # {key: result} of the `upstream` jobs run beside the models
+
+
+# Imported before the workers fork: they inherit SciPy, scikit-learn, Matplotlib and the report's modules instead of
+# importing them each (their metrics and Grad-CAM need them: about a second of each worker's start), and the report at the
+# end does not wait for them either.
+IMPORTED_BEFORE_WORKERS = (".compare", ".report", "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
 def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_after=None, resume: Path | None = None) -> ClassifyResult:
@@ -138,6 +145,8 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
             log.info("%s training pixels: each model trains in a process of its own, which gives back TensorFlow's memory when "
                      "it ends", f"{pixels:,}")
         if workers > 1 or fresh:
+            for module in IMPORTED_BEFORE_WORKERS:
+                importlib.import_module(module, __package__)
             runs, upstream_results = _train_side_by_side(config, experiment, arms, run_dir, prepared, sizes, realism, shift_scores,
                                                          workers, threads, upstream, synthetic_after, fresh, explained)
         else:
@@ -164,7 +173,7 @@ def classify(config: ClassifyConfig, upstream: Sequence[Job] = (), synthetic_aft
                             curation[seed] = _baseline_scores(folder, pool, experiment)
                         bar.set_postfix({"balanced_acc": f"{runs[-1].metrics['balanced_accuracy']:.3f}"}, refresh=False)
                         bar.update(1)
-        from .compare import compare_arms, seed_ensemble  # after training: SciPy and scikit-learn are slow to import
+        from .compare import compare_arms, seed_ensemble  # after training in one process: SciPy and scikit-learn are slow to import
         from .report import write_compare_report, write_ensemble_report, write_single_report
 
         plan, prepared_external, external_scores = None, None, {}
