@@ -14,9 +14,14 @@ children, their ratio = the cores kept busy, the load average before each):
   the end, with every stage's seconds from study.json and the per-arm balanced accuracy of both (the same figures
   are expected only with the same thread count per model; see README "Models side by side").
 
+`--against REV` adds the code of a git revision (checked out in a worktree of the work folder, run with PYTHONPATH
+pointing at it) as one more variant of the same rounds: `xgan REV --workers 2` in the classify measurement, and in
+the study `--study-variants 2,against` runs the default study of both, one after the other. The machine's speed drifts
+by a fifth within a session, so a before/after ratio is only worth taking in one run.
+
 Run from the repository root:
-    python benchmarks/bench_workers.py [--rounds 3] [--work DIR]
-    python benchmarks/bench_workers.py --study [--work DIR]
+    python benchmarks/bench_workers.py [--rounds 3] [--work DIR] [--against REV]
+    python benchmarks/bench_workers.py --study [--study-variants 2,against,2,against] [--against REV] [--work DIR]
 """
 
 import argparse
@@ -119,7 +124,20 @@ def write_plain_data(path: Path) -> None:
              x_test=np.asarray(experiment.test.images))
 
 
-def bench_classify(rounds: int, work: Path) -> None:
+def worktree(revision: str, work: Path) -> dict:
+    """The environment that runs `revision`'s xgan: a git worktree named `xgan` (the repository is the package) on PYTHONPATH."""
+    parent = work / "against"
+    if not (parent / "xgan").exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(parent / "xgan"), revision], check=True, capture_output=True)
+    return {"PYTHONPATH": str(parent)}
+
+
+def remove_worktree(work: Path) -> None:
+    if (work / "against" / "xgan").exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(work / "against" / "xgan")], check=False, capture_output=True)
+
+
+def bench_classify(rounds: int, work: Path, against: str | None = None) -> None:
     data = work / "plain_data.npz"
     write_plain_data(data)
     script = work / "plain_classifier.py"
@@ -128,11 +146,15 @@ def bench_classify(rounds: int, work: Path) -> None:
     variants = {"plain": [sys.executable, str(script), str(data)],
                 "xgan --workers 1": xgan + CLASSIFY + ["--workers", "1", "--out", str(work / "w1")],
                 "xgan --workers 2": xgan + CLASSIFY + ["--workers", "2", "--out", str(work / "w2")]}
+    environments = {}
+    if against:
+        name = f"xgan {against} --workers 2"
+        variants[name], environments[name] = xgan + CLASSIFY + ["--workers", "2", "--out", str(work / "against_w2")], worktree(against, work)
     print(f"machine: {machine()}; classify --seeds 4 at 32 px, 5 epochs; {rounds} interleaved round(s)")
     measured = {name: [] for name in variants}
     for number in range(1, rounds + 1):
         for name, command in variants.items():
-            result = timed(command, Path.cwd())
+            result = timed(command, Path.cwd(), environments.get(name))
             if "Traceback" in result["stderr"]:
                 raise RuntimeError(f"{name} failed:\n{result['stderr'][-3000:]}")
             measured[name].append(result)
@@ -150,14 +172,20 @@ def bench_classify(rounds: int, work: Path) -> None:
     print("  wall / plain (median of per-round ratios): " + ", ".join(f"{name} {ratios[name]:.2f}" for name in variants if name != "plain"))
 
 
-STUDY_VARIANTS = {"2": ("--workers 2", ["--workers", "2"]), "1": ("--workers 1", ["--workers", "1"])}
+STUDY_VARIANTS = {"2": ("--workers 2", ["--workers", "2"]), "1": ("--workers 1", ["--workers", "1"]),
+                  "against": ("REV --workers 2", ["--workers", "2"])}
 
 
-def bench_study(work: Path, variants: list[str]) -> None:
+def bench_study(work: Path, variants: list[str], against: str | None = None) -> None:
+    if "against" in variants and not against:
+        raise SystemExit("--study-variants names `against`: give the revision with --against REV")
     print(f"machine: {machine()}; the default `xgan run`, to the end")
-    for name, options in (STUDY_VARIANTS[variant] for variant in variants):
-        out = work / name.replace(" ", "_").replace("-", "")
-        result = timed([sys.executable, "-m", "xgan.cli", "run", "--out", str(out)] + options, Path.cwd())
+    for number, variant in enumerate(variants, 1):
+        name, options = STUDY_VARIANTS[variant]
+        name = name.replace("REV", against) if variant == "against" else name
+        out = work / f"{number}_{variant}"
+        environment = worktree(against, work) if variant == "against" else None
+        result = timed([sys.executable, "-m", "xgan.cli", "run", "--out", str(out)] + options, Path.cwd(), environment)
         if "Traceback" in result["stderr"] or not list(out.glob("*/report.json")):
             raise RuntimeError(f"xgan run {name} failed:\n{result['stderr'][-3000:]}")
         (folder,) = [path.parent for path in out.glob("*/study.json")]
@@ -177,14 +205,18 @@ def main() -> None:
     parser.add_argument("--study", action="store_true", help="time the default `xgan run` instead (both variants to the end)")
     parser.add_argument("--study-variants", default="2,1", help="with --study: which runs, in order (--workers 2, then 1)")
     parser.add_argument("--work", type=Path, default=None, help="folder for the runs (default: a temporary one, deleted)")
+    parser.add_argument("--against", default=None, help="a git revision whose code runs as one more variant, in the same rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xgan-bench-workers-") as temporary:
-        work = args.work or Path(temporary)
+        work = (args.work or Path(temporary)).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        if args.study:
-            bench_study(work, args.study_variants.split(","))
-        else:
-            bench_classify(args.rounds, work)
+        try:
+            if args.study:
+                bench_study(work, args.study_variants.split(","), args.against)
+            else:
+                bench_classify(args.rounds, work, args.against)
+        finally:
+            remove_worktree(work)
 
 
 if __name__ == "__main__":
