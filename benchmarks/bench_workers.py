@@ -35,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+REPOSITORY = Path(__file__).resolve().parent.parent  # the git checkout this script belongs to
 CLASSIFY = ["classify", "--data", "pneumoniamnist", "--size", "32", "--epochs", "5", "--patience", "10", "--seeds", "4"]
 SEEDS = (0, 1, 2, 3)
 
@@ -128,13 +129,17 @@ def worktree(revision: str, work: Path) -> dict:
     """The environment that runs `revision`'s xgan: a git worktree named `xgan` (the repository is the package) on PYTHONPATH."""
     parent = work / "against"
     if not (parent / "xgan").exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(parent / "xgan"), revision], check=True, capture_output=True)
+        added = subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(parent / "xgan"), revision],
+                               capture_output=True, text=True)
+        if added.returncode != 0:
+            raise SystemExit(f"--against {revision}: git could not check it out in {parent / 'xgan'}: {added.stderr.strip()}")
     return {"PYTHONPATH": str(parent)}
 
 
 def remove_worktree(work: Path) -> None:
     if (work / "against" / "xgan").exists():
-        subprocess.run(["git", "worktree", "remove", "--force", str(work / "against" / "xgan")], check=False, capture_output=True)
+        subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(work / "against" / "xgan")], check=False,
+                       capture_output=True)
 
 
 def bench_classify(rounds: int, work: Path, against: str | None = None) -> None:
