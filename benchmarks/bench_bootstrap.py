@@ -18,7 +18,7 @@ seconds per comparison (best of the rounds), the ratio, and whether the two give
 
 import argparse
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -29,22 +29,10 @@ import numpy as np  # noqa: E402  (after the thread count)
 from xgan.classifier.metrics import METRICS, batched_metric, paired_bootstrap_metrics, paired_bootstrap_over_copies  # noqa: E402
 from xgan.classifier.threshold import ThresholdRule, batched_thresholds  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_workers import machine  # noqa: E402  (the CPU, its flags and cores, as every benchmark here prints them)
+
 SEEDS, TEST, VALIDATION, COPIES = 3, 524, 829, 48
-
-
-def machine() -> str:
-    flags = set()
-    name = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    shown = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in flags]
-    return f"{name}, {len(os.sched_getaffinity(0))} cores, {' '.join(shown) or 'no AVX2'}"
 
 
 def plain(y_true, arm, baseline, metrics, resamples, thresholds, validation, seed=0):
