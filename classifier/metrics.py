@@ -258,7 +258,9 @@ def paired_bootstrap(y_true, arm_probability, baseline_probability, metric: str,
         validation: None, or (validation labels (V,), the arm's (K, V) and the baseline's (K, V) validation
             probabilities) of binary models: their thresholds are then re-chosen in every resample.
         choose_thresholds: with `validation`, maps (labels (..., V), scores (..., V)) to (...) thresholds
-            (`threshold.batched_thresholds`); a NaN (no usable draw) keeps the model's stored threshold.
+            (`threshold.batched_thresholds`); a NaN (no usable draw) keeps the model's stored threshold. A rule that
+            also offers `of_draws(labels, scores (K, V), draw (R, V))` (`threshold.ThresholdRule`) is used through it:
+            the same thresholds, counted from each draw instead of sorting its copied-out scores.
 
     Returns:
         difference (on the full test set, at the stored thresholds), low, high, confidence, num_resamples,
