@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..errors import invalid_argument
-from .metrics import DEFAULT_THRESHOLD, _check_pair
+from .metrics import DEFAULT_THRESHOLD, _check_pair, draw_counts
 
 THRESHOLD_KEY = "decision_threshold"  # config.json key of the record for plain predictions
 TTA_THRESHOLD_KEY = "decision_threshold_tta"  # and for predictions with test-time augmentation
@@ -139,8 +139,7 @@ def batched_thresholds(y_true, probability, target_sensitivity: float | None = N
         (...) thresholds: 0.5 for Youden's J on a row with one class only (as `youden_threshold`), NaN
         for a target sensitivity on a row without a positive image (`sensitivity_threshold` refuses it).
     """
-    if target_sensitivity is not None and not 0 < target_sensitivity <= 1:
-        raise invalid_argument("target_sensitivity", "a float in (0, 1]", received=f"{target_sensitivity!r}", error=ValueError)
+    _check_target(target_sensitivity)
     y_true, probability = np.broadcast_arrays(np.asarray(y_true, bool), np.asarray(probability, np.float64))
     order = np.argsort(-probability, axis=-1, kind="stable")
     scores = np.take_along_axis(probability, order, -1)  # highest first
@@ -151,14 +150,25 @@ def batched_thresholds(y_true, probability, target_sensitivity: float | None = N
     called_at_top = scores >= top
     true_positive = np.concatenate([(labels & called_at_top).sum(-1, keepdims=True), np.cumsum(labels, -1)], -1)
     false_positive = np.concatenate([(~labels & called_at_top).sum(-1, keepdims=True), np.cumsum(~labels, -1)], -1)
-    num_positive, num_negative = true_positive[..., -1:], false_positive[..., -1:]
-    sensitivity = true_positive / np.maximum(num_positive, 1)
-    specificity = 1 - false_positive / np.maximum(num_negative, 1)
     # A split inside a run of equal scores is no threshold at all: only between distinct scores (and at the ends).
     distinct = np.concatenate([np.ones(scores.shape[:-1] + (1,), bool), scores[..., :-1] > scores[..., 1:],
                                np.ones(scores.shape[:-1] + (1,), bool)], -1)
     thresholds = np.concatenate([top, (scores[..., :-1] + scores[..., 1:]) / 2,
                                  np.maximum(0.0, scores[..., -1:] / 2)], -1)
+    return _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity)
+
+
+def _check_target(target_sensitivity: float | None) -> None:
+    if target_sensitivity is not None and not 0 < target_sensitivity <= 1:
+        raise invalid_argument("target_sensitivity", "a float in (0, 1]", received=f"{target_sensitivity!r}", error=ValueError)
+
+
+def _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity: float | None) -> np.ndarray:
+    """The rule's threshold among candidates along the last axis, highest first: their thresholds, the true and false
+    positives each calls (the last candidate calls every image), and which are real splits (`distinct`)."""
+    num_positive, num_negative = true_positive[..., -1:], false_positive[..., -1:]
+    sensitivity = true_positive / np.maximum(num_positive, 1)
+    specificity = 1 - false_positive / np.maximum(num_negative, 1)
     if target_sensitivity is not None:
         # The highest threshold reaching the target: the first candidate, highest first, that does.
         reaches = distinct & (sensitivity >= target_sensitivity - 1e-12)
@@ -193,12 +203,11 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
     y_true = np.asarray(y_true, bool).reshape(-1)
     probability = np.atleast_2d(np.asarray(probability, np.float64))
     draw = np.atleast_2d(np.asarray(draw))
-    if target_sensitivity is not None and not 0 < target_sensitivity <= 1:
-        raise invalid_argument("target_sensitivity", "a float in (0, 1]", received=f"{target_sensitivity!r}", error=ValueError)
+    _check_target(target_sensitivity)
     if np.isnan(probability).any():  # NaN sorts last and is never "distinct": the general rule handles it as it always did
         return batched_thresholds(y_true[draw][:, None, :], probability[:, draw].swapaxes(0, 1), target_sensitivity)
     rows, size = draw.shape
-    counts = np.bincount((draw + size * np.arange(rows)[:, None]).ravel(), minlength=rows * size).reshape(rows, size)
+    counts = draw_counts(draw, size)
     chosen = np.empty((rows, len(probability)))
     ends = np.ones((rows, 1), bool)
     for k, scores in enumerate(probability):
@@ -207,7 +216,6 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
         drawn = counts[:, order]  # how often each score, highest first, was drawn
         present = drawn > 0
         positive, negative = np.cumsum(drawn * labels, 1), np.cumsum(drawn * ~labels, 1)
-        num_positive, num_negative = positive[:, -1:], negative[:, -1:]
         # For each position, the next drawn score after it (NaN after the last): a candidate splits there only when it is lower.
         following = np.minimum.accumulate(np.where(present, np.arange(size), size)[:, ::-1], 1)[:, ::-1]
         following = np.concatenate([following[:, 1:], np.full((rows, 1), size)], 1)
@@ -218,23 +226,11 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
         top = ((highest + 1) / 2)[:, None]
         at_top = drawn * (ranked >= top)
         # Candidate 0 lies above the top score, candidate 1 + i splits after position i, the last lies below every score.
-        true_positive = np.concatenate([(at_top * labels).sum(1, keepdims=True), positive, num_positive], 1)
-        false_positive = np.concatenate([(at_top * ~labels).sum(1, keepdims=True), negative, num_negative], 1)
+        true_positive = np.concatenate([(at_top * labels).sum(1, keepdims=True), positive, positive[:, -1:]], 1)
+        false_positive = np.concatenate([(at_top * ~labels).sum(1, keepdims=True), negative, negative[:, -1:]], 1)
         distinct = np.concatenate([ends, split, ends], 1)
         thresholds = np.concatenate([top, (ranked + next_score) / 2, np.maximum(0.0, lowest / 2)[:, None]], 1)
-        sensitivity = true_positive / np.maximum(num_positive, 1)
-        specificity = 1 - false_positive / np.maximum(num_negative, 1)
-        if target_sensitivity is not None:
-            reaches = distinct & (sensitivity >= target_sensitivity - 1e-12)
-            picked = np.take_along_axis(thresholds, reaches.argmax(-1)[..., None], -1)[..., 0]
-            chosen[:, k] = np.where(num_positive[:, 0] > 0, picked, np.nan)
-            continue
-        youden = np.where(distinct, sensitivity + specificity - 1, -np.inf)
-        best = distinct & np.isclose(youden, youden.max(-1, keepdims=True), rtol=0, atol=1e-12)
-        distance = np.where(best, np.abs(thresholds - DEFAULT_THRESHOLD), np.inf)[..., ::-1]
-        picked = np.take_along_axis(thresholds[..., ::-1], distance.argmin(-1)[..., None], -1)[..., 0]
-        one_class = (num_positive[:, 0] == 0) | (num_negative[:, 0] == 0)
-        chosen[:, k] = np.where(one_class, DEFAULT_THRESHOLD, picked)
+        chosen[:, k] = _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity)
     return chosen
 
 
