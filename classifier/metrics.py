@@ -373,14 +373,14 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
     def cut(thresholds, rows):
         return None if thresholds is None else thresholds[rows][..., None]
 
-    def rechosen(stored, validation_probability, draw, labels):
+    def rechosen(stored, validation_probability, draw):
         """(count, K) thresholds of every seed's model re-chosen on the drawn validation images; the stored one where
         none can be chosen."""
         of_draws = getattr(choose_thresholds, "of_draws", None)
         if of_draws is not None:
             chosen = of_draws(validation[0], validation_probability, draw)
         else:
-            chosen = choose_thresholds(labels, validation_probability[:, draw].swapaxes(0, 1))
+            chosen = choose_thresholds(validation[0][draw][:, None, :], validation_probability[:, draw].swapaxes(0, 1))
         return np.where(np.isfinite(chosen), chosen, stored[None, :])
 
     every_seed = np.arange(num_seeds)
@@ -400,16 +400,13 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
         count = min(chunk, num_resamples - start)
         images = rng.integers(0, num_images, (count, num_images))
         seeds = rng.integers(0, num_seeds, (count, num_seeds))
-        labels = y_true[images][:, None, :]
         # Every threshold is one seed's model's: (count, K) per seed, or None for softmax outputs.
         stored = tuple(None if t is None else np.broadcast_to(t, (count, num_seeds)) for t in (arm_threshold, baseline_threshold))
         chosen = stored
         if validation is not None:
             validation_true, arm_validation, baseline_validation = validation
             draw = rng.integers(0, len(validation_true), (count, len(validation_true)))
-            validation_labels = validation_true[draw][:, None, :]
-            chosen = (rechosen(arm_threshold, arm_validation, draw, validation_labels),
-                      rechosen(baseline_threshold, baseline_validation, draw, validation_labels))
+            chosen = rechosen(arm_threshold, arm_validation, draw), rechosen(baseline_threshold, baseline_validation, draw)
         if counted:
             counts = draw_counts(images, num_images)
             for m in metrics:
@@ -420,7 +417,7 @@ def _paired_bootstrap(y_true, arm, baseline, metrics, num_resamples, confidence,
                     slots = [values.mean(-1) for values in slots]
                 differences[m].append((slots[0] - slots[1]).mean(axis=1))
             continue
-        rows, columns = seeds[:, :, None], images[:, None, :]
+        rows, columns, labels = seeds[:, :, None], images[:, None, :], y_true[images][:, None, :]
         arm_drawn, baseline_drawn = arm[rows, columns], baseline[rows, columns]
         for m in metrics:
             cuts = stored if m == "roc_auc" else chosen
