@@ -9,6 +9,7 @@ needs no preprocessing code beside it.
 import keras
 from keras import layers
 
+from ..runtime.batch_norm import FusedBatchNormalization
 from ..runtime.precision import OUTPUT_DTYPE, precision_policy
 from .backbones import BACKBONE_LAYER, CNN, build_backbone, is_pretrained, preprocessing_layers
 from .config import ClassifierConfig
@@ -42,7 +43,7 @@ def build_augmentation(seed: int = 0) -> list[keras.layers.Layer]:
     ]
 
 
-def build_classifier(config: ClassifierConfig) -> keras.Model:
+def build_classifier(config: ClassifierConfig, fused_batch_norm: bool = False) -> keras.Model:
     """Build (uncompiled) the CNN of `config`, or its transfer-learning backbone (`config.backbone`).
 
     Convolution blocks use ReLU; hidden dense layers use LeakyReLU, so the penultimate features keep
@@ -50,16 +51,21 @@ def build_classifier(config: ClassifierConfig) -> keras.Model:
     layer named "penultimate". With `config.precision` "mixed" the layers compute in float16 and
     the output is float32; `compile` then adds loss scaling by itself (see `precision.py`).
 
+    With `fused_batch_norm` the CNN's batch normalization trains through TensorFlow's fused kernel
+    (`runtime.batch_norm`): the same variables and the same inference pass, a training step a quarter cheaper on CPU.
+    `train_classifier` trains through such a model (its stand-in) and hands the state to the plain one, so a saved
+    model.keras holds only plain Keras layers. Backbones keep their applications' own layers.
+
     Raises:
         UserError: pretrained weights that cannot be had (a failed download, a file that does not fit).
     """
     with precision_policy(config.precision):
         if config.backbone == CNN:
-            return _build_layers(config)
+            return _build_layers(config, FusedBatchNormalization if fused_batch_norm else layers.BatchNormalization)
         return _build_transfer(config)
 
 
-def _build_layers(config: ClassifierConfig) -> keras.Model:
+def _build_layers(config: ClassifierConfig, batch_norm: type[layers.BatchNormalization]) -> keras.Model:
     inputs = keras.Input((config.image_size, config.image_size, 1), name="image")
     x = inputs
     if config.augment:
@@ -70,7 +76,7 @@ def _build_layers(config: ClassifierConfig) -> keras.Model:
         # The convolution's bias would be cancelled by the batch normalization's shift.
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{block}")(x)
         # Under a tf.distribute strategy of several replicas: statistics of the global batch, as on one device.
-        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, synchronized=_num_replicas() > 1, name=f"batch_norm_{block}")(x)
+        x = batch_norm(momentum=BATCH_NORM_MOMENTUM, synchronized=_num_replicas() > 1, name=f"batch_norm_{block}")(x)
         x = layers.ReLU(name=f"relu_{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
     x = layers.Flatten(name="flatten")(x)

@@ -14,42 +14,12 @@ import tensorflow as tf
 from keras import layers
 
 from ..errors import invalid_argument
+from ..runtime.batch_norm import FusedBatchNormalization
 from ..runtime.precision import OUTPUT_DTYPE
 from .config import IMAGE_SIZES, UPSAMPLINGS
 
 
 BATCH_NORM_MOMENTUM = 0.9  # moving statistics follow the last ~10 steps, as in the reference DCGAN code
-
-
-class FusedBatchNormalization(layers.BatchNormalization):
-    """Keras batch normalization whose training pass is TensorFlow's fused kernel.
-
-    Same variables, same results (up to float rounding) and the same inference pass as
-    `keras.layers.BatchNormalization`, whose training pass is several separate operations; the fused
-    kernel (oneDNN's on CPU) does it in one pass forward and one backward, which makes a DCGAN
-    training step markedly faster on CPU.
-    """
-
-    def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and len(inputs.shape) == 4 and self.axis in (-1, 3)):
-            return super().call(inputs, training=training, mask=mask)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            # Under a tf.distribute strategy: statistics of the global batch (all-reduced over
-            # replicas), so R replicas normalise as one device does. In float32 under mixed precision,
-            # as the fused kernel does, since gamma and beta are float32.
-            values = tf.cast(inputs, "float32")
-            mean, variance = keras.ops.moments(values, axes=[0, 1, 2], synchronized=True)
-            outputs = tf.cast(tf.nn.batch_normalization(values, mean, variance, self.beta, self.gamma, self.epsilon), inputs.dtype)
-        else:
-            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)[:3]
-            # The fused kernel returns the unbiased variance; keras averages the biased one.
-            count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), variance.dtype)
-            variance = variance * (count - 1.0) / count
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        return outputs
 
 
 def _batch_norm(name: str, seeds) -> layers.Layer:

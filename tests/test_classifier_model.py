@@ -155,6 +155,43 @@ def test_a_model_trained_by_the_traced_stand_in_is_the_one_fit_gives(augment, sc
         np.testing.assert_array_equal(got.numpy(), expected)
 
 
+def test_the_stand_in_trains_batch_norm_fused_and_the_saved_model_keeps_keras_layers(tmp_path):
+    """The stand-in's batch normalization is the fused kernel's; the trained model, and its model.keras, hold Keras' own
+    layer; the outcome is plain `model.fit`'s up to float rounding (one epoch here, so rounding has not grown)."""
+    import json
+    import zipfile
+
+    from xgan.classifier import train
+    from xgan.classifier.model import compile_classifier
+    from xgan.classifier.train import make_dataset
+    from xgan.runtime.batch_norm import FusedBatchNormalization
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (48, 16, 16), dtype=np.uint8)
+    labels = np.tile([0, 1], 24)
+    config = ClassifierConfig(image_size=16, conv_filters=(4, 8), dense_units=(8,), batch_size=8, epochs=1, dropout=0.0, seed=5)
+    train._RUNNERS.clear()
+    result = train.train_classifier(config, images, labels)
+    (runner,) = train._RUNNERS.values()
+    train._RUNNERS.clear()
+    assert [type(layer) for layer in runner.layers if isinstance(layer, layers.BatchNormalization)] == [FusedBatchNormalization] * 2
+    assert [type(layer) for layer in result.model.layers if isinstance(layer, layers.BatchNormalization)] == [layers.BatchNormalization] * 2
+    save_classifier(tmp_path, result.model, config)
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        saved = json.loads(archive.read("config.json"))
+    assert "FusedBatchNormalization" not in json.dumps(saved)
+
+    keras.utils.set_random_seed(config.seed)
+    plain = compile_classifier(build_classifier(config), config, steps_per_epoch=6)
+    plain.fit(make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed), epochs=1, shuffle=False, verbose=0)
+    assert result.history[0]["loss"] == pytest.approx(plain.history.history["loss"][0], rel=1e-5)
+    moved = 0
+    for got, expected in zip(result.model.variables, plain.variables):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+        moved += not np.array_equal(got.numpy(), expected.numpy())
+    assert moved  # not the same bits: the fused kernel's rounding is its own
+
+
 def test_inference_traces_once_per_model_warns_of_no_retracing_and_keeps_no_model_alive(caplog):
     import gc
     import logging
