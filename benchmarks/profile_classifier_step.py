@@ -9,7 +9,12 @@ round's steps are traced; the op times come from the trace's host plane (as `pro
 summed by op type: Keras' batch normalization shows as many element-wise ops (Mul, SquaredDifference, Sub, Mean, ...),
 the fused one as FusedBatchNormV3 and its gradient.
 
+With `--inference N` it also traces the plain model (Keras' layer) scoring N random images through `run_in_batches`, as
+every model of the study scores its validation split, TTA views, test split and shift-suite copies, and prints the
+op types of that pass.
+
 Run from the repository root:  python benchmarks/profile_classifier_step.py [--rounds 2] [--epochs 3] [--images 3880]
+                                                                           [--inference 8192]
 """
 
 import argparse
@@ -36,6 +41,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=3880, help="training images (the study's baseline arm has 2987)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow's intra- and inter-op threads (a study worker's: 1)")
     parser.add_argument("--top", type=int, default=12, help="op types shown per variant")
+    parser.add_argument("--inference", type=int, default=0, help="also profile the scoring of this many images (0: not)")
     args = parser.parse_args()
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = str(args.threads)
@@ -48,7 +54,7 @@ def main() -> None:
     from profile_gan_step import summarize
     from xgan.classifier.config import STUDY_OPTIMIZER, ClassifierConfig
     from xgan.classifier.model import build_classifier, compile_classifier
-    from xgan.classifier.train import make_dataset
+    from xgan.classifier.train import make_dataset, run_in_batches
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.images, 32, 32), dtype=np.uint8)
@@ -88,6 +94,23 @@ def main() -> None:
         print(f"\n{name_of(*variant)}: ops' own time {total / steps / 1e3:.2f} ms per step, {count / steps:.0f} ops per step")
         for op_type, value in by_type.most_common(args.top):
             print(f"  {op_type:<40}{value / steps / 1e3:7.3f} ms  {value / total:6.1%}")
+    if args.inference:
+        scored = rng.integers(0, 256, (args.inference, 32, 32), dtype=np.uint8)
+        model = models[False, False]
+        run_in_batches(model, scored)  # tracing
+        cpu = time.process_time()
+        run_in_batches(model, scored)
+        untraced = time.process_time() - cpu
+        trace = Path(tempfile.mkdtemp(prefix="profile_classifier_"))
+        tf.profiler.experimental.start(str(trace))
+        run_in_batches(model, scored)
+        tf.profiler.experimental.stop()
+        _, by_type, _, _ = summarize(trace)
+        total = sum(by_type.values())
+        print(f"\nscoring {args.inference} images (run_in_batches, Keras' layer in inference): {untraced:.2f} CPU s untraced, "
+              f"ops' own time {total / 1e6:.2f} s")
+        for op_type, value in by_type.most_common(args.top):
+            print(f"  {op_type:<40}{value / 1e6:7.3f} s  {value / total:6.1%}")
 
 
 if __name__ == "__main__":
