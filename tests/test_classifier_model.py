@@ -122,7 +122,7 @@ def test_load_classifier_errors_are_one_line_user_errors(tmp_path, name, content
 
 
 @pytest.mark.parametrize("augment, schedule", [(True, "constant"), (False, "plateau")])
-def test_a_model_trained_by_the_traced_stand_in_is_the_one_fit_gives(augment, schedule):
+def test_a_model_trained_by_a_reused_stand_in_is_the_one_a_fresh_stand_in_gives(augment, schedule):
     """The second model of a network trains through the stand-in the first one traced (on another number of images); it
     comes out as a model trained alone does (history, weights, seed states, optimizer slots), keeps its own seeds, and leaves the first model as it was."""
     from xgan.classifier import train
@@ -185,11 +185,8 @@ def test_the_stand_in_trains_batch_norm_fused_and_the_saved_model_keeps_keras_la
     plain = compile_classifier(build_classifier(config), config, steps_per_epoch=6)
     plain.fit(make_dataset(images, labels, config.batch_size, shuffle_seed=config.seed), epochs=1, shuffle=False, verbose=0)
     assert result.history[0]["loss"] == pytest.approx(plain.history.history["loss"][0], rel=1e-5)
-    moved = 0
     for got, expected in zip(result.model.variables, plain.variables):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
-        moved += not np.array_equal(got.numpy(), expected.numpy())
-    assert moved  # not the same bits: the fused kernel's rounding is its own
 
 
 def test_inference_traces_once_per_model_warns_of_no_retracing_and_keeps_no_model_alive(caplog):
