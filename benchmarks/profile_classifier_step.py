@@ -89,9 +89,12 @@ def main() -> None:
             ratio = "" if not fused else f"   {np.median(values) / np.median(seconds[augment, False]):.2f} of Keras'"
             print(f"  {name_of(augment, fused):<45} {' '.join(f'{v:6.2f}' for v in values)}{ratio}")
     for variant in VARIANTS:
-        _, by_type, count, _ = summarize(traces[variant])
+        _, by_type, count, names = summarize(traces[variant])
         total = sum(by_type.values())
-        print(f"\n{name_of(*variant)}: ops' own time {total / steps / 1e3:.2f} ms per step, {count / steps:.0f} ops per step")
+        # Keras names a layer's ops, forward and backward (under gradient_tape/), after the layer: batch_norm_1, ...
+        batch_norm = sum(value for name, value in names.items() if "/batch_norm_" in name)
+        print(f"\n{name_of(*variant)}: ops' own time {total / steps / 1e3:.2f} ms per step, {count / steps:.0f} ops per step; "
+              f"the batch normalization layers' {batch_norm / steps / 1e3:.2f} ms ({batch_norm / total:.0%})")
         for op_type, value in by_type.most_common(args.top):
             print(f"  {op_type:<40}{value / steps / 1e3:7.3f} ms  {value / total:6.1%}")
     if args.inference:

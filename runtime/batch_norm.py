@@ -3,7 +3,7 @@
 Keras 3's `BatchNormalization` trains through separate operations (the batch's mean, its squared differences and
 their mean, then the normalization, each a pass over the whole activation, and as many again backward). At the
 sizes xgan trains (32-64 px, a few dozen images per batch, 16-128 channels) those passes cost about as much as the
-convolutions: in the study's classifier they were 45% of a training step's operations (benchmarks/README.md, "Fused
+convolutions: in the study's classifier they were 41-47% of a training step's op time (benchmarks/README.md, "Fused
 batch normalization in the classifier's training"). TensorFlow's fused kernel (oneDNN's on CPU) does it in one pass
 forward and one backward.
 
