@@ -165,17 +165,18 @@ def _check_target(target_sensitivity: float | None) -> None:
 
 def _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity: float | None) -> np.ndarray:
     """The rule's threshold among candidates along the last axis, highest first: their thresholds, the true and false
-    positives each calls (the last candidate calls every image), and which are real splits (`distinct`)."""
+    positives each calls (integer counts; the last candidate calls every image), and which are real splits (`distinct`)."""
     num_positive, num_negative = true_positive[..., -1:], false_positive[..., -1:]
-    sensitivity = true_positive / np.maximum(num_positive, 1)
-    specificity = 1 - false_positive / np.maximum(num_negative, 1)
     if target_sensitivity is not None:
+        sensitivity = true_positive / np.maximum(num_positive, 1)
         # The highest threshold reaching the target: the first candidate, highest first, that does.
         reaches = distinct & (sensitivity >= target_sensitivity - 1e-12)
         chosen = np.take_along_axis(thresholds, reaches.argmax(-1)[..., None], -1)[..., 0]
         return np.where(num_positive[..., 0] > 0, chosen, np.nan)
-    youden = np.where(distinct, sensitivity + specificity - 1, -np.inf)
-    best = distinct & np.isclose(youden, youden.max(-1, keepdims=True), rtol=0, atol=1e-12)
+    # Youden's J = TP / P - FP / N, times P * N: an integer, so equal J are equal here, as `youden_threshold`'s J within
+    # 1e-12 are (two different J differ by at least 1 / (P * N), far more than the rounding of the quotients).
+    youden = np.where(distinct, true_positive * num_negative - false_positive * num_positive, np.iinfo(np.int64).min)
+    best = youden == youden.max(-1, keepdims=True)
     # Ties go to the threshold closest to 0.5, then the lowest (as `youden_threshold`, whose candidates rise): lowest first.
     distance = np.where(best, np.abs(thresholds - DEFAULT_THRESHOLD), np.inf)[..., ::-1]
     chosen = np.take_along_axis(thresholds[..., ::-1], distance.argmin(-1)[..., None], -1)[..., 0]
@@ -215,7 +216,8 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
         ranked, labels = scores[order], y_true[order]
         drawn = counts[:, order]  # how often each score, highest first, was drawn
         present = drawn > 0
-        positive, negative = np.cumsum(drawn * labels, 1), np.cumsum(drawn * ~labels, 1)
+        positive = np.cumsum(drawn * labels, 1)
+        negative = np.cumsum(drawn, 1) - positive
         # For each position, the next drawn score after it (NaN after the last): a candidate splits there only when it is lower.
         following = np.minimum.accumulate(np.where(present, np.arange(size), size)[:, ::-1], 1)[:, ::-1]
         following = np.concatenate([following[:, 1:], np.full((rows, 1), size)], 1)
@@ -224,10 +226,14 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
         highest = ranked[np.argmax(present, 1)]
         lowest = ranked[size - 1 - np.argmax(present[:, ::-1], 1)]
         top = ((highest + 1) / 2)[:, None]
-        at_top = drawn * (ranked >= top)
+        # Candidate 0 (above the top score) still calls the drawn scores at or above `top`: only a score s with
+        # s >= (s + 1) / 2, i.e. of 1 or more, can be (top is at least that of s when s is drawn), so only those are counted.
+        reach = np.flatnonzero(ranked >= (ranked + 1) / 2)
+        at_top = drawn[:, reach] * (ranked[reach] >= top)
+        called_at_top = [(at_top * labels[reach]).sum(1, keepdims=True), (at_top * ~labels[reach]).sum(1, keepdims=True)]
         # Candidate 0 lies above the top score, candidate 1 + i splits after position i, the last lies below every score.
-        true_positive = np.concatenate([(at_top * labels).sum(1, keepdims=True), positive, positive[:, -1:]], 1)
-        false_positive = np.concatenate([(at_top * ~labels).sum(1, keepdims=True), negative, negative[:, -1:]], 1)
+        true_positive = np.concatenate([called_at_top[0], positive, positive[:, -1:]], 1)
+        false_positive = np.concatenate([called_at_top[1], negative, negative[:, -1:]], 1)
         distinct = np.concatenate([ends, split, ends], 1)
         thresholds = np.concatenate([top, (ranked + next_score) / 2, np.maximum(0.0, lowest / 2)[:, None]], 1)
         chosen[:, k] = _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity)
