@@ -26,6 +26,8 @@ from .sample import generate_from_latents
 log = logging.getLogger("xgan")
 
 PREVIEW_DIR = "previews"
+# The loss figure (losses.png) is redrawn with a checkpoint at most this often, and always at the end or a stop.
+FIGURE_SECONDS = 30.0
 
 
 def preview_path(run_dir: Path, epoch: int) -> Path:
@@ -61,6 +63,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.last_preview: int | None = None
         self._warned: set[str] = set()
         self._epoch_start = time.perf_counter()
+        self._figure_drawn = -math.inf  # time.monotonic() of the last losses.png
 
     def request_stop(self, reason: str) -> None:
         """Ask training to stop after the current epoch, with a checkpoint (called from a signal handler)."""
@@ -90,9 +93,14 @@ class RunRecorder(keras.callbacks.Callback):
             save_snapshot(self.run_dir, self.model, done)
         checkpoint = stopping or last or done % self.config.checkpoint_every == 0
         if checkpoint or done % self.config.preview_every == 0:
-            # The figure only with a checkpoint: drawing it takes a quarter to a half of a second, redrawn at every
-            # preview it was 7 CPU s of the default study's GAN (benchmarks/README.md, "The study's CPU, again").
-            self.write_history(figure=checkpoint)
+            # The figure with a checkpoint, and at most once per FIGURE_SECONDS but at the end or a stop: drawing it
+            # takes a quarter to a half of a second, redrawn at every preview it was 7 CPU s of the default study's GAN,
+            # at every checkpoint 5 (benchmarks/README.md, "The study's CPU, again" and "Pooling first").
+            now = time.monotonic()
+            figure = checkpoint and (stopping or last or now - self._figure_drawn >= FIGURE_SECONDS)
+            self.write_history(figure=figure)
+            if figure:
+                self._figure_drawn = now
         # The resume checkpoint last: once it says `done`, that epoch's snapshot and history are on disk. A kill
         # between them leaves the previous checkpoint, and resume trains that epoch again and writes them; written
         # first, a kill right after the last epoch's checkpoint left a "finished" run without its final snapshot.

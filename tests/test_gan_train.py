@@ -101,16 +101,32 @@ def test_history_records_every_metric_including_extra_callbacks(uninterrupted):
     assert [entry["kid"] for entry in history] == [0.5, 0.25]
 
 
-def test_losses_figure_is_drawn_with_checkpoints_and_history_with_every_preview(xrays, tmp_path, monkeypatch):
+@pytest.mark.parametrize("seconds, figures", [
+    (0.0, [2, 4, 5]),  # every checkpoint and the last epoch
+    (1e9, [2, 5]),  # at most once per FIGURE_SECONDS: the first checkpoint, then only the last epoch
+])
+def test_losses_figure_is_drawn_with_checkpoints_and_history_with_every_preview(xrays, tmp_path, monkeypatch, seconds, figures):
     import xgan.gan.callbacks as callbacks
 
     drawn, written = [], []
+    monkeypatch.setattr(callbacks, "FIGURE_SECONDS", seconds)
     monkeypatch.setattr(callbacks, "plot_history", lambda history, path: drawn.append(history[-1]["epoch"]))
     original = callbacks.write_history
     monkeypatch.setattr(callbacks, "write_history", lambda run_dir, history: written.append(history[-1]["epoch"]) or original(run_dir, history))
     train_gan(tiny_config(xrays, tmp_path, epochs=5, checkpoint_every=2, snapshot_every=5))
     assert written == [1, 2, 3, 4, 5]
-    assert drawn == [2, 4, 5]  # the checkpoints and the last epoch
+    assert drawn == figures
+
+
+def test_a_stop_draws_the_losses_figure_whatever_the_time_since_the_last(xrays, tmp_path, monkeypatch):
+    import xgan.gan.callbacks as callbacks
+
+    drawn = []
+    monkeypatch.setattr(callbacks, "FIGURE_SECONDS", 1e9)
+    monkeypatch.setattr(callbacks, "plot_history", lambda history, path: drawn.append(history[-1]["epoch"]))
+    with pytest.raises(TrainingStopped):
+        train_gan(tiny_config(xrays, tmp_path, epochs=6, checkpoint_every=1), callbacks=[SignalAfterEpoch(3, signal.SIGINT)])
+    assert drawn == [1, 3]  # the first checkpoint, then the stop's
 
 
 def test_gan_reads_only_training_images_of_its_class(uninterrupted, xrays):
