@@ -173,11 +173,12 @@ def build_optimizer(config: ClassifierConfig, steps_per_epoch: int = 1) -> keras
     return keras.optimizers.Adam(learning_rate)
 
 
-def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto", steps_per_epoch: int = 1) -> keras.Model:
+def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile="auto", steps_per_epoch: int = 1,
+                       steps_per_execution: int = 1) -> keras.Model:
     """Compile with binary cross-entropy and accuracy (sparse categorical ones with three or more classes); returns the model.
 
     On two CPU cores XLA (`jit_compile=True`) measured slower here: 12 s of compiling per model and
-    slower epochs, so "auto" (no XLA on CPU) is the default.
+    slower epochs, so "auto" (no XLA on CPU) is the default. `steps_per_execution` is Keras' (`execution_steps`).
     """
     model.compile(
         optimizer=build_optimizer(config, steps_per_epoch),
@@ -186,5 +187,22 @@ def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy") if config.is_multiclass
                  else keras.metrics.BinaryAccuracy(name="accuracy")],
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     return model
+
+
+# Training steps per call of the traced step (Keras' `steps_per_execution`) for the CNN: this many pixels' worth of
+# batches, 32 steps at 32 px, 8 at 64 px, 1 from 182 px. The same steps in a loop inside one call, so the same weights
+# to the bit, without the per-step Python and dispatch of `fit`: a tenth of the study's training CPU at 32 px
+# (benchmarks/README.md, "Pooling first"). Bounded so that one call stays under about half a second: a stopped worker
+# unwinds between calls (runtime/workers.py gives it STOP_SECONDS), and Ctrl-C waits for the call to end.
+EXECUTION_PIXELS = 32 * 32 * 32
+
+
+def execution_steps(config: ClassifierConfig) -> int:
+    """Keras' `steps_per_execution` for training `config`'s network: EXECUTION_PIXELS // pixels for the CNN, 1 for a backbone
+    (heavier steps: its per-step overhead is no matter)."""
+    if config.backbone != CNN:
+        return 1
+    return max(1, EXECUTION_PIXELS // (config.image_size * config.image_size))

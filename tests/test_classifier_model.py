@@ -155,6 +155,35 @@ def test_a_model_trained_by_a_reused_stand_in_is_the_one_a_fresh_stand_in_gives(
         np.testing.assert_array_equal(got.numpy(), expected)
 
 
+@pytest.mark.parametrize("augment, class_weight", [(False, None), (True, {0: 2.0, 1: 0.5})])
+def test_several_steps_per_call_train_the_weights_of_one_step_per_call(monkeypatch, augment, class_weight):
+    """The stand-in runs `execution_steps` steps per call of its traced step: the same model to the bit as one step per
+    call, with calls that end inside an epoch (7 steps an epoch, 3 per call) and class weights."""
+    from xgan.classifier import model as model_module
+    from xgan.classifier import train
+
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (54, 16, 16), dtype=np.uint8)
+    labels = np.tile([0, 1], 27)
+    config = ClassifierConfig(image_size=16, conv_filters=(4, 8), dense_units=(8,), batch_size=8, epochs=3, patience=5,
+                              augment=augment, seed=2)
+    results = {}
+    for pixels in (16 * 16, 3 * 16 * 16):
+        monkeypatch.setattr(model_module, "EXECUTION_PIXELS", pixels)
+        train._RUNNERS.clear()
+        results[pixels] = train.train_classifier(config, images, labels, (images[:16], labels[:16]), class_weight=class_weight)
+        (runner,) = train._RUNNERS.values()
+        assert runner.steps_per_execution == pixels // (16 * 16)
+    train._RUNNERS.clear()
+    one, several = results.values()
+    assert one.history == several.history
+    for got, expected in zip(several.model.variables, one.model.variables):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    monkeypatch.undo()
+    assert model_module.execution_steps(ClassifierConfig(image_size=32)) == 32
+    assert model_module.execution_steps(ClassifierConfig(image_size=224)) == 1
+
+
 def test_the_stand_in_trains_batch_norm_fused_and_the_saved_model_keeps_keras_layers(tmp_path):
     """The stand-in's batch normalization is the fused kernel's; the trained model, and its model.keras, hold Keras' own
     layer; the outcome is plain `model.fit`'s up to float rounding (one epoch here, so rounding has not grown)."""
