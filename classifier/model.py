@@ -194,9 +194,10 @@ def compile_classifier(model: keras.Model, config: ClassifierConfig, jit_compile
 
 # Training steps per call of the traced step (Keras' `steps_per_execution`) for the CNN: this many pixels' worth of
 # batches, 32 steps at 32 px, 8 at 64 px, 1 from 182 px. The same steps in a loop inside one call, so the same weights
-# to the bit, without the per-step Python and dispatch of `fit`: a tenth of the study's training CPU at 32 px
-# (benchmarks/README.md, "Pooling first"). Bounded so that one call stays under about half a second: a stopped worker
-# unwinds between calls (runtime/workers.py gives it STOP_SECONDS), and Ctrl-C waits for the call to end.
+# to the bit, without the per-step Python and dispatch of `fit`: 0.84-0.88 of the training CPU at 32 px
+# (benchmarks/bench_same_bits.py; benchmarks/README.md, "Pooling first and several steps per call"). Bounded so that
+# one call stays short (32 steps at 32 px: about 0.35 s there, 1.6 s for 150 steps): a stopped worker unwinds between
+# calls (runtime/workers.py gives it STOP_SECONDS), and Ctrl-C waits for the call to end.
 EXECUTION_PIXELS = 32 * 32 * 32
 
 

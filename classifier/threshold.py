@@ -230,10 +230,10 @@ def thresholds_of_draws(y_true, probability, draw, target_sensitivity: float | N
         # s >= (s + 1) / 2, i.e. of 1 or more, can be (top is at least that of s when s is drawn), so only those are counted.
         reach = np.flatnonzero(ranked >= (ranked + 1) / 2)
         at_top = drawn[:, reach] * (ranked[reach] >= top)
-        called_at_top = [(at_top * labels[reach]).sum(1, keepdims=True), (at_top * ~labels[reach]).sum(1, keepdims=True)]
+        top_positive, top_negative = (at_top * labels[reach]).sum(1, keepdims=True), (at_top * ~labels[reach]).sum(1, keepdims=True)
         # Candidate 0 lies above the top score, candidate 1 + i splits after position i, the last lies below every score.
-        true_positive = np.concatenate([called_at_top[0], positive, positive[:, -1:]], 1)
-        false_positive = np.concatenate([called_at_top[1], negative, negative[:, -1:]], 1)
+        true_positive = np.concatenate([top_positive, positive, positive[:, -1:]], 1)
+        false_positive = np.concatenate([top_negative, negative, negative[:, -1:]], 1)
         distinct = np.concatenate([ends, split, ends], 1)
         thresholds = np.concatenate([top, (ranked + next_score) / 2, np.maximum(0.0, lowest / 2)[:, None]], 1)
         chosen[:, k] = _pick(thresholds, true_positive, false_positive, distinct, target_sensitivity)

@@ -95,7 +95,8 @@ class RunRecorder(keras.callbacks.Callback):
         if checkpoint or done % self.config.preview_every == 0:
             # The figure with a checkpoint, and at most once per FIGURE_SECONDS but at the end or a stop: drawing it
             # takes a quarter to a half of a second, redrawn at every preview it was 7 CPU s of the default study's GAN,
-            # at every checkpoint 5 (benchmarks/README.md, "The study's CPU, again" and "Pooling first").
+            # at each of its 14 checkpoints about 6 (benchmarks/README.md, "The study's CPU, again" and "Pooling first
+            # and several steps per call").
             now = time.monotonic()
             figure = checkpoint and (stopping or last or now - self._figure_drawn >= FIGURE_SECONDS)
             self.write_history(figure=figure)

@@ -48,21 +48,19 @@ class _PoolingFirst:
                 x = step(x, training=False)
                 continue
             run, pooling = step
-
-            def pooled_first(x=x, run=run, pooling=pooling):
-                x = pooling(x)
-                for layer in run:
-                    x = layer(x, training=False)
-                return x
-
-            def as_built(x=x, run=run, pooling=pooling):
-                for layer in run:
-                    x = layer(x, training=False)
-                return pooling(x)
-
             exact = _increasing(run)
-            x = pooled_first() if exact is None else tf.cond(exact, pooled_first, as_built)
+            if exact is None:
+                x = _through([pooling, *run], x)
+            else:
+                x = tf.cond(exact, lambda x=x, moved=[pooling, *run]: _through(moved, x), lambda x=x, kept=[*run, pooling]: _through(kept, x))
         return x
+
+
+def _through(layers, x):
+    """`x` through `layers` in order, in inference mode."""
+    for layer in layers:
+        x = layer(x, training=False)
+    return x
 
 
 def _chain(model) -> list | None:
