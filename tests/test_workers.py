@@ -58,13 +58,13 @@ def test_xgan_workers_is_the_default_of_a_command_given_no_workers(monkeypatch):
             plan_workers(None, None, 2)
 
 
-def test_a_bad_xgan_workers_fails_before_a_run_folder_is_made(monkeypatch, tmp_path):
+def test_a_bad_xgan_workers_fails_before_a_run_folder_is_made(monkeypatch, tmp_path, folder_dataset):
     from click.testing import CliRunner
 
     from xgan.cli import cli
 
     monkeypatch.setenv("XGAN_WORKERS", "abc")
-    tiny = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tiny"
+    tiny = folder_dataset  # the tests' own images: a clone without ../shared runs this test too
     for command in (["classify", "--data", str(tiny), "--compare", "--seeds", "2"], ["run", "--data", str(tiny)]):
         result = CliRunner().invoke(cli, [*command, "--size", "32", "--out", str(tmp_path / command[0])])
         assert result.exit_code == 2 and "$XGAN_WORKERS='abc': expected a positive integer" in result.output, result.output
